@@ -1,0 +1,33 @@
+// The admin API: its own Fastify context with its own auth hook, error shape and
+// 404, so nothing here leaks into the OAuth endpoints and vice versa.
+import type { FastifyInstance } from "fastify";
+import { safeEqual } from "../crypto/tokens.js";
+import { applicationRoutes } from "./applications.js";
+import { adminError, adminErrorHandler } from "./errors.js";
+import { installationRoutes } from "./installations.js";
+
+export async function adminApi(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler(adminErrorHandler);
+  app.setNotFoundHandler((request, reply) => adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]}`));
+
+  app.addHook("onRequest", async (request, reply) => {
+    const expected = app.config.adminToken;
+    if (expected === undefined) {
+      return adminError(
+        reply,
+        503,
+        "admin_disabled",
+        "The admin API is disabled: set APPGRANT_ADMIN_TOKEN (at least 32 characters, e.g. `openssl rand -hex 32`) and restart appgrant.",
+      );
+    }
+    const header = request.headers.authorization ?? "";
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match || !safeEqual(match[1]!, expected)) {
+      reply.header("WWW-Authenticate", 'Bearer realm="appgrant-admin"');
+      return adminError(reply, 401, "unauthorized", header === "" ? "missing admin token (Authorization: Bearer …)" : "invalid admin token");
+    }
+  });
+
+  await app.register(applicationRoutes);
+  await app.register(installationRoutes);
+}

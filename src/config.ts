@@ -1,0 +1,108 @@
+// Environment → typed, validated configuration. Every error names the variable
+// so an operator knows what to fix before anything starts.
+import { resolve } from "node:path";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  issuer: string;
+  /** Undefined: the admin API answers 503 until APPGRANT_ADMIN_TOKEN is set. */
+  adminToken: string | undefined;
+  /** Lifetimes in seconds. */
+  codeLifetime: number;
+  accessTokenLifetime: number;
+  refreshTokenLifetime: number;
+  logLevel: LogLevel;
+  /** Trust X-Forwarded-* from a TLS-terminating proxy in front. */
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export const DEFAULT_DATABASE_FILE = "data/appgrant.db";
+
+type Env = Record<string, string | undefined>;
+
+/** Empty strings count as unset: `FOO= npm start` should mean "default", not "invalid". */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function databaseUrl(env: Env, cwd: string): string {
+  const raw = read(env, "DATABASE_URL");
+  if (raw === undefined) return `file:${resolve(cwd, DEFAULT_DATABASE_FILE)}`;
+  if (raw.startsWith("file:")) {
+    const path = raw.slice("file:".length).replace(/^\/\/(?=\/)/, "");
+    if (path === "") throw new ConfigError("DATABASE_URL", "a file: URL needs a path, e.g. file:./data/appgrant.db");
+    return `file:${resolve(cwd, path)}`;
+  }
+  if (/^postgres(ql)?:\/\//.test(raw)) return raw;
+  throw new ConfigError("DATABASE_URL", "must start with file: (SQLite) or postgresql:// (PostgreSQL)");
+}
+
+function issuer(env: Env, port: number): string {
+  const raw = read(env, "APPGRANT_ISSUER");
+  if (raw === undefined) return `http://localhost:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("APPGRANT_ISSUER", `must be an absolute URL, got "${raw}"`);
+  }
+  // RFC 8414 §2: the issuer is an https URL with no query or fragment (http allowed for local use).
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("APPGRANT_ISSUER", "must be an http(s) URL");
+  if (url.search || url.hash) throw new ConfigError("APPGRANT_ISSUER", "must not have a query or fragment");
+  return raw.replace(/\/+$/, "");
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const port = integer(env, "PORT", 3000, 0, 65535);
+  const adminToken = read(env, "APPGRANT_ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < 32) {
+    throw new ConfigError("APPGRANT_ADMIN_TOKEN", "must be at least 32 characters (try: openssl rand -hex 32)");
+  }
+  const logLevel = (read(env, "LOG_LEVEL") ?? "info").toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+  const trustProxy = (read(env, "APPGRANT_TRUST_PROXY") ?? "false").toLowerCase();
+  if (trustProxy !== "true" && trustProxy !== "false") {
+    throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true or false, got "${trustProxy}"`);
+  }
+  const day = 86_400;
+  return {
+    port,
+    host: read(env, "HOST") ?? "127.0.0.1",
+    databaseUrl: databaseUrl(env, cwd),
+    issuer: issuer(env, port),
+    adminToken,
+    codeLifetime: integer(env, "APPGRANT_CODE_LIFETIME", 600, 1, 3600),
+    accessTokenLifetime: integer(env, "APPGRANT_ACCESS_TOKEN_LIFETIME", 8 * 3600, 60, 30 * day),
+    refreshTokenLifetime: integer(env, "APPGRANT_REFRESH_TOKEN_LIFETIME", 180 * day, 60, 3650 * day),
+    logLevel: logLevel as LogLevel,
+    trustProxy: trustProxy === "true",
+  };
+}

@@ -1,0 +1,90 @@
+// Applies the committed migrations in prisma/migrations at start-up, idempotently,
+// recording them in Prisma's own `_prisma_migrations` table (same columns and
+// checksums) so `prisma migrate status` and `prisma migrate deploy` agree with it.
+// It runs in-process because Prisma's migrate engine is a separate native binary in
+// most set-ups; here every migration and its bookkeeping row commit together.
+import Database from "better-sqlite3";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** prisma/migrations, found from src/db or dist/db alike. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
+
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, "migration.sql")))
+    .map((entry) => entry.name)
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(join(dir, name, "migration.sql"), "utf8");
+      return { name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
+    });
+}
+
+const SQLITE_BOOKKEEPING = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+)`;
+
+export class MigrationError extends Error {
+  override name = "MigrationError";
+}
+
+/** Applies pending migrations; returns the names applied (empty when up to date). */
+export function migrateSqlite(url: string, migrations: Migration[] = readMigrations()): string[] {
+  const path = url.slice("file:".length);
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: 10_000 });
+  try {
+    // WAL is a property of the file: set once here, every later connection uses it.
+    db.pragma("journal_mode = WAL");
+    db.exec(SQLITE_BOOKKEEPING);
+    const applied: string[] = [];
+    // BEGIN IMMEDIATE takes the write lock first, so two processes starting at once
+    // cannot both apply the same migration.
+    const run = db.transaction(() => {
+      const rows = db
+        .prepare(`SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`)
+        .all() as { migration_name: string; checksum: string; finished_at: string | null }[];
+      const failed = rows.find((row) => row.finished_at === null);
+      if (failed) {
+        throw new MigrationError(
+          `migration ${failed.migration_name} started but did not finish; resolve it (prisma migrate resolve) before starting`,
+        );
+      }
+      const done = new Set(rows.map((row) => row.migration_name));
+      for (const migration of migrations) {
+        if (done.has(migration.name)) continue;
+        db.exec(migration.sql);
+        db.prepare(
+          `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count)
+           VALUES (?, ?, ?, ?, ?, 1)`,
+        ).run(randomUUID(), migration.checksum, new Date().toISOString(), migration.name, new Date().toISOString());
+        applied.push(migration.name);
+      }
+    });
+    run.immediate();
+    return applied;
+  } finally {
+    db.close();
+  }
+}
+
+/** Applies pending migrations to the database at `url`; returns the names applied. */
+export async function migrateDatabase(url: string): Promise<string[]> {
+  return migrateSqlite(url);
+}

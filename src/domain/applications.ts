@@ -1,0 +1,222 @@
+// Applications (OAuth clients) and their client secrets.
+import { generateClientId, generateCredential } from "../crypto/tokens.js";
+import { newId } from "../db/ids.js";
+import type { Application, ClientSecret } from "../generated/prisma/client.js";
+import type { DomainContext } from "./context.js";
+import { conflict, invalid, notFound } from "./errors.js";
+import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
+import { formatScopes, isScopeToken } from "./scopes.js";
+import { revokeApplicationTokens } from "./revocation.js";
+
+export const CLIENT_TYPES = ["confidential", "public"] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+/** Two, so a secret can be rotated without downtime: add the new one, deploy, delete the old. */
+export const MAX_ACTIVE_SECRETS = 2;
+
+export interface ApplicationInput {
+  name: string;
+  redirectUris: string[];
+  scopes: string[];
+  webhookUrl?: string | null;
+  clientType?: ClientType;
+}
+
+export interface IssuedSecret {
+  secret: ClientSecret;
+  /** The plaintext secret: returned once, to the caller that created it, and never stored. */
+  clientSecret: string;
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function isLoopback(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/**
+ * RFC 6749 §3.1.2: absolute, no fragment. RFC 9700 §2.1: exact matching only, and
+ * plain http only for loopback (native apps); private-use schemes are allowed for
+ * native apps (RFC 8252 §7.1).
+ */
+export function validateRedirectUri(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`redirect_uris: "${value}" is not an absolute URI`);
+  }
+  if (url.hash !== "" || value.includes("#")) throw invalid(`redirect_uris: "${value}" must not contain a fragment`);
+  if (/\s/.test(value)) throw invalid(`redirect_uris: "${value}" must not contain whitespace`);
+  if (url.protocol === "http:" && !isLoopback(url)) {
+    throw invalid(`redirect_uris: "${value}" must use https (plain http is allowed only for loopback hosts)`);
+  }
+  if (url.username !== "" || url.password !== "") throw invalid(`redirect_uris: "${value}" must not carry credentials`);
+  if (["javascript:", "data:", "file:", "vbscript:"].includes(url.protocol)) {
+    throw invalid(`redirect_uris: "${value}" uses a forbidden scheme`);
+  }
+}
+
+export function validateWebhookUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`webhook_url: "${value}" is not an absolute URL`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url))) {
+    throw invalid(`webhook_url: "${value}" must use https (plain http is allowed only for loopback hosts)`);
+  }
+}
+
+function validateScopes(field: string, scopes: string[]): void {
+  if (scopes.length === 0) throw invalid(`${field}: at least one scope is required`);
+  for (const scope of scopes) {
+    if (!isScopeToken(scope)) throw invalid(`${field}: "${scope}" is not a valid scope (RFC 6749 §3.3)`);
+  }
+}
+
+function validateInput(input: Partial<ApplicationInput>): void {
+  if (input.name !== undefined && input.name.trim() === "") throw invalid("name: must not be blank");
+  if (input.redirectUris !== undefined) {
+    if (input.redirectUris.length === 0) throw invalid("redirect_uris: at least one redirect URI is required");
+    input.redirectUris.forEach(validateRedirectUri);
+  }
+  if (input.scopes !== undefined) validateScopes("scopes", input.scopes);
+  if (input.webhookUrl) validateWebhookUrl(input.webhookUrl);
+  if (input.clientType !== undefined && !CLIENT_TYPES.includes(input.clientType)) {
+    throw invalid(`client_type: must be one of ${CLIENT_TYPES.join(", ")}`);
+  }
+}
+
+async function newSecret(ctx: DomainContext, applicationId: string, expiresAt: Date | null = null) {
+  const clientSecret = generateCredential("clientSecret");
+  const data = {
+    id: newId(),
+    applicationId,
+    secretHash: await ctx.hasher.hash(clientSecret),
+    createdAt: ctx.clock(),
+    expiresAt,
+  };
+  return { data, clientSecret };
+}
+
+export async function createApplication(
+  ctx: DomainContext,
+  input: ApplicationInput,
+): Promise<{ application: Application; clientSecret: string | null }> {
+  validateInput(input);
+  const now = ctx.clock();
+  const id = newId(now.getTime());
+  const clientType = input.clientType ?? "confidential";
+  // Hash before the write: argon2 takes ~100 ms and must not hold a transaction open.
+  const secret = clientType === "confidential" ? await newSecret(ctx, id) : null;
+  const application = await ctx.db.$transaction(async (tx) => {
+    const created = await tx.application.create({
+      data: {
+        id,
+        clientId: generateClientId(),
+        name: input.name.trim(),
+        clientType,
+        redirectUris: input.redirectUris.join(" "),
+        scopes: formatScopes(input.scopes),
+        webhookUrl: input.webhookUrl ?? null,
+        createdAt: now,
+        updatedAt: now,
+      },
+    });
+    if (secret) await tx.clientSecret.create({ data: secret.data });
+    return created;
+  });
+  return { application, clientSecret: secret?.clientSecret ?? null };
+}
+
+export async function getApplication(ctx: DomainContext, id: string): Promise<Application> {
+  const application = await ctx.db.application.findUnique({ where: { id } });
+  if (!application) throw notFound("application");
+  return application;
+}
+
+export async function getApplicationByClientId(ctx: DomainContext, clientId: string): Promise<Application> {
+  const application = await ctx.db.application.findUnique({ where: { clientId } });
+  if (!application) throw notFound("application");
+  return application;
+}
+
+export async function listApplications(ctx: DomainContext, page: PageRequest): Promise<Page<Application>> {
+  return toPage(await ctx.db.application.findMany(pageArgs(page)), page);
+}
+
+export async function updateApplication(
+  ctx: DomainContext,
+  id: string,
+  patch: Partial<Omit<ApplicationInput, "clientType">>,
+): Promise<Application> {
+  validateInput(patch);
+  const data: Record<string, unknown> = { updatedAt: ctx.clock() };
+  if (patch.name !== undefined) data.name = patch.name.trim();
+  if (patch.redirectUris !== undefined) data.redirectUris = patch.redirectUris.join(" ");
+  if (patch.scopes !== undefined) data.scopes = formatScopes(patch.scopes);
+  if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
+  return ctx.db.$transaction(async (tx) => {
+    const { count } = await tx.application.updateMany({ where: { id }, data });
+    if (count === 0) throw notFound("application");
+    return tx.application.findUniqueOrThrow({ where: { id } });
+  });
+}
+
+/**
+ * Deletes the application and, through the foreign keys' cascades, its secrets,
+ * installations, codes and tokens: nothing issued to it authenticates afterwards.
+ * Tokens are marked revoked first so that the revocation is explicit even if a
+ * future schema keeps rows around.
+ */
+export async function deleteApplication(ctx: DomainContext, id: string): Promise<void> {
+  await ctx.db.$transaction(async (tx) => {
+    await revokeApplicationTokens(tx, id, ctx.clock());
+    const { count } = await tx.application.deleteMany({ where: { id } });
+    if (count === 0) throw notFound("application");
+  });
+}
+
+export function isSecretActive(secret: Pick<ClientSecret, "expiresAt">, now: Date): boolean {
+  return secret.expiresAt === null || secret.expiresAt > now;
+}
+
+export async function listSecrets(ctx: DomainContext, applicationId: string): Promise<ClientSecret[]> {
+  await getApplication(ctx, applicationId);
+  return ctx.db.clientSecret.findMany({ where: { applicationId }, orderBy: { id: "asc" } });
+}
+
+/** Adds a secret for rotation; refused while two are already active. */
+export async function addSecret(
+  ctx: DomainContext,
+  applicationId: string,
+  options: { expiresAt?: Date | null } = {},
+): Promise<IssuedSecret> {
+  const application = await getApplication(ctx, applicationId);
+  if (application.clientType !== "confidential") throw conflict("a public client has no client secret");
+  const now = ctx.clock();
+  if (options.expiresAt && options.expiresAt <= now) throw invalid("expires_at: must be in the future");
+  const { data, clientSecret } = await newSecret(ctx, applicationId, options.expiresAt ?? null);
+  // Count and insert in one transaction so two concurrent additions cannot make three.
+  const secret = await ctx.db.$transaction(async (tx) => {
+    // Writing the application row first locks it (PostgreSQL), serialising concurrent additions.
+    await tx.application.update({ where: { id: applicationId }, data: { updatedAt: now } });
+    const active = await tx.clientSecret.count({
+      where: { applicationId, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    });
+    if (active >= MAX_ACTIVE_SECRETS) {
+      throw conflict(`an application has at most ${MAX_ACTIVE_SECRETS} active secrets; delete one first`);
+    }
+    return tx.clientSecret.create({ data });
+  });
+  return { secret, clientSecret };
+}
+
+export async function deleteSecret(ctx: DomainContext, applicationId: string, secretId: string): Promise<void> {
+  await ctx.db.$transaction(async (tx) => {
+    const { count } = await tx.clientSecret.deleteMany({ where: { id: secretId, applicationId } });
+    if (count === 0) throw notFound("secret");
+  });
+}

@@ -1,0 +1,193 @@
+// Installations: an application installed into an account, and the authorization
+// code each installation receives.
+import { generateCredential, sha256 } from "../crypto/tokens.js";
+import type { Tx } from "../db/client.js";
+import { newId } from "../db/ids.js";
+import type { Application, Grant, Installation, Prisma } from "../generated/prisma/client.js";
+import { addSeconds, type DomainContext } from "./context.js";
+import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
+import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
+import { revokeInstallationCredentials } from "./revocation.js";
+import { formatScopes, parseScopes, scopesOutside } from "./scopes.js";
+
+export const INSTALLATION_STATUSES = ["active", "uninstalled"] as const;
+export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number];
+
+export type InstallationWithApp = Installation & { application: Pick<Application, "clientId" | "redirectUris"> };
+
+export interface IssuedCode {
+  grant: Grant;
+  /** The plaintext code: returned once, to the caller that created it; only its hash is stored. */
+  code: string;
+}
+
+export interface CreatedInstallation extends IssuedCode {
+  installation: InstallationWithApp;
+  /** Where the platform sends the user's browser, when the application has exactly one redirect URI. */
+  redirectTo: string | null;
+}
+
+const withApp = { application: { select: { clientId: true, redirectUris: true } } } as const;
+
+export interface GrantOptions {
+  scopes: string;
+  redirectUri?: string | null;
+  codeChallenge?: string | null;
+  codeChallengeMethod?: string | null;
+}
+
+/** Creates an authorization code for an installation, inside the caller's transaction. */
+export async function createGrant(
+  ctx: DomainContext,
+  tx: Tx,
+  installation: Pick<Installation, "id" | "applicationId">,
+  options: GrantOptions,
+): Promise<IssuedCode> {
+  const code = generateCredential("code");
+  const now = ctx.clock();
+  const grant = await tx.grant.create({
+    data: {
+      id: newId(now.getTime()),
+      codeHash: sha256(code),
+      applicationId: installation.applicationId,
+      installationId: installation.id,
+      scopes: options.scopes,
+      redirectUri: options.redirectUri ?? null,
+      codeChallenge: options.codeChallenge ?? null,
+      codeChallengeMethod: options.codeChallengeMethod ?? null,
+      createdAt: now,
+      expiresAt: addSeconds(now, ctx.config.codeLifetime),
+    },
+  });
+  return { grant, code };
+}
+
+export function installationRedirect(
+  redirectUris: string,
+  params: { code: string; installationId: string; account: string },
+): string | null {
+  const uris = redirectUris.split(" ");
+  if (uris.length !== 1) return null;
+  const url = new URL(uris[0]!);
+  url.searchParams.set("code", params.code);
+  url.searchParams.set("installation_id", params.installationId);
+  url.searchParams.set("account", params.account);
+  return url.toString();
+}
+
+export async function createInstallation(
+  ctx: DomainContext,
+  input: { clientId: string; account: string; scopes?: string[] | undefined },
+): Promise<CreatedInstallation> {
+  if (input.account.trim() === "") throw invalid("account: must not be blank");
+  const application = await ctx.db.application.findUnique({ where: { clientId: input.clientId } });
+  if (!application) throw notFound("application");
+  const allowed = parseScopes(application.scopes);
+  const scopes = input.scopes ?? allowed;
+  if (scopes.length === 0) throw invalid("scopes: at least one scope is required");
+  const outside = scopesOutside(scopes, allowed);
+  if (outside.length > 0) throw invalid(`scopes: not allowed for this application: ${outside.join(" ")}`);
+
+  const now = ctx.clock();
+  try {
+    return await ctx.db.$transaction(async (tx) => {
+      const installation = await tx.installation.create({
+        data: {
+          id: newId(now.getTime()),
+          applicationId: application.id,
+          account: input.account,
+          activeAccount: input.account,
+          scopes: formatScopes(scopes),
+          status: "active",
+          createdAt: now,
+        },
+        include: withApp,
+      });
+      const issued = await createGrant(ctx, tx, installation, { scopes: installation.scopes });
+      const redirectTo = installationRedirect(application.redirectUris, {
+        code: issued.code,
+        installationId: installation.id,
+        account: installation.account,
+      });
+      return { installation, ...issued, redirectTo };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw conflict(`application ${input.clientId} already has an active installation in account ${input.account}`);
+    }
+    throw error;
+  }
+}
+
+export async function getInstallation(ctx: DomainContext, id: string): Promise<InstallationWithApp> {
+  const installation = await ctx.db.installation.findUnique({ where: { id }, include: withApp });
+  if (!installation) throw notFound("installation");
+  return installation;
+}
+
+/** The installation's code while it can still be exchanged: unexpired, unconsumed, unrevoked. */
+export async function pendingGrant(ctx: DomainContext, installationId: string): Promise<Grant | null> {
+  return ctx.db.grant.findFirst({
+    where: { installationId, consumedAt: null, revokedAt: null, expiresAt: { gt: ctx.clock() } },
+    orderBy: { id: "desc" },
+  });
+}
+
+export interface InstallationFilter {
+  clientId?: string | undefined;
+  account?: string | undefined;
+  status?: InstallationStatus | undefined;
+}
+
+export async function listInstallations(
+  ctx: DomainContext,
+  filter: InstallationFilter,
+  page: PageRequest,
+): Promise<Page<InstallationWithApp>> {
+  const args = pageArgs(page);
+  const where: Prisma.InstallationWhereInput = {
+    ...args.where,
+    ...(filter.clientId !== undefined ? { application: { clientId: filter.clientId } } : {}),
+    ...(filter.account !== undefined ? { account: filter.account } : {}),
+    ...(filter.status !== undefined ? { status: filter.status } : {}),
+  };
+  return toPage(await ctx.db.installation.findMany({ ...args, where, include: withApp }), page);
+}
+
+/**
+ * Uninstalls: the installation stops being active and every code and token issued
+ * to it is revoked, in one transaction. Uninstalling twice changes nothing.
+ */
+export async function uninstall(ctx: DomainContext, id: string): Promise<InstallationWithApp> {
+  const now = ctx.clock();
+  return ctx.db.$transaction(async (tx) => {
+    const existing = await tx.installation.findUnique({ where: { id }, select: { id: true } });
+    if (!existing) throw notFound("installation");
+    await tx.installation.updateMany({
+      where: { id, status: "active" },
+      data: { status: "uninstalled", activeAccount: null, uninstalledAt: now },
+    });
+    await revokeInstallationCredentials(tx, id, now);
+    return tx.installation.findUniqueOrThrow({ where: { id }, include: withApp });
+  });
+}
+
+/**
+ * Issues a fresh code for an active installation (the first one was lost, or
+ * expired before the app exchanged it). Earlier unexchanged codes are revoked, so
+ * at most one code per installation is ever pending.
+ */
+export async function reissueCode(ctx: DomainContext, id: string): Promise<IssuedCode & { installation: InstallationWithApp }> {
+  const now = ctx.clock();
+  return ctx.db.$transaction(async (tx) => {
+    const installation = await tx.installation.findUnique({ where: { id }, include: withApp });
+    if (!installation) throw notFound("installation");
+    if (installation.status !== "active") throw conflict("installation is uninstalled");
+    await tx.grant.updateMany({
+      where: { installationId: id, consumedAt: null, revokedAt: null },
+      data: { revokedAt: now },
+    });
+    const issued = await createGrant(ctx, tx, installation, { scopes: installation.scopes });
+    return { installation, ...issued };
+  });
+}

@@ -1,0 +1,45 @@
+// Process entry: config → migrations → app → listen; graceful close on SIGTERM/SIGINT.
+import { buildApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { migrateDatabase } from "./db/migrate.js";
+
+export async function serve(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`appgrant: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const applied = await migrateDatabase(config.databaseUrl);
+  const app = await buildApp({ config });
+  if (applied.length > 0) app.log.info({ migrations: applied }, "database migrations applied");
+  if (config.adminToken === undefined) app.log.warn("APPGRANT_ADMIN_TOKEN is not set: the admin API answers 503 until it is");
+
+  let closing = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      if (closing) return;
+      closing = true;
+      app.log.info({ signal }, "shutting down");
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          app.log.error({ err: error }, "error while shutting down");
+          process.exit(1);
+        },
+      );
+    });
+  }
+  await app.listen({ port: config.port, host: config.host });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  serve().catch((error: unknown) => {
+    process.stderr.write(`appgrant: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
