@@ -6,9 +6,13 @@ import type { DestinationStream } from "pino";
 import { adminApi } from "./admin/plugin.js";
 import type { Config } from "./config.js";
 import { SecretHasher } from "./crypto/secret-hasher.js";
-import { connectDb, type Db } from "./db/client.js";
-import type { Clock, DomainContext } from "./domain/context.js";
+import { type Database, openDatabase, resolveSecretKey } from "./db/database.js";
+import { type Clock, createDomainContext, type DomainContext } from "./domain/context.js";
 import { health } from "./health.js";
+import { GrantRegistry } from "./oauth/grant-type.js";
+import { authorizationCode } from "./oauth/grants/authorization-code.js";
+import { refreshToken } from "./oauth/grants/refresh-token.js";
+import { oauthEndpoints } from "./oauth/plugin.js";
 import { loggerOptions } from "./logging.js";
 import { formatSchemaErrors } from "./schema-errors.js";
 
@@ -19,14 +23,19 @@ declare module "fastify" {
   }
 }
 
+/** The grant types /oauth/token serves. A new grant type is one module added here. */
+export const GRANT_TYPES = [authorizationCode, refreshToken];
+
 export interface AppOptions {
   config: Config;
   /** Injectable time source: tests move it instead of sleeping. */
   clock?: Clock;
   /** Where logs go (default stdout); tests capture them to prove nothing secret is written. */
   logStream?: DestinationStream;
-  /** An existing database client; otherwise one is opened from config.databaseUrl and closed with the app. */
-  db?: Db;
+  /** An open database; otherwise one is opened from config.databaseUrl and closed with the app. */
+  database?: Database;
+  /** Overrides config.secretKey and the key file (tests). */
+  secretKey?: string;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -39,19 +48,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     schemaErrorFormatter: formatSchemaErrors,
   });
-  const db = options.db ?? (await connectDb(config.databaseUrl));
-  if (!options.db) app.addHook("onClose", async () => db.$disconnect());
+  const database = options.database ?? (await openDatabase(config.databaseUrl));
+  if (!options.database) app.addHook("onClose", async () => database.close());
 
   app.decorate("config", config);
-  app.decorate("domain", {
-    db,
-    clock: options.clock ?? (() => new Date()),
-    hasher: new SecretHasher(),
-    config,
-  } satisfies DomainContext);
+  app.decorate("domain", createDomainContext(database, config, new SecretHasher(), options.clock));
 
   await app.register(formbody);
   await app.register(health);
   await app.register(adminApi, { prefix: "/admin/v1" });
+  await app.register(oauthEndpoints, {
+    prefix: "/oauth",
+    registry: new GrantRegistry(GRANT_TYPES),
+    store: database.tokens,
+    secretKey: options.secretKey ?? resolveSecretKey(config),
+  });
   return app;
 }

@@ -18,6 +18,14 @@ export interface Config {
   logLevel: LogLevel;
   /** Trust X-Forwarded-* from a TLS-terminating proxy in front. */
   trustProxy: boolean;
+  /**
+   * Server key (APPGRANT_SECRET_KEY) from which refresh-token successors are derived
+   * (see src/oauth/successor.ts). Undefined: on SQLite a key file is created next to
+   * the database at start-up; several processes must share one key, so set it there.
+   */
+  secretKey: string | undefined;
+  /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
+  refreshGracePeriod: number;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +92,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (adminToken !== undefined && adminToken.length < 32) {
     throw new ConfigError("APPGRANT_ADMIN_TOKEN", "must be at least 32 characters (try: openssl rand -hex 32)");
   }
+  const secretKey = read(env, "APPGRANT_SECRET_KEY");
+  if (secretKey !== undefined && secretKey.length < 32) {
+    throw new ConfigError("APPGRANT_SECRET_KEY", "must be at least 32 characters (try: openssl rand -hex 32)");
+  }
   const logLevel = (read(env, "LOG_LEVEL") ?? "info").toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
@@ -104,5 +116,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     refreshTokenLifetime: integer(env, "APPGRANT_REFRESH_TOKEN_LIFETIME", 180 * day, 60, 3650 * day),
     logLevel: logLevel as LogLevel,
     trustProxy: trustProxy === "true",
+    secretKey,
+    refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
   };
 }

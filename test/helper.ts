@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance, InjectOptions } from "fastify";
+import type { Response as InjectResponse } from "light-my-request";
 import { buildApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { migrateDatabase } from "../src/db/migrate.js";
@@ -49,7 +50,7 @@ export interface TestApp {
   /** Every log line the app wrote, as raw JSON text. */
   logs: string[];
   /** app.inject with the admin token. */
-  admin(method: InjectOptions["method"], url: string, payload?: unknown): ReturnType<FastifyInstance["inject"]>;
+  admin(method: InjectOptions["method"], url: string, payload?: unknown): Promise<InjectResponse>;
 }
 
 export async function buildTestApp(t: Teardown, env: Record<string, string> = {}): Promise<TestApp> {

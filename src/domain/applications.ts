@@ -111,7 +111,7 @@ export async function createApplication(
   const clientType = input.clientType ?? "confidential";
   // Hash before the write: argon2 takes ~100 ms and must not hold a transaction open.
   const secret = clientType === "confidential" ? await newSecret(ctx, id) : null;
-  const application = await ctx.db.$transaction(async (tx) => {
+  const application = await ctx.transaction(async (tx) => {
     const created = await tx.application.create({
       data: {
         id,
@@ -158,7 +158,7 @@ export async function updateApplication(
   if (patch.redirectUris !== undefined) data.redirectUris = patch.redirectUris.join(" ");
   if (patch.scopes !== undefined) data.scopes = formatScopes(patch.scopes);
   if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
-  return ctx.db.$transaction(async (tx) => {
+  return ctx.transaction(async (tx) => {
     const { count } = await tx.application.updateMany({ where: { id }, data });
     if (count === 0) throw notFound("application");
     return tx.application.findUniqueOrThrow({ where: { id } });
@@ -172,7 +172,7 @@ export async function updateApplication(
  * future schema keeps rows around.
  */
 export async function deleteApplication(ctx: DomainContext, id: string): Promise<void> {
-  await ctx.db.$transaction(async (tx) => {
+  await ctx.transaction(async (tx) => {
     await revokeApplicationTokens(tx, id, ctx.clock());
     const { count } = await tx.application.deleteMany({ where: { id } });
     if (count === 0) throw notFound("application");
@@ -200,7 +200,7 @@ export async function addSecret(
   if (options.expiresAt && options.expiresAt <= now) throw invalid("expires_at: must be in the future");
   const { data, clientSecret } = await newSecret(ctx, applicationId, options.expiresAt ?? null);
   // Count and insert in one transaction so two concurrent additions cannot make three.
-  const secret = await ctx.db.$transaction(async (tx) => {
+  const secret = await ctx.transaction(async (tx) => {
     // Writing the application row first locks it (PostgreSQL), serialising concurrent additions.
     await tx.application.update({ where: { id: applicationId }, data: { updatedAt: now } });
     const active = await tx.clientSecret.count({
@@ -215,7 +215,7 @@ export async function addSecret(
 }
 
 export async function deleteSecret(ctx: DomainContext, applicationId: string, secretId: string): Promise<void> {
-  await ctx.db.$transaction(async (tx) => {
+  await ctx.transaction(async (tx) => {
     const { count } = await tx.clientSecret.deleteMany({ where: { id: secretId, applicationId } });
     if (count === 0) throw notFound("secret");
   });

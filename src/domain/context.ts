@@ -1,12 +1,18 @@
 import type { Config } from "../config.js";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
-import type { Db } from "../db/client.js";
+import type { Db, Tx } from "../db/client.js";
 
 export type Clock = () => Date;
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */
 export interface DomainContext {
   db: Db;
+  /**
+   * Runs `fn` in a database transaction. Every domain write goes through this, never
+   * through db directly: on SQLite it also queues behind the token endpoint's writes
+   * (see src/db/write-lock.ts).
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   clock: Clock;
   hasher: SecretHasher;
   config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime">;
@@ -14,4 +20,14 @@ export interface DomainContext {
 
 export function addSeconds(date: Date, seconds: number): Date {
   return new Date(date.getTime() + seconds * 1000);
+}
+
+/** The context for a process: the app builds one, and so does each CLI run. */
+export function createDomainContext(
+  database: { prisma: Db; transaction: DomainContext["transaction"] },
+  config: DomainContext["config"],
+  hasher: SecretHasher,
+  clock: Clock = () => new Date(),
+): DomainContext {
+  return { db: database.prisma, transaction: database.transaction, clock, hasher, config };
 }

@@ -90,7 +90,7 @@ export async function createInstallation(
 
   const now = ctx.clock();
   try {
-    return await ctx.db.$transaction(async (tx) => {
+    return await ctx.transaction(async (tx) => {
       const installation = await tx.installation.create({
         data: {
           id: newId(now.getTime()),
@@ -160,7 +160,7 @@ export async function listInstallations(
  */
 export async function uninstall(ctx: DomainContext, id: string): Promise<InstallationWithApp> {
   const now = ctx.clock();
-  return ctx.db.$transaction(async (tx) => {
+  return ctx.transaction(async (tx) => {
     const existing = await tx.installation.findUnique({ where: { id }, select: { id: true } });
     if (!existing) throw notFound("installation");
     await tx.installation.updateMany({
@@ -179,7 +179,7 @@ export async function uninstall(ctx: DomainContext, id: string): Promise<Install
  */
 export async function reissueCode(ctx: DomainContext, id: string): Promise<IssuedCode & { installation: InstallationWithApp }> {
   const now = ctx.clock();
-  return ctx.db.$transaction(async (tx) => {
+  return ctx.transaction(async (tx) => {
     const installation = await tx.installation.findUnique({ where: { id }, include: withApp });
     if (!installation) throw notFound("installation");
     if (installation.status !== "active") throw conflict("installation is uninstalled");

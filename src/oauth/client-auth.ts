@@ -1,0 +1,82 @@
+// Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic
+// (HTTP Basic, id and secret form-urlencoded first, §2.3.1) or client_secret_post;
+// public clients identify themselves with client_id alone. Exactly one method per
+// request.
+import type { IncomingHttpHeaders } from "node:http";
+import type { SecretHasher } from "../crypto/secret-hasher.js";
+import { isWellFormed } from "../crypto/tokens.js";
+import { parseScopes } from "../domain/scopes.js";
+import { invalidClient } from "./errors.js";
+import type { Params } from "./params.js";
+import type { TokenStore } from "./token-store.js";
+
+export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+export interface AuthenticatedClient {
+  id: string;
+  clientId: string;
+  clientType: string;
+  grantTypes: ReadonlySet<string>;
+  method: AuthMethod;
+}
+
+function formDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "));
+  } catch {
+    throw invalidClient("malformed HTTP Basic credentials");
+  }
+}
+
+function basicCredentials(header: string): { id: string; secret: string } {
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) throw invalidClient("unsupported client authentication scheme; use HTTP Basic or client_secret_post");
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) throw invalidClient("malformed HTTP Basic credentials");
+  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+export async function authenticateClient(
+  headers: IncomingHttpHeaders,
+  params: Params,
+  store: TokenStore,
+  hasher: SecretHasher,
+  now: Date,
+): Promise<AuthenticatedClient> {
+  let clientId = params.get("client_id");
+  let secret = params.get("client_secret");
+  let method: AuthMethod = secret !== undefined ? "client_secret_post" : "none";
+  if (headers.authorization !== undefined) {
+    const basic = basicCredentials(headers.authorization);
+    if (secret !== undefined) throw invalidClient("use one client authentication method, not both");
+    if (clientId !== undefined && clientId !== basic.id) throw invalidClient("client_id does not match the authenticated client");
+    clientId = basic.id;
+    secret = basic.secret === "" ? undefined : basic.secret;
+    method = "client_secret_basic";
+  }
+  if (clientId === undefined || clientId === "") throw invalidClient("client authentication is required");
+
+  const client = await store.findClient(clientId, now);
+  if (!client) throw invalidClient("client authentication failed", "unknown client_id");
+  const authenticated = {
+    id: client.id,
+    clientId: client.clientId,
+    clientType: client.clientType,
+    grantTypes: new Set(parseScopes(client.grantTypes)),
+    method,
+  };
+  if (client.clientType === "public") {
+    if (secret !== undefined) throw invalidClient("a public client has no secret");
+    return { ...authenticated, method: "none" };
+  }
+  if (secret === undefined) throw invalidClient("client authentication is required");
+  // The checksum rejects typos and garbage before any argon2 work is spent on them.
+  if (isWellFormed("clientSecret", secret)) {
+    for (const hash of client.secretHashes) {
+      if (await hasher.verify(hash, secret)) return authenticated;
+    }
+  }
+  throw invalidClient("client authentication failed", "wrong client secret");
+}

@@ -1,0 +1,37 @@
+// RFC 6749 §5.2 errors. The public description is fixed per call site and never
+// carries internal detail; `detail` goes to the log only (and never a secret).
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "server_error"
+  | "temporarily_unavailable";
+
+export class OAuthError extends Error {
+  override name = "OAuthError";
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly statusCode: number,
+    readonly description: string,
+    readonly detail?: string,
+  ) {
+    super(`${error}: ${description}`);
+  }
+
+  toJSON() {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+export const invalidRequest = (description: string, detail?: string) => new OAuthError("invalid_request", 400, description, detail);
+/** 401; the route adds WWW-Authenticate when the client tried HTTP authentication (RFC 6749 §5.2). */
+export const invalidClient = (description = "client authentication failed", detail?: string) =>
+  new OAuthError("invalid_client", 401, description, detail);
+export const invalidGrant = (description: string, detail?: string) => new OAuthError("invalid_grant", 400, description, detail);
+export const unauthorizedClient = (description: string) => new OAuthError("unauthorized_client", 400, description);
+export const unsupportedGrantType = (description = "unsupported grant_type") => new OAuthError("unsupported_grant_type", 400, description);
+export const invalidScope = (description: string) => new OAuthError("invalid_scope", 400, description);
+export const serverError = () => new OAuthError("server_error", 500, "the server could not complete the request");

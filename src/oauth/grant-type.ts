@@ -1,0 +1,64 @@
+// The grant-type contract. The token route authenticates the client, looks the grant
+// type up by its wire name, hands it only the parameters it declares, and serialises
+// what it returns or throws. Adding a grant type (client_credentials, device code,
+// JWT bearer) means writing one module that implements GrantType and adding it to
+// the list given to the registry — the route does not change.
+import type { FastifyBaseLogger } from "fastify";
+import type { Config } from "../config.js";
+import type { SecretHasher } from "../crypto/secret-hasher.js";
+import type { AuthenticatedClient } from "./client-auth.js";
+import type { Params } from "./params.js";
+import type { TokenStore } from "./token-store.js";
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  refresh_token?: string;
+  scope: string;
+  installation_id: string;
+}
+
+/** What a grant handler may use: storage, configuration, time, a logger. No HTTP. */
+export interface GrantContext {
+  client: AuthenticatedClient;
+  /** Only the parameters the grant type declared, each present once and non-empty. */
+  params: Params;
+  now: Date;
+  log: FastifyBaseLogger;
+  store: TokenStore;
+  hasher: SecretHasher;
+  config: Pick<Config, "accessTokenLifetime" | "refreshTokenLifetime" | "refreshGracePeriod">;
+  /** Server key for derived credentials (see successor.ts). */
+  secretKey: string;
+}
+
+export interface GrantType {
+  /** The grant_type wire value. */
+  readonly name: string;
+  /** Parameters this grant reads (besides grant_type and client credentials); all others are dropped. */
+  readonly parameters: readonly string[];
+  /** Of those, the ones whose absence is invalid_request. */
+  readonly required: readonly string[];
+  handle(ctx: GrantContext): Promise<TokenResponse>;
+}
+
+export class GrantRegistry {
+  readonly #grants = new Map<string, GrantType>();
+
+  constructor(grants: Iterable<GrantType>) {
+    for (const grant of grants) {
+      if (this.#grants.has(grant.name)) throw new Error(`grant type ${grant.name} registered twice`);
+      this.#grants.set(grant.name, grant);
+    }
+  }
+
+  get(name: string): GrantType | undefined {
+    return this.#grants.get(name);
+  }
+
+  /** Registered grant_type values, e.g. for discovery metadata. */
+  names(): string[] {
+    return [...this.#grants.keys()];
+  }
+}

@@ -1,0 +1,56 @@
+// grant_type=authorization_code (RFC 6749 §4.1.3).
+import { isWellFormed, sha256 } from "../../crypto/tokens.js";
+import { invalidGrant } from "../errors.js";
+import type { GrantType } from "../grant-type.js";
+import { randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
+import { checkCodeVerifier } from "../pkce.js";
+
+const INVALID = "authorization code is invalid";
+
+export const authorizationCode: GrantType = {
+  name: "authorization_code",
+  parameters: ["code", "redirect_uri", "code_verifier"],
+  required: ["code"],
+
+  async handle(ctx) {
+    const code = ctx.params.get("code")!;
+    if (!isWellFormed("code", code)) throw invalidGrant(INVALID, "malformed code");
+    const grant = await ctx.store.findGrantByCodeHash(sha256(code));
+    // A code of another client is reported exactly like an unknown one.
+    if (!grant || grant.applicationId !== ctx.client.id) throw invalidGrant(INVALID, grant ? "code of another client" : "unknown code");
+
+    if (grant.consumedAt !== null) {
+      // RFC 6749 §10.5: a code used twice means it leaked; revoke what it produced.
+      const revoked = await ctx.store.revokeFamily(grant.id, ctx.now, "code_reused");
+      ctx.log.warn({ grantId: grant.id, revoked }, "authorization code reused: its tokens are revoked");
+      throw invalidGrant("authorization code has already been used");
+    }
+    if (grant.revokedAt !== null) throw invalidGrant("authorization code has been revoked");
+    if (grant.expiresAt <= ctx.now) throw invalidGrant("authorization code has expired");
+    if (!grant.installationActive) throw invalidGrant("the installation is no longer active");
+    if (grant.redirectUri !== null && ctx.params.get("redirect_uri") !== grant.redirectUri) {
+      throw invalidGrant("redirect_uri does not match the one the code was issued for");
+    }
+    checkCodeVerifier(grant, ctx.params.get("code_verifier"));
+
+    const pair = randomPair();
+    const row = tokenRow(ctx, pair, {
+      applicationId: grant.applicationId,
+      installationId: grant.installationId,
+      grantId: grant.id,
+      familyId: grant.id,
+      generation: 1,
+      parentId: null,
+      scopes: grant.scopes,
+    });
+    if (!(await ctx.store.exchangeCode(grant.id, ctx.now, row))) {
+      // Another request consumed it between our read and our write: this is the
+      // second use, with the same consequence as above.
+      const revoked = await ctx.store.revokeFamily(grant.id, ctx.now, "code_reused");
+      ctx.log.warn({ grantId: grant.id, revoked }, "authorization code used concurrently: its tokens are revoked");
+      throw invalidGrant("authorization code has already been used");
+    }
+    ctx.log.info({ grantId: grant.id, installationId: grant.installationId, tokenId: row.id }, "authorization code exchanged");
+    return tokenResponse(pair, row, ctx.now);
+  },
+};

@@ -1,0 +1,82 @@
+// grant_type=refresh_token (RFC 6749 §6) with rotation, reuse detection (RFC 9700
+// §4.14.2) and idempotent retry within a grace period.
+import { isWellFormed, safeEqual, sha256 } from "../../crypto/tokens.js";
+import { formatScopes, parseScopes, scopesOutside } from "../../domain/scopes.js";
+import { invalidGrant, invalidScope } from "../errors.js";
+import type { GrantContext, GrantType, TokenResponse } from "../grant-type.js";
+import { tokenResponse, tokenRow } from "../issue-token-pair.js";
+import { successorTokens } from "../successor.js";
+import type { TokenRecord } from "../token-store.js";
+
+const INVALID = "refresh token is invalid";
+
+function requestedScopes(ctx: GrantContext, token: TokenRecord): string {
+  const requested = ctx.params.get("scope");
+  if (requested === undefined) return token.scopes;
+  const scopes = parseScopes(requested.trim().replace(/ +/g, " "));
+  if (scopes.length === 0 || scopesOutside(scopes, parseScopes(token.scopes)).length > 0) {
+    throw invalidScope("requested scope exceeds the scope originally granted");
+  }
+  return formatScopes(scopes);
+}
+
+/**
+ * The parent was already rotated. Within the grace period, and while the successor
+ * is untouched, this is a retry of a lost response: answer with the same successor.
+ * Otherwise it is reuse of a rotated token: revoke the whole family.
+ */
+async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented: string): Promise<TokenResponse> {
+  const grace = ctx.config.refreshGracePeriod * 1000;
+  const successor = await ctx.store.findSuccessor(parent.id);
+  if (successor && parent.rotatedAt && grace > 0 && ctx.now.getTime() - parent.rotatedAt.getTime() < grace) {
+    const pair = successorTokens(ctx.secretKey, presented);
+    const untouched = successor.rotatedAt === null && successor.revokedAt === null && successor.accessExpiresAt > ctx.now;
+    // The hashes match unless the server key changed since the rotation.
+    const same = safeEqual(sha256(pair.refreshToken), successor.refreshTokenHash) && safeEqual(sha256(pair.accessToken), successor.accessTokenHash);
+    if (untouched && same) {
+      ctx.log.info({ tokenId: parent.id, successorId: successor.id }, "refresh retried within the grace period: same successor returned");
+      return tokenResponse(pair, successor, ctx.now);
+    }
+  }
+  const revoked = await ctx.store.revokeFamily(parent.familyId, ctx.now, "refresh_reused");
+  ctx.log.warn({ tokenId: parent.id, familyId: parent.familyId, revoked }, "rotated refresh token reused: token family revoked");
+  throw invalidGrant("refresh token has already been used");
+}
+
+export const refreshToken: GrantType = {
+  name: "refresh_token",
+  parameters: ["refresh_token", "scope"],
+  required: ["refresh_token"],
+
+  async handle(ctx) {
+    const presented = ctx.params.get("refresh_token")!;
+    if (!isWellFormed("refreshToken", presented)) throw invalidGrant(INVALID, "malformed refresh token");
+    let token = await ctx.store.findTokenByRefreshHash(sha256(presented));
+    if (!token || token.applicationId !== ctx.client.id) throw invalidGrant(INVALID, token ? "token of another client" : "unknown refresh token");
+    if (token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
+    if (!token.installationActive) throw invalidGrant("the installation is no longer active");
+    if (token.rotatedAt !== null) return replayOrRevoke(ctx, token, presented);
+    if (token.refreshExpiresAt <= ctx.now) throw invalidGrant("refresh token has expired");
+
+    const scopes = requestedScopes(ctx, token);
+    const pair = successorTokens(ctx.secretKey, presented);
+    const row = tokenRow(ctx, pair, {
+      applicationId: token.applicationId,
+      installationId: token.installationId,
+      grantId: token.grantId,
+      familyId: token.familyId,
+      generation: token.generation + 1,
+      parentId: token.id,
+      scopes,
+    });
+    if (await ctx.store.rotate(token.id, ctx.now, row)) {
+      ctx.log.info({ tokenId: token.id, successorId: row.id, familyId: token.familyId }, "refresh token rotated");
+      return tokenResponse(pair, row, ctx.now);
+    }
+    // Lost a race: another request rotated (or revoked) it between our read and write.
+    token = await ctx.store.findTokenByRefreshHash(sha256(presented));
+    if (!token || token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
+    if (token.rotatedAt === null) throw invalidGrant("refresh token has expired");
+    return replayOrRevoke(ctx, token, presented);
+  },
+};

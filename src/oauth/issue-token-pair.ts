@@ -1,0 +1,46 @@
+// Building a token pair: the row to store (hashes only) and the response to send.
+import { generateCredential, sha256 } from "../crypto/tokens.js";
+import { addSeconds } from "../domain/context.js";
+import { newId } from "../db/ids.js";
+import type { GrantContext, TokenResponse } from "./grant-type.js";
+import type { NewToken } from "./token-store.js";
+
+export interface PlainPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export function randomPair(): PlainPair {
+  return { accessToken: generateCredential("accessToken"), refreshToken: generateCredential("refreshToken") };
+}
+
+export function tokenRow(
+  ctx: Pick<GrantContext, "now" | "config">,
+  pair: PlainPair,
+  fields: Pick<NewToken, "applicationId" | "installationId" | "grantId" | "familyId" | "generation" | "parentId" | "scopes">,
+): NewToken {
+  return {
+    id: newId(ctx.now.getTime()),
+    accessTokenHash: sha256(pair.accessToken),
+    refreshTokenHash: sha256(pair.refreshToken),
+    createdAt: ctx.now,
+    accessExpiresAt: addSeconds(ctx.now, ctx.config.accessTokenLifetime),
+    refreshExpiresAt: addSeconds(ctx.now, ctx.config.refreshTokenLifetime),
+    ...fields,
+  };
+}
+
+export function tokenResponse(
+  pair: PlainPair,
+  row: Pick<NewToken, "scopes" | "accessExpiresAt" | "installationId">,
+  now: Date,
+): TokenResponse {
+  return {
+    access_token: pair.accessToken,
+    token_type: "Bearer",
+    expires_in: Math.max(0, Math.floor((row.accessExpiresAt.getTime() - now.getTime()) / 1000)),
+    refresh_token: pair.refreshToken,
+    scope: row.scopes,
+    installation_id: row.installationId,
+  };
+}

@@ -1,0 +1,141 @@
+// TokenStore on SQLite: its own better-sqlite3 connection (WAL: readers never wait),
+// prepared statements, synchronous transactions. Writes queue on the process's
+// WriteLock with Prisma's transactions (see src/db/write-lock.ts).
+import Database from "better-sqlite3";
+import type { WriteLock } from "../db/write-lock.js";
+import type { ClientRecord, GrantRecord, NewToken, TokenRecord, TokenStore } from "./token-store.js";
+
+/** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
+export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
+const fromTime = (value: string | null): Date | null => (value === null ? null : new Date(value));
+
+type Row = Record<string, string | number | bigint | null>;
+
+function grantRecord(row: Row): GrantRecord {
+  return {
+    id: row.id as string,
+    applicationId: row.applicationId as string,
+    installationId: row.installationId as string,
+    installationActive: row.installationStatus === "active",
+    scopes: row.scopes as string,
+    redirectUri: row.redirectUri as string | null,
+    codeChallenge: row.codeChallenge as string | null,
+    codeChallengeMethod: row.codeChallengeMethod as string | null,
+    expiresAt: fromTime(row.expiresAt as string)!,
+    consumedAt: fromTime(row.consumedAt as string | null),
+    revokedAt: fromTime(row.revokedAt as string | null),
+  };
+}
+
+function tokenRecord(row: Row): TokenRecord {
+  return {
+    id: row.id as string,
+    accessTokenHash: row.accessTokenHash as string,
+    refreshTokenHash: row.refreshTokenHash as string,
+    applicationId: row.applicationId as string,
+    installationId: row.installationId as string,
+    installationActive: row.installationStatus === "active",
+    grantId: row.grantId as string | null,
+    familyId: row.familyId as string,
+    generation: Number(row.generation),
+    parentId: row.parentId as string | null,
+    scopes: row.scopes as string,
+    createdAt: fromTime(row.createdAt as string)!,
+    accessExpiresAt: fromTime(row.accessExpiresAt as string)!,
+    refreshExpiresAt: fromTime(row.refreshExpiresAt as string)!,
+    rotatedAt: fromTime(row.rotatedAt as string | null),
+    revokedAt: fromTime(row.revokedAt as string | null),
+  };
+}
+
+const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."applicationId", t."installationId",
+  t."grantId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt", t."accessExpiresAt", t."refreshExpiresAt",
+  t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
+
+export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
+  const db = new Database(url.slice("file:".length), { timeout: 2000 });
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+
+  const clientStmt = db.prepare(`SELECT a."id", a."clientId", a."clientType", a."grantTypes", s."secretHash"
+    FROM "Application" a
+    LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ?)
+    WHERE a."clientId" = ?`);
+  const grantStmt = db.prepare(`SELECT g.*, i."status" AS "installationStatus"
+    FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId" WHERE g."codeHash" = ?`);
+  const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
+    WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ?
+      AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
+  const insertTokenStmt = db.prepare(`INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId",
+    "installationId", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
+    VALUES (@id, @accessTokenHash, @refreshTokenHash, @applicationId, @installationId, @grantId, @familyId, @generation,
+    @parentId, @scopes, @createdAt, @accessExpiresAt, @refreshExpiresAt)`);
+  const byRefreshStmt = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"
+    WHERE t."refreshTokenHash" = ?`);
+  const successorStmt = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"
+    WHERE t."parentId" = ?`);
+  const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
+    WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ?
+      AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
+  const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
+    WHERE "familyId" = ? AND "revokedAt" IS NULL`);
+
+  const insertToken = (token: NewToken) =>
+    insertTokenStmt.run({
+      ...token,
+      createdAt: toSqliteTime(token.createdAt),
+      accessExpiresAt: toSqliteTime(token.accessExpiresAt),
+      refreshExpiresAt: toSqliteTime(token.refreshExpiresAt),
+    });
+
+  const exchange = db.transaction((grantId: string, now: string, token: NewToken) => {
+    if (consumeStmt.run(now, grantId, now).changes !== 1) return false;
+    insertToken(token);
+    return true;
+  });
+  const rotate = db.transaction((parentId: string, now: string, successor: NewToken) => {
+    if (rotateStmt.run(now, parentId, now).changes !== 1) return false;
+    insertToken(successor);
+    return true;
+  });
+
+  return {
+    async findClient(clientId, now): Promise<ClientRecord | null> {
+      const rows = clientStmt.all(toSqliteTime(now), clientId) as Row[];
+      const first = rows[0];
+      if (!first) return null;
+      return {
+        id: first.id as string,
+        clientId: first.clientId as string,
+        clientType: first.clientType as string,
+        grantTypes: first.grantTypes as string,
+        secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash as string])),
+      };
+    },
+    async findGrantByCodeHash(codeHash) {
+      const row = grantStmt.get(codeHash) as Row | undefined;
+      return row ? grantRecord(row) : null;
+    },
+    exchangeCode(grantId, now, token) {
+      return lock.run(() => exchange.immediate(grantId, toSqliteTime(now), token));
+    },
+    async findTokenByRefreshHash(refreshTokenHash) {
+      const row = byRefreshStmt.get(refreshTokenHash) as Row | undefined;
+      return row ? tokenRecord(row) : null;
+    },
+    async findSuccessor(parentId) {
+      const row = successorStmt.get(parentId) as Row | undefined;
+      return row ? tokenRecord(row) : null;
+    },
+    rotate(parentId, now, successor) {
+      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor));
+    },
+    revokeFamily(familyId, now, reason) {
+      return lock.run(() => revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes);
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// Idempotent refresh: the successor of a refresh token is *derived*, not random.
+//
+//   successor = HMAC-SHA256(server key, purpose || presented refresh token)
+//
+// so a client whose refresh response was lost can retry with the same refresh token
+// and be given the identical pair again, while nothing usable is stored: the
+// database keeps only SHA-256 hashes, and deriving needs both the server key (from
+// configuration, never in the database) and the plaintext parent refresh token
+// (which only the client holds). A database leak therefore yields nothing; a leaked
+// key alone yields nothing either. Encryption-at-rest of the successor would have
+// needed a stored ciphertext and a decryption on the retry path for the same result.
+// The parent's 256 random bits make each derived token as unpredictable as a random one.
+import { createHmac } from "node:crypto";
+import { formatCredential } from "../crypto/tokens.js";
+
+function derive(key: string, purpose: string, parentRefreshToken: string): Buffer {
+  return createHmac("sha256", key).update(`appgrant/v1/${purpose}\0`).update(parentRefreshToken).digest();
+}
+
+export function successorTokens(key: string, parentRefreshToken: string): { accessToken: string; refreshToken: string } {
+  return {
+    accessToken: formatCredential("accessToken", derive(key, "successor-access-token", parentRefreshToken)),
+    refreshToken: formatCredential("refreshToken", derive(key, "successor-refresh-token", parentRefreshToken)),
+  };
+}

@@ -1,0 +1,86 @@
+// The storage the token endpoint needs, and nothing more (fosite's small storage
+// interfaces per concern). It is the hot path: every method is one or two indexed
+// statements of plain SQL on the driver, because Prisma's per-query overhead (about
+// 0.8 ms here, against 0.01 ms for the same indexed read on the driver) would cap
+// /oauth/token far below the target. Prisma still owns the schema, the migrations
+// and every other read and write.
+
+export interface ClientRecord {
+  id: string;
+  clientId: string;
+  clientType: string;
+  grantTypes: string;
+  /** argon2id hashes of the secrets that are active now (unexpired). */
+  secretHashes: string[];
+}
+
+export interface GrantRecord {
+  id: string;
+  applicationId: string;
+  installationId: string;
+  installationActive: boolean;
+  scopes: string;
+  redirectUri: string | null;
+  codeChallenge: string | null;
+  codeChallengeMethod: string | null;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface TokenRecord {
+  id: string;
+  accessTokenHash: string;
+  refreshTokenHash: string;
+  applicationId: string;
+  installationId: string;
+  installationActive: boolean;
+  grantId: string | null;
+  familyId: string;
+  generation: number;
+  parentId: string | null;
+  scopes: string;
+  createdAt: Date;
+  accessExpiresAt: Date;
+  refreshExpiresAt: Date;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface NewToken {
+  id: string;
+  accessTokenHash: string;
+  refreshTokenHash: string;
+  applicationId: string;
+  installationId: string;
+  grantId: string | null;
+  familyId: string;
+  generation: number;
+  parentId: string | null;
+  scopes: string;
+  createdAt: Date;
+  accessExpiresAt: Date;
+  refreshExpiresAt: Date;
+}
+
+export interface TokenStore {
+  findClient(clientId: string, now: Date): Promise<ClientRecord | null>;
+  findGrantByCodeHash(codeHash: string): Promise<GrantRecord | null>;
+  /**
+   * Consumes the code and inserts its tokens in one transaction. The consume is one
+   * conditional write (unconsumed, unrevoked, unexpired, installation active); false
+   * when it matched nothing, i.e. another request consumed the code first.
+   */
+  exchangeCode(grantId: string, now: Date, token: NewToken): Promise<boolean>;
+  findTokenByRefreshHash(refreshTokenHash: string): Promise<TokenRecord | null>;
+  findSuccessor(parentId: string): Promise<TokenRecord | null>;
+  /**
+   * Marks the parent's refresh token rotated and inserts its successor, in one
+   * transaction; false when the parent was no longer rotatable (another request
+   * rotated it, or it was revoked or expired meanwhile).
+   */
+  rotate(parentId: string, now: Date, successor: NewToken): Promise<boolean>;
+  /** Revokes every live token of a family; returns how many were live. */
+  revokeFamily(familyId: string, now: Date, reason: string): Promise<number>;
+  close(): Promise<void>;
+}
