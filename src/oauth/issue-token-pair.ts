@@ -17,7 +17,7 @@ export function randomPair(): PlainPair {
 export function tokenRow(
   ctx: Pick<GrantContext, "now" | "config">,
   pair: PlainPair,
-  fields: Pick<NewToken, "applicationId" | "installationId" | "grantId" | "familyId" | "generation" | "parentId" | "scopes">,
+  fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "grantId" | "familyId" | "generation" | "parentId" | "scopes">,
 ): NewToken {
   return {
     id: newId(ctx.now.getTime()),

@@ -17,6 +17,7 @@ function grantRecord(row: Row): GrantRecord {
     applicationId: row.applicationId as string,
     installationId: row.installationId as string,
     installationActive: row.installationStatus === "active",
+    account: row.account as string,
     scopes: row.scopes as string,
     redirectUri: row.redirectUri as string | null,
     codeChallenge: row.codeChallenge as string | null,
@@ -35,6 +36,8 @@ function tokenRecord(row: Row): TokenRecord {
     applicationId: row.applicationId as string,
     installationId: row.installationId as string,
     installationActive: row.installationStatus === "active",
+    clientId: row.clientId as string,
+    account: row.account as string,
     grantId: row.grantId as string | null,
     familyId: row.familyId as string,
     generation: Number(row.generation),
@@ -49,7 +52,7 @@ function tokenRecord(row: Row): TokenRecord {
 }
 
 const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."applicationId", t."installationId",
-  t."grantId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt", t."accessExpiresAt", t."refreshExpiresAt",
+  t."clientId", t."account", t."grantId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt", t."accessExpiresAt", t."refreshExpiresAt",
   t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
 
 export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
@@ -62,14 +65,14 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
     FROM "Application" a
     LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ?)
     WHERE a."clientId" = ?`);
-  const grantStmt = db.prepare(`SELECT g.*, i."status" AS "installationStatus"
+  const grantStmt = db.prepare(`SELECT g.*, i."status" AS "installationStatus", i."account"
     FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId" WHERE g."codeHash" = ?`);
   const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
     WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
   const insertTokenStmt = db.prepare(`INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId",
-    "installationId", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
-    VALUES (@id, @accessTokenHash, @refreshTokenHash, @applicationId, @installationId, @grantId, @familyId, @generation,
+    "installationId", "clientId", "account", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
+    VALUES (@id, @accessTokenHash, @refreshTokenHash, @applicationId, @installationId, @clientId, @account, @grantId, @familyId, @generation,
     @parentId, @scopes, @createdAt, @accessExpiresAt, @refreshExpiresAt)`);
   const byRefreshStmt = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"
     WHERE t."refreshTokenHash" = ?`);

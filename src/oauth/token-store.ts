@@ -19,6 +19,7 @@ export interface GrantRecord {
   applicationId: string;
   installationId: string;
   installationActive: boolean;
+  account: string;
   scopes: string;
   redirectUri: string | null;
   codeChallenge: string | null;
@@ -35,6 +36,8 @@ export interface TokenRecord {
   applicationId: string;
   installationId: string;
   installationActive: boolean;
+  clientId: string;
+  account: string;
   grantId: string | null;
   familyId: string;
   generation: number;
@@ -53,6 +56,8 @@ export interface NewToken {
   refreshTokenHash: string;
   applicationId: string;
   installationId: string;
+  clientId: string;
+  account: string;
   grantId: string | null;
   familyId: string;
   generation: number;

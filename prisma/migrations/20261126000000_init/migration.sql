@@ -60,6 +60,8 @@ CREATE TABLE "Token" (
     "refreshTokenHash" TEXT NOT NULL,
     "applicationId" TEXT NOT NULL,
     "installationId" TEXT NOT NULL,
+    "clientId" TEXT NOT NULL,
+    "account" TEXT NOT NULL,
     "grantId" TEXT,
     "familyId" TEXT NOT NULL,
     "generation" INTEGER NOT NULL,
@@ -75,6 +77,24 @@ CREATE TABLE "Token" (
     CONSTRAINT "Token_installationId_fkey" FOREIGN KEY ("installationId") REFERENCES "Installation" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
     CONSTRAINT "Token_grantId_fkey" FOREIGN KEY ("grantId") REFERENCES "Grant" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
     CONSTRAINT "Token_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Token" ("id") ON DELETE SET NULL ON UPDATE CASCADE
+);
+
+-- CreateTable
+CREATE TABLE "AuthorizationRequest" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "applicationId" TEXT NOT NULL,
+    "redirectUri" TEXT NOT NULL,
+    "redirectUriSent" BOOLEAN NOT NULL,
+    "scopes" TEXT NOT NULL,
+    "state" TEXT,
+    "codeChallenge" TEXT,
+    "codeChallengeMethod" TEXT,
+    "createdAt" DATETIME NOT NULL,
+    "expiresAt" DATETIME NOT NULL,
+    "status" TEXT NOT NULL DEFAULT 'pending',
+    "completedAt" DATETIME,
+    "installationId" TEXT,
+    CONSTRAINT "AuthorizationRequest_applicationId_fkey" FOREIGN KEY ("applicationId") REFERENCES "Application" ("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
 
 -- CreateIndex
@@ -115,4 +135,7 @@ CREATE INDEX "Token_installationId_idx" ON "Token"("installationId");
 
 -- CreateIndex
 CREATE INDEX "Token_refreshExpiresAt_idx" ON "Token"("refreshExpiresAt");
+
+-- CreateIndex
+CREATE INDEX "AuthorizationRequest_expiresAt_idx" ON "AuthorizationRequest"("expiresAt");
 

@@ -37,6 +37,8 @@ export const authorizationCode: GrantType = {
     const row = tokenRow(ctx, pair, {
       applicationId: grant.applicationId,
       installationId: grant.installationId,
+      clientId: ctx.client.clientId,
+      account: grant.account,
       grantId: grant.id,
       familyId: grant.id,
       generation: 1,

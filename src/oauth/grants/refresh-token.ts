@@ -63,6 +63,8 @@ export const refreshToken: GrantType = {
     const row = tokenRow(ctx, pair, {
       applicationId: token.applicationId,
       installationId: token.installationId,
+      clientId: token.clientId,
+      account: token.account,
       grantId: token.grantId,
       familyId: token.familyId,
       generation: token.generation + 1,
