@@ -9,6 +9,8 @@ export interface Config {
   host: string;
   databaseUrl: string;
   issuer: string;
+  /** The `aud` introspection reports: the platform's API (APPGRANT_AUDIENCE, default the issuer). */
+  audience: string;
   /** Undefined: the admin API answers 503 until APPGRANT_ADMIN_TOKEN is set. */
   adminToken: string | undefined;
   /** Lifetimes in seconds. */
@@ -105,11 +107,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true or false, got "${trustProxy}"`);
   }
   const day = 86_400;
+  const issuerUrl = issuer(env, port);
   return {
     port,
     host: read(env, "HOST") ?? "127.0.0.1",
     databaseUrl: databaseUrl(env, cwd),
-    issuer: issuer(env, port),
+    issuer: issuerUrl,
+    audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
     adminToken,
     codeLifetime: integer(env, "APPGRANT_CODE_LIFETIME", 600, 1, 3600),
     accessTokenLifetime: integer(env, "APPGRANT_ACCESS_TOKEN_LIFETIME", 8 * 3600, 60, 30 * day),

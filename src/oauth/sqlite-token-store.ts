@@ -3,7 +3,7 @@
 // WriteLock with Prisma's transactions (see src/db/write-lock.ts).
 import Database from "better-sqlite3";
 import type { WriteLock } from "../db/write-lock.js";
-import type { ClientRecord, GrantRecord, NewToken, TokenRecord, TokenStore } from "./token-store.js";
+import type { ClientRecord, GrantRecord, IntrospectionRecord, NewToken, TokenRecord, TokenStore } from "./token-store.js";
 
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
@@ -51,6 +51,23 @@ function tokenRecord(row: Row): TokenRecord {
   };
 }
 
+function introspectionRecord(row: Row): IntrospectionRecord {
+  return {
+    id: row.id as string,
+    applicationId: row.applicationId as string,
+    clientId: row.clientId as string,
+    installationId: row.installationId as string,
+    account: row.account as string,
+    familyId: row.familyId as string,
+    scopes: row.scopes as string,
+    createdAt: fromTime(row.createdAt as string)!,
+    accessExpiresAt: fromTime(row.accessExpiresAt as string)!,
+    refreshExpiresAt: fromTime(row.refreshExpiresAt as string)!,
+    rotatedAt: fromTime(row.rotatedAt as string | null),
+    revokedAt: fromTime(row.revokedAt as string | null),
+  };
+}
+
 const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."applicationId", t."installationId",
   t."clientId", t."account", t."grantId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt", t."accessExpiresAt", t."refreshExpiresAt",
   t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
@@ -81,6 +98,11 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
   const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
     WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
+  const INTROSPECTION_COLUMNS = `"id", "applicationId", "clientId", "installationId", "account", "familyId", "scopes",
+    "createdAt", "accessExpiresAt", "refreshExpiresAt", "rotatedAt", "revokedAt"`;
+  const byAccessStmt = db.prepare(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "accessTokenHash" = ?`);
+  const byRefreshOnlyStmt = db.prepare(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "refreshTokenHash" = ?`);
+  const revokeTokenStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
   const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
 
@@ -133,6 +155,17 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
     },
     rotate(parentId, now, successor) {
       return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor));
+    },
+    async findByAccessHash(hash) {
+      const row = byAccessStmt.get(hash) as Row | undefined;
+      return row ? introspectionRecord(row) : null;
+    },
+    async findByRefreshHash(hash) {
+      const row = byRefreshOnlyStmt.get(hash) as Row | undefined;
+      return row ? introspectionRecord(row) : null;
+    },
+    revokeToken(tokenId, now, reason) {
+      return lock.run(() => revokeTokenStmt.run(toSqliteTime(now), reason, tokenId).changes === 1);
     },
     revokeFamily(familyId, now, reason) {
       return lock.run(() => revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes);

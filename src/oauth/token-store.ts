@@ -68,6 +68,22 @@ export interface NewToken {
   refreshExpiresAt: Date;
 }
 
+/** The one row introspection reads (by the access or refresh token's hash). */
+export interface IntrospectionRecord {
+  id: string;
+  applicationId: string;
+  clientId: string;
+  installationId: string;
+  account: string;
+  familyId: string;
+  scopes: string;
+  createdAt: Date;
+  accessExpiresAt: Date;
+  refreshExpiresAt: Date;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+}
+
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;
   findGrantByCodeHash(codeHash: string): Promise<GrantRecord | null>;
@@ -85,6 +101,10 @@ export interface TokenStore {
    * rotated it, or it was revoked or expired meanwhile).
    */
   rotate(parentId: string, now: Date, successor: NewToken): Promise<boolean>;
+  findByAccessHash(accessTokenHash: string): Promise<IntrospectionRecord | null>;
+  findByRefreshHash(refreshTokenHash: string): Promise<IntrospectionRecord | null>;
+  /** Revokes one token pair (RFC 7009 for an access token); returns whether it was live. */
+  revokeToken(tokenId: string, now: Date, reason: string): Promise<boolean>;
   /** Revokes every live token of a family; returns how many were live. */
   revokeFamily(familyId: string, now: Date, reason: string): Promise<number>;
   close(): Promise<void>;

@@ -1,0 +1,80 @@
+// POST /oauth/introspect (RFC 7662): the platform's hot path, one indexed row read.
+// Callers: a resource server of the platform (Authorization: Bearer <admin token>),
+// or an application (client authentication), which sees only its own tokens.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { safeEqual } from "../crypto/tokens.js";
+import { authenticateClient } from "./client-auth.js";
+import { invalidClient, invalidRequest } from "./errors.js";
+import { readParams, type Params } from "./params.js";
+import { errorSchema, noStore } from "./responses.js";
+import { findToken } from "./revocation-route.js";
+import type { TokenStore } from "./token-store.js";
+
+const introspectionSchema = {
+  type: "object",
+  properties: {
+    active: { type: "boolean" },
+    scope: { type: "string" },
+    client_id: { type: "string" },
+    token_type: { type: "string" },
+    exp: { type: "integer" },
+    iat: { type: "integer" },
+    sub: { type: "string" },
+    aud: { type: "string" },
+    iss: { type: "string" },
+    installation_id: { type: "string" },
+    account: { type: "string" },
+  },
+  required: ["active"],
+} as const;
+
+const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+export function introspectionRoute(app: FastifyInstance, store: TokenStore): void {
+  const { hasher, clock } = app.domain;
+
+  /** Resource servers present the admin token; anyone else must be an authenticated client. */
+  async function caller(request: FastifyRequest, params: Params, now: Date): Promise<{ applicationId: string | null }> {
+    const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? "");
+    if (bearer) {
+      const expected = app.config.adminToken;
+      if (expected === undefined || !safeEqual(bearer[1]!, expected)) throw invalidClient("invalid bearer token");
+      return { applicationId: null };
+    }
+    const client = await authenticateClient(request.headers, params, store, hasher, now);
+    return { applicationId: client.id };
+  }
+
+  app.post(
+    "/introspect",
+    { schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
+    async (request, reply) => {
+      noStore(reply);
+      const params = readParams(request.body);
+      const token = params.get("token");
+      if (token === undefined) throw invalidRequest("token is required");
+      const now = clock();
+      const { applicationId } = await caller(request, params, now);
+      const found = await findToken(store, token, params.get("token_type_hint"));
+      if (!found || (applicationId !== null && found.record.applicationId !== applicationId)) return { active: false };
+      const { kind, record } = found;
+      const expiresAt = kind === "access_token" ? record.accessExpiresAt : record.refreshExpiresAt;
+      // A rotated pair's access token stops working at once; its refresh token is
+      // only replayable within the grace period, which is not "active" either.
+      if (record.revokedAt !== null || record.rotatedAt !== null || expiresAt <= now) return { active: false };
+      return {
+        active: true,
+        scope: record.scopes,
+        client_id: record.clientId,
+        token_type: kind === "access_token" ? "Bearer" : "refresh_token",
+        exp: seconds(expiresAt),
+        iat: seconds(record.createdAt),
+        sub: record.account,
+        aud: app.config.audience,
+        iss: app.config.issuer,
+        installation_id: record.installationId,
+        account: record.account,
+      };
+    },
+  );
+}
