@@ -13,7 +13,9 @@ import { GrantRegistry } from "./oauth/grant-type.js";
 import { authorizationCode } from "./oauth/grants/authorization-code.js";
 import { refreshToken } from "./oauth/grants/refresh-token.js";
 import { oauthEndpoints } from "./oauth/plugin.js";
+import { discoveryRoute } from "./oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
+import { installationWebhooks, type WebhookSettings } from "./webhooks/installation-events.js";
 import { formatSchemaErrors } from "./schema-errors.js";
 
 declare module "fastify" {
@@ -34,6 +36,8 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** An open database; otherwise one is opened from config.databaseUrl and closed with the app. */
   database?: Database;
+  /** Webhook retry settings (tests shorten the backoff). */
+  webhooks?: WebhookSettings;
   /** Overrides config.secretKey and the key file (tests). */
   secretKey?: string;
 }
@@ -49,19 +53,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     schemaErrorFormatter: formatSchemaErrors,
   });
   const database = options.database ?? (await openDatabase(config.databaseUrl));
-  if (!options.database) app.addHook("onClose", async () => database.close());
 
   app.decorate("config", config);
-  app.decorate("domain", createDomainContext(database, config, new SecretHasher(), options.clock));
+  const secretKey = options.secretKey ?? resolveSecretKey(config);
+  app.decorate("domain", createDomainContext(database, config, new SecretHasher(), secretKey, options.clock));
+
+  const webhooks = installationWebhooks(app, options.webhooks);
+  // One hook, in order: pending webhook deliveries still read the database.
+  app.addHook("onClose", async () => {
+    await webhooks.close();
+    if (!options.database) await database.close();
+  });
 
   await app.register(formbody);
   await app.register(health);
   await app.register(adminApi, { prefix: "/admin/v1" });
+  const registry = new GrantRegistry(GRANT_TYPES);
+  discoveryRoute(app, registry);
   await app.register(oauthEndpoints, {
     prefix: "/oauth",
-    registry: new GrantRegistry(GRANT_TYPES),
+    registry,
     store: database.tokens,
-    secretKey: options.secretKey ?? resolveSecretKey(config),
+    secretKey,
   });
   return app;
 }

@@ -11,6 +11,13 @@ export interface Config {
   issuer: string;
   /** The `aud` introspection reports: the platform's API (APPGRANT_AUDIENCE, default the issuer). */
   audience: string;
+  /**
+   * The platform's consent page: /oauth/authorize redirects the browser there with
+   * request_id. Undefined: the authorization endpoint answers 503 until it is set.
+   */
+  consentUrl: string | undefined;
+  /** The platform's scopes for discovery (APPGRANT_SCOPES); undefined: the union of the applications' scopes. */
+  scopes: string[] | undefined;
   /** Undefined: the admin API answers 503 until APPGRANT_ADMIN_TOKEN is set. */
   adminToken: string | undefined;
   /** Lifetimes in seconds. */
@@ -88,6 +95,18 @@ function issuer(env: Env, port: number): string {
   return raw.replace(/\/+$/, "");
 }
 
+function consentUrl(env: Env): string | undefined {
+  const raw = read(env, "APPGRANT_CONSENT_URL");
+  if (raw === undefined) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
+  } catch {
+    throw new ConfigError("APPGRANT_CONSENT_URL", `must be an absolute http(s) URL, got "${raw}"`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const port = integer(env, "PORT", 3000, 0, 65535);
   const adminToken = read(env, "APPGRANT_ADMIN_TOKEN");
@@ -114,6 +133,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databaseUrl: databaseUrl(env, cwd),
     issuer: issuerUrl,
     audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
+    consentUrl: consentUrl(env),
+    scopes: read(env, "APPGRANT_SCOPES")?.split(/\s+/),
     adminToken,
     codeLifetime: integer(env, "APPGRANT_CODE_LIFETIME", 600, 1, 3600),
     accessTokenLifetime: integer(env, "APPGRANT_ACCESS_TOKEN_LIFETIME", 8 * 3600, 60, 30 * day),

@@ -7,6 +7,7 @@ import {
   getApplication,
   listApplications,
   listSecrets,
+  rotateWebhookSecret,
   updateApplication,
 } from "../domain/applications.js";
 import * as s from "./schemas.js";
@@ -28,7 +29,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     "/applications",
     { schema: { body: s.createApplicationBody, response: { 201: s.createdApplication, ...s.errorResponses } } },
     async (request, reply) => {
-      const { application, clientSecret } = await createApplication(ctx, {
+      const { application, clientSecret, webhookSecret } = await createApplication(ctx, {
         name: request.body.name,
         redirectUris: request.body.redirect_uris,
         scopes: request.body.scopes,
@@ -36,7 +37,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
         clientType: request.body.client_type ?? "confidential",
       });
       request.log.info({ applicationId: application.id, clientId: application.clientId }, "application created");
-      return reply.code(201).send({ ...applicationJson(application), client_secret: clientSecret });
+      return reply.code(201).send({ ...applicationJson(application), client_secret: clientSecret, webhook_secret: webhookSecret });
     },
   );
 
@@ -77,6 +78,16 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
       await deleteApplication(ctx, request.params.id);
       request.log.info({ applicationId: request.params.id }, "application deleted; everything issued to it revoked");
       return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: IdParams }>(
+    "/applications/:id/webhook-secret",
+    { schema: { params: s.idParams, response: { 201: s.createdWebhookSecret, ...s.errorResponses } } },
+    async (request, reply) => {
+      const webhookSecret = await rotateWebhookSecret(ctx, request.params.id);
+      request.log.info({ applicationId: request.params.id }, "webhook secret rotated");
+      return reply.code(201).send({ webhook_secret: webhookSecret });
     },
   );
 

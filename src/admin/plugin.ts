@@ -5,6 +5,7 @@ import { safeEqual } from "../crypto/tokens.js";
 import { applicationRoutes } from "./applications.js";
 import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
+import { authorizationRequestRoutes } from "./authorization-requests.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
@@ -30,4 +31,5 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
 
   await app.register(applicationRoutes);
   await app.register(installationRoutes);
+  await app.register(authorizationRequestRoutes);
 }

@@ -74,8 +74,15 @@ export const createdApplication = {
     ...applicationProperties,
     /** null for a public client, which has no secret. */
     client_secret: { type: ["string", "null"] },
+    webhook_secret: { type: "string" },
   },
-  required: [...Object.keys(applicationProperties), "client_secret"],
+  required: [...Object.keys(applicationProperties), "client_secret", "webhook_secret"],
+} as const;
+
+export const createdWebhookSecret = {
+  type: "object",
+  properties: { webhook_secret: { type: "string" } },
+  required: ["webhook_secret"],
 } as const;
 
 export const applicationList = {

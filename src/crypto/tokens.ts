@@ -10,6 +10,7 @@ export const PREFIXES = {
   refreshToken: "agr_",
   code: "agc_",
   clientSecret: "ags_",
+  webhookSecret: "agw_",
 } as const;
 
 export type CredentialKind = keyof typeof PREFIXES;

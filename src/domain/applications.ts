@@ -1,4 +1,5 @@
 // Applications (OAuth clients) and their client secrets.
+import { encrypt } from "../crypto/encryption.js";
 import { generateClientId, generateCredential } from "../crypto/tokens.js";
 import { newId } from "../db/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
@@ -101,16 +102,25 @@ async function newSecret(ctx: DomainContext, applicationId: string, expiresAt: D
   return { data, clientSecret };
 }
 
+export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
+
+/** A new webhook signing secret: the plaintext (shown once) and its sealed form (stored). */
+function newWebhookSecret(ctx: DomainContext): { webhookSecret: string; webhookSecretEncrypted: string } {
+  const webhookSecret = generateCredential("webhookSecret");
+  return { webhookSecret, webhookSecretEncrypted: encrypt(ctx.secretKey, WEBHOOK_SECRET_PURPOSE, webhookSecret) };
+}
+
 export async function createApplication(
   ctx: DomainContext,
   input: ApplicationInput,
-): Promise<{ application: Application; clientSecret: string | null }> {
+): Promise<{ application: Application; clientSecret: string | null; webhookSecret: string }> {
   validateInput(input);
   const now = ctx.clock();
   const id = newId(now.getTime());
   const clientType = input.clientType ?? "confidential";
   // Hash before the write: argon2 takes ~100 ms and must not hold a transaction open.
   const secret = clientType === "confidential" ? await newSecret(ctx, id) : null;
+  const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
   const application = await ctx.transaction(async (tx) => {
     const created = await tx.application.create({
       data: {
@@ -121,6 +131,7 @@ export async function createApplication(
         redirectUris: input.redirectUris.join(" "),
         scopes: formatScopes(input.scopes),
         webhookUrl: input.webhookUrl ?? null,
+        webhookSecretEncrypted,
         createdAt: now,
         updatedAt: now,
       },
@@ -128,7 +139,7 @@ export async function createApplication(
     if (secret) await tx.clientSecret.create({ data: secret.data });
     return created;
   });
-  return { application, clientSecret: secret?.clientSecret ?? null };
+  return { application, clientSecret: secret?.clientSecret ?? null, webhookSecret };
 }
 
 export async function getApplication(ctx: DomainContext, id: string): Promise<Application> {
@@ -177,6 +188,16 @@ export async function deleteApplication(ctx: DomainContext, id: string): Promise
     const { count } = await tx.application.deleteMany({ where: { id } });
     if (count === 0) throw notFound("application");
   });
+}
+
+/** Replaces the webhook signing secret; the new one is returned once. */
+export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promise<string> {
+  const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
+  await ctx.transaction(async (tx) => {
+    const { count } = await tx.application.updateMany({ where: { id }, data: { webhookSecretEncrypted, updatedAt: ctx.clock() } });
+    if (count === 0) throw notFound("application");
+  });
+  return webhookSecret;
 }
 
 export function isSecretActive(secret: Pick<ClientSecret, "expiresAt">, now: Date): boolean {

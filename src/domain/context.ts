@@ -15,7 +15,9 @@ export interface DomainContext {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   clock: Clock;
   hasher: SecretHasher;
-  config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime">;
+  /** Server key (APPGRANT_SECRET_KEY or the key file): encrypts webhook secrets. */
+  secretKey: string;
+  config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime" | "issuer">;
 }
 
 export function addSeconds(date: Date, seconds: number): Date {
@@ -27,7 +29,8 @@ export function createDomainContext(
   database: { prisma: Db; transaction: DomainContext["transaction"] },
   config: DomainContext["config"],
   hasher: SecretHasher,
+  secretKey: string,
   clock: Clock = () => new Date(),
 ): DomainContext {
-  return { db: database.prisma, transaction: database.transaction, clock, hasher, config };
+  return { db: database.prisma, transaction: database.transaction, clock, hasher, secretKey, config };
 }

@@ -64,14 +64,23 @@ export async function createGrant(
 
 export function installationRedirect(
   redirectUris: string,
-  params: { code: string; installationId: string; account: string },
+  params: { code: string; installationId: string; account: string; issuer: string },
 ): string | null {
   const uris = redirectUris.split(" ");
   if (uris.length !== 1) return null;
-  const url = new URL(uris[0]!);
-  url.searchParams.set("code", params.code);
-  url.searchParams.set("installation_id", params.installationId);
-  url.searchParams.set("account", params.account);
+  return withQuery(uris[0]!, {
+    code: params.code,
+    installation_id: params.installationId,
+    account: params.account,
+    // RFC 9207: clients that check the issuer of authorization responses accept this one too.
+    iss: params.issuer,
+  });
+}
+
+/** `uri` with `params` added to its query (an existing query is kept). */
+export function withQuery(uri: string, params: Record<string, string | null | undefined>): string {
+  const url = new URL(uri);
+  for (const [name, value] of Object.entries(params)) if (value !== null && value !== undefined) url.searchParams.set(name, value);
   return url.toString();
 }
 
@@ -108,6 +117,7 @@ export async function createInstallation(
         code: issued.code,
         installationId: installation.id,
         account: installation.account,
+        issuer: ctx.config.issuer,
       });
       return { installation, ...issued, redirectTo };
     });
@@ -158,17 +168,17 @@ export async function listInstallations(
  * Uninstalls: the installation stops being active and every code and token issued
  * to it is revoked, in one transaction. Uninstalling twice changes nothing.
  */
-export async function uninstall(ctx: DomainContext, id: string): Promise<InstallationWithApp> {
+export async function uninstall(ctx: DomainContext, id: string): Promise<{ installation: InstallationWithApp; changed: boolean }> {
   const now = ctx.clock();
   return ctx.transaction(async (tx) => {
     const existing = await tx.installation.findUnique({ where: { id }, select: { id: true } });
     if (!existing) throw notFound("installation");
-    await tx.installation.updateMany({
+    const { count } = await tx.installation.updateMany({
       where: { id, status: "active" },
       data: { status: "uninstalled", activeAccount: null, uninstalledAt: now },
     });
     await revokeInstallationCredentials(tx, id, now);
-    return tx.installation.findUniqueOrThrow({ where: { id }, include: withApp });
+    return { installation: await tx.installation.findUniqueOrThrow({ where: { id }, include: withApp }), changed: count === 1 };
   });
 }
 

@@ -9,6 +9,7 @@ import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
+import { authorizeRoute } from "./authorize-route.js";
 import type { TokenStore } from "./token-store.js";
 
 export interface OAuthOptions {
@@ -74,4 +75,5 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   tokenRoute(app, options.registry, options.store, options.secretKey);
   revocationRoute(app, options.store);
   introspectionRoute(app, options.store);
+  authorizeRoute(app);
 }

@@ -8,6 +8,7 @@ CREATE TABLE "Application" (
     "scopes" TEXT NOT NULL,
     "grantTypes" TEXT NOT NULL DEFAULT 'authorization_code refresh_token',
     "webhookUrl" TEXT,
+    "webhookSecretEncrypted" TEXT,
     "createdAt" DATETIME NOT NULL,
     "updatedAt" DATETIME NOT NULL
 );

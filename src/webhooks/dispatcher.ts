@@ -1,0 +1,127 @@
+// Installation webhooks (Sentry's installation.created / installation.deleted),
+// delivered in the background so the admin response never waits on the receiver:
+// signed, retried with exponential backoff and jitter, failures logged.
+//
+// Deliveries live in memory: a process that stops with deliveries still pending
+// drops them (and logs how many). A durable outbox table is the upgrade path if a
+// platform needs at-least-once delivery across restarts.
+import type { FastifyBaseLogger } from "fastify";
+import { randomUUID } from "node:crypto";
+import { decrypt } from "../crypto/encryption.js";
+import type { Db } from "../db/client.js";
+import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
+import { SIGNATURE_HEADER, sign } from "./signature.js";
+
+export interface WebhookOptions {
+  db: Db;
+  secretKey: string;
+  log: FastifyBaseLogger;
+  /** Attempts in all (first try included). */
+  attempts?: number;
+  /** First retry delay; doubles each time (with ±20% jitter). */
+  baseDelayMs?: number;
+  timeoutMs?: number;
+}
+
+export interface WebhookEvent {
+  applicationId: string;
+  action: "created" | "deleted";
+  payload: Record<string, unknown>;
+}
+
+export class WebhookDispatcher {
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #attempts: number;
+  readonly #baseDelayMs: number;
+  readonly #timeoutMs: number;
+
+  constructor(private readonly options: WebhookOptions) {
+    this.#attempts = options.attempts ?? 6;
+    this.#baseDelayMs = options.baseDelayMs ?? 1000;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** Queues a delivery; returns at once. */
+  send(event: WebhookEvent): void {
+    this.#track(this.#prepare(event));
+  }
+
+  #track(work: Promise<void>): void {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work));
+  }
+
+  async #prepare(event: WebhookEvent): Promise<void> {
+    const { log } = this.options;
+    try {
+      const application = await this.options.db.application.findUnique({
+        where: { id: event.applicationId },
+        select: { webhookUrl: true, webhookSecretEncrypted: true },
+      });
+      if (!application?.webhookUrl) return;
+      if (!application.webhookSecretEncrypted) {
+        log.error({ applicationId: event.applicationId }, "webhook not sent: the application has no webhook secret");
+        return;
+      }
+      const secret = decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, application.webhookSecretEncrypted);
+      const body = JSON.stringify({ action: event.action, ...event.payload });
+      const delivery = { id: randomUUID(), url: application.webhookUrl, secret, body, applicationId: event.applicationId, action: event.action };
+      await this.#attempt(delivery, 1);
+    } catch (error) {
+      log.error({ err: error, applicationId: event.applicationId }, "webhook delivery could not be prepared");
+    }
+  }
+
+  async #attempt(
+    delivery: { id: string; url: string; secret: string; body: string; applicationId: string; action: string },
+    attempt: number,
+  ): Promise<void> {
+    const { log } = this.options;
+    const context = { deliveryId: delivery.id, applicationId: delivery.applicationId, action: delivery.action, attempt };
+    let failure: string;
+    try {
+      const response = await fetch(delivery.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "appgrant-webhooks",
+          "appgrant-event": `installation.${delivery.action}`,
+          "appgrant-delivery": delivery.id,
+          [SIGNATURE_HEADER]: sign(delivery.secret, Math.floor(Date.now() / 1000), delivery.body),
+        },
+        body: delivery.body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      await response.body?.cancel();
+      if (response.ok) {
+        log.info(context, "webhook delivered");
+        return;
+      }
+      failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = error instanceof Error ? error.name : "error";
+    }
+    if (attempt >= this.#attempts) {
+      log.error({ ...context, failure }, "webhook delivery failed; giving up");
+      return;
+    }
+    const delay = this.#baseDelayMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4);
+    log.warn({ ...context, failure, retryInMs: Math.round(delay) }, "webhook delivery failed; will retry");
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#track(this.#attempt(delivery, attempt + 1));
+    }, delay);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  /** Waits for deliveries in progress; drops scheduled retries (logged). */
+  async close(): Promise<void> {
+    if (this.#timers.size > 0) this.options.log.warn({ dropped: this.#timers.size }, "webhook retries dropped at shutdown");
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}
