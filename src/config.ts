@@ -125,12 +125,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (trustProxy !== "true" && trustProxy !== "false") {
     throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true or false, got "${trustProxy}"`);
   }
+  const database = databaseUrl(env, cwd);
+  if (secretKey === undefined && !database.startsWith("file:")) {
+    // Several processes share a PostgreSQL database; they must derive the same secrets.
+    throw new ConfigError("APPGRANT_SECRET_KEY", "is required with PostgreSQL: every process must share one key (try: openssl rand -hex 32)");
+  }
   const day = 86_400;
   const issuerUrl = issuer(env, port);
   return {
     port,
     host: read(env, "HOST") ?? "127.0.0.1",
-    databaseUrl: databaseUrl(env, cwd),
+    databaseUrl: database,
     issuer: issuerUrl,
     audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
     consentUrl: consentUrl(env),

@@ -1,6 +1,8 @@
 // Builds an app on a fresh database for one test, with a controllable clock and
 // captured logs. Everything goes through app.inject(): no network.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import pg from "pg";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -34,8 +36,26 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-/** A fresh SQLite database URL in its own temporary directory, removed after the test. */
+/**
+ * A fresh, migrated database for one test, removed afterwards: a SQLite file in its
+ * own temporary directory, or, when TEST_DATABASE_URL is a postgresql:// URL, a
+ * schema of its own in that database (so test files can run in parallel).
+ */
 export async function freshDatabase(t: Teardown): Promise<string> {
+  const postgres = process.env.TEST_DATABASE_URL;
+  if (postgres) {
+    const schema = `test_${randomBytes(8).toString("hex")}`;
+    const url = new URL(postgres);
+    url.searchParams.set("schema", schema);
+    t.teardown(async () => {
+      const client = new pg.Client({ connectionString: postgres });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    });
+    await migrateDatabase(url.toString());
+    return url.toString();
+  }
   const dir = mkdtempSync(join(tmpdir(), "appgrant-test-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const url = `file:${join(dir, "test.db")}`;
@@ -55,7 +75,13 @@ export interface TestApp {
 
 export async function buildTestApp(t: Teardown, env: Record<string, string> = {}): Promise<TestApp> {
   const databaseUrl = await freshDatabase(t);
-  const config = loadConfig({ APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", DATABASE_URL: databaseUrl, ...env });
+  const config = loadConfig({
+    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+    APPGRANT_SECRET_KEY: randomBytes(32).toString("hex"),
+    LOG_LEVEL: "info",
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
   const clock = testClock();
   const logs: string[] = [];
   const logStream = new Writable({

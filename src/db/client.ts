@@ -1,6 +1,12 @@
 // Builds the Prisma client for a DATABASE_URL. Prisma runs with driver adapters and
-// no native engine (see README, "Database").
+// no native engine (see README, "Database"): better-sqlite3 for file: URLs, pg for
+// postgresql:// URLs. The two generated clients come from one schema (the PostgreSQL
+// one is generated from the SQLite one) and have the same API; the app is typed
+// against the SQLite client's types.
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type pg from "pg";
+import { PrismaClient as PostgresPrismaClient } from "../generated/postgres/client.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 
 export type Db = PrismaClient;
@@ -10,8 +16,7 @@ export function isSqlite(url: string): boolean {
   return url.startsWith("file:");
 }
 
-export async function connectDb(url: string): Promise<Db> {
-  if (!isSqlite(url)) throw new Error("only file: (SQLite) DATABASE_URLs are supported by this build");
+export async function connectSqlite(url: string): Promise<Db> {
   const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 5000 }) });
   // Per-connection settings the adapter does not make: SQLite leaves foreign keys
   // off unless asked (cascades would silently not happen), and NORMAL sync in WAL
@@ -19,4 +24,8 @@ export async function connectDb(url: string): Promise<Db> {
   await prisma.$executeRawUnsafe("PRAGMA foreign_keys = ON");
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
   return prisma;
+}
+
+export function connectPostgres(pool: pg.Pool, schema: string): Db {
+  return new PostgresPrismaClient({ adapter: new PrismaPg(pool, { schema }) }) as unknown as Db;
 }

@@ -1,10 +1,12 @@
 // Opens everything that talks to the database for one process: the Prisma client
-// (admin API, CLI, domain services), the token endpoint's store, and the write lock
-// they share.
+// (admin API, CLI, domain services) and the token endpoint's store, sharing one
+// connection budget; on SQLite also the write lock they share.
 import type { Config } from "../config.js";
+import { createPostgresTokenStore } from "../oauth/postgres-token-store.js";
 import { openSqliteTokenStore } from "../oauth/sqlite-token-store.js";
 import type { TokenStore } from "../oauth/token-store.js";
-import { connectDb, type Db, type Tx } from "./client.js";
+import { connectPostgres, connectSqlite, type Db, isSqlite, type Tx } from "./client.js";
+import { createPool } from "./postgres.js";
 import { keyFileFor, loadOrCreateKeyFile } from "./secret-key.js";
 import { WriteLock } from "./write-lock.js";
 
@@ -16,21 +18,34 @@ export interface Database {
 }
 
 export async function openDatabase(url: string): Promise<Database> {
-  const prisma = await connectDb(url);
-  const lock = new WriteLock();
-  const tokens = openSqliteTokenStore(url, lock);
+  if (isSqlite(url)) {
+    const prisma = await connectSqlite(url);
+    const lock = new WriteLock();
+    const tokens = openSqliteTokenStore(url, lock);
+    return {
+      prisma,
+      tokens,
+      transaction: (fn) => lock.run(() => prisma.$transaction(fn)),
+      async close() {
+        await tokens.close();
+        await prisma.$disconnect();
+      },
+    };
+  }
+  const { pool, schema } = createPool(url);
+  const prisma = connectPostgres(pool, schema);
   return {
     prisma,
-    tokens,
-    transaction: (fn) => lock.run(() => prisma.$transaction(fn)),
+    tokens: createPostgresTokenStore(pool),
+    transaction: (fn) => prisma.$transaction(fn),
     async close() {
-      await tokens.close();
       await prisma.$disconnect();
+      await pool.end();
     },
   };
 }
 
-/** The configured server key, or (SQLite) the key file next to the database. */
+/** The configured server key, or (SQLite only) the key file next to the database. */
 export function resolveSecretKey(config: Pick<Config, "secretKey" | "databaseUrl">): string {
   if (config.secretKey !== undefined) return config.secretKey;
   return loadOrCreateKeyFile(keyFileFor(config.databaseUrl));

@@ -4,6 +4,8 @@
 // It runs in-process because Prisma's migrate engine is a separate native binary in
 // most set-ups; here every migration and its bookkeeping row commit together.
 import Database from "better-sqlite3";
+import pg from "pg";
+import { parsePostgresUrl } from "./postgres.js";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -84,7 +86,67 @@ export function migrateSqlite(url: string, migrations: Migration[] = readMigrati
   }
 }
 
+export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/postgres/migrations", import.meta.url));
+
+const POSTGRES_BOOKKEEPING = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+/**
+ * PostgreSQL: several processes may start at once, so the whole run holds an
+ * advisory lock (per schema); each migration commits with its bookkeeping row.
+ */
+export async function migratePostgres(url: string, migrations: Migration[] = readMigrations(POSTGRES_MIGRATIONS_DIR)): Promise<string[]> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  const lockKey = `appgrant-migrate:${schema}`;
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [lockKey]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(`SET search_path TO "${schema}"`);
+    await client.query(POSTGRES_BOOKKEEPING);
+    const { rows } = await client.query<{ migration_name: string; finished_at: Date | null }>(
+      `SELECT migration_name, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
+    );
+    const failed = rows.find((row) => row.finished_at === null);
+    if (failed) {
+      throw new MigrationError(`migration ${failed.migration_name} started but did not finish; resolve it (prisma migrate resolve) before starting`);
+    }
+    const done = new Set(rows.map((row) => row.migration_name));
+    const applied: string[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.name)) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(migration.sql);
+        await client.query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count)
+           VALUES ($1, $2, now(), $3, now(), 1)`,
+          [randomUUID(), migration.checksum, migration.name],
+        );
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      }
+      applied.push(migration.name);
+    }
+    return applied;
+  } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext($1))", [lockKey]).catch(() => undefined);
+    await client.end();
+  }
+}
+
 /** Applies pending migrations to the database at `url`; returns the names applied. */
 export async function migrateDatabase(url: string): Promise<string[]> {
-  return migrateSqlite(url);
+  return url.startsWith("file:") ? migrateSqlite(url) : migratePostgres(url);
 }
