@@ -136,6 +136,9 @@ async function main(): Promise<void> {
         DATABASE_URL: url,
         LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
         APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
+        // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
+        APPGRANT_RATE_LIMIT_PER_IP: "0",
+        APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
       });
       await waitHealthy(server);
       const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;

@@ -1,6 +1,7 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
 import formbody from "@fastify/formbody";
+import { Redis } from "ioredis";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { adminApi } from "./admin/plugin.js";
@@ -42,6 +43,22 @@ export interface AppOptions {
   secretKey?: string;
 }
 
+/**
+ * Redis for the shared rate limits. Unreachable at start: refuse to start (a wrong
+ * REDIS_URL must be loud). Lost later: requests fail open, logged.
+ */
+async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, enableOfflineQueue: false });
+  redis.on("error", (error: Error) => app.log.error({ err: error }, "redis error (rate limits fail open)"));
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`REDIS_URL: cannot connect to Redis: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return redis;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
@@ -59,9 +76,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate("domain", createDomainContext(database, config, new SecretHasher(), secretKey, options.clock));
 
   const webhooks = installationWebhooks(app, options.webhooks);
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, app) : undefined;
   // One hook, in order: pending webhook deliveries still read the database.
   app.addHook("onClose", async () => {
     await webhooks.close();
+    await redis?.quit().catch(() => redis.disconnect());
     if (!options.database) await database.close();
   });
 
@@ -73,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(oauthEndpoints, {
     prefix: "/oauth",
     registry,
+    rateLimits: { ...config.rateLimit, redis, prefix: config.redisPrefix },
     store: database.tokens,
     secretKey,
   });

@@ -35,6 +35,12 @@ export interface Config {
   secretKey: string | undefined;
   /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
   refreshGracePeriod: number;
+  /** Rate limits of the OAuth endpoints, per window; 0 disables one. */
+  rateLimit: { windowSeconds: number; perIp: number; perClient: number; authFailures: number };
+  /** Redis shared by every process for the rate limits; undefined: in memory. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key (APPGRANT_REDIS_PREFIX), for a Redis shared with other services. */
+  redisPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +101,12 @@ function issuer(env: Env, port: number): string {
   return raw.replace(/\/+$/, "");
 }
 
+function redisUrl(env: Env): string | undefined {
+  const raw = read(env, "REDIS_URL");
+  if (raw !== undefined && !/^rediss?:\/\//.test(raw)) throw new ConfigError("REDIS_URL", `must start with redis:// or rediss://, got "${raw}"`);
+  return raw;
+}
+
 function consentUrl(env: Env): string | undefined {
   const raw = read(env, "APPGRANT_CONSENT_URL");
   if (raw === undefined) return undefined;
@@ -148,5 +160,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy: trustProxy === "true",
     secretKey,
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
+    rateLimit: {
+      windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
+      perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),
+      perClient: integer(env, "APPGRANT_RATE_LIMIT_PER_CLIENT", 600, 0, 10_000_000),
+      authFailures: integer(env, "APPGRANT_RATE_LIMIT_AUTH_FAILURES", 20, 0, 10_000_000),
+    },
+    redisUrl: redisUrl(env),
+    redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
   };
 }

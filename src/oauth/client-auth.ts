@@ -38,6 +38,9 @@ function basicCredentials(header: string): { id: string; secret: string } {
   return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }
 
+/** Client authentication as the routes use it (with the rate limiter around it; see plugin.ts). */
+export type Authenticate = (request: { headers: IncomingHttpHeaders }, params: Params, now: Date) => Promise<AuthenticatedClient>;
+
 export async function authenticateClient(
   headers: IncomingHttpHeaders,
   params: Params,

@@ -1,9 +1,9 @@
 // POST /oauth/introspect (RFC 7662): the platform's hot path, one indexed row read.
 // Callers: a resource server of the platform (Authorization: Bearer <admin token>),
 // or an application (client authentication), which sees only its own tokens.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import { safeEqual } from "../crypto/tokens.js";
-import { authenticateClient } from "./client-auth.js";
+import type { Authenticate } from "./client-auth.js";
 import { invalidClient, invalidRequest } from "./errors.js";
 import { readParams, type Params } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
@@ -30,8 +30,11 @@ const introspectionSchema = {
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
-export function introspectionRoute(app: FastifyInstance, store: TokenStore): void {
-  const { hasher, clock } = app.domain;
+export function introspectionRoute(
+  app: FastifyInstance,
+  { store, authenticate, preHandler }: { store: TokenStore; authenticate: Authenticate; preHandler: preHandlerAsyncHookHandler[] },
+): void {
+  const { clock } = app.domain;
 
   /** Resource servers present the admin token; anyone else must be an authenticated client. */
   async function caller(request: FastifyRequest, params: Params, now: Date): Promise<{ applicationId: string | null }> {
@@ -41,13 +44,13 @@ export function introspectionRoute(app: FastifyInstance, store: TokenStore): voi
       if (expected === undefined || !safeEqual(bearer[1]!, expected)) throw invalidClient("invalid bearer token");
       return { applicationId: null };
     }
-    const client = await authenticateClient(request.headers, params, store, hasher, now);
+    const client = await authenticate(request, params, now);
     return { applicationId: client.id };
   }
 
   app.post(
     "/introspect",
-    { schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
+    { preHandler, schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
       const params = readParams(request.body);

@@ -11,11 +11,14 @@ import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
 import { authorizeRoute } from "./authorize-route.js";
 import type { TokenStore } from "./token-store.js";
+import { type Authenticate, authenticateClient } from "./client-auth.js";
+import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 
 export interface OAuthOptions {
   registry: GrantRegistry;
   store: TokenStore;
   secretKey: string;
+  rateLimits: RateLimitSettings;
 }
 
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
@@ -72,8 +75,22 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
     return sendError(new OAuthError("invalid_request", 404, "no such endpoint"), request, reply);
   });
 
-  tokenRoute(app, options.registry, options.store, options.secretKey);
-  revocationRoute(app, options.store);
-  introspectionRoute(app, options.store);
+  const limits = await oauthRateLimits(app, options.rateLimits);
+  const { store } = options;
+  const { hasher } = app.domain;
+  const authenticate: Authenticate = async (request, params, now) => {
+    const fastifyRequest = request as FastifyRequest;
+    await limits.beforeAuthentication(fastifyRequest);
+    try {
+      return await authenticateClient(request.headers, params, store, hasher, now);
+    } catch (error) {
+      if (error instanceof OAuthError && error.error === "invalid_client") await limits.authenticationFailed(fastifyRequest);
+      throw error;
+    }
+  };
+  const routeOptions = { store, authenticate, preHandler: limits.hooks };
+  tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
+  revocationRoute(app, routeOptions);
+  introspectionRoute(app, routeOptions);
   authorizeRoute(app);
 }

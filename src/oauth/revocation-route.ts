@@ -2,9 +2,9 @@
 // answer is 200 whether or not the token was known, so it reveals nothing; a token
 // of another client is left alone. Revoking a refresh token revokes its family;
 // revoking an access token revokes its pair (RFC 7009 §2.1 allows both).
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { isWellFormed, sha256 } from "../crypto/tokens.js";
-import { authenticateClient } from "./client-auth.js";
+import type { Authenticate } from "./client-auth.js";
 import { invalidRequest } from "./errors.js";
 import { readParams } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
@@ -30,18 +30,21 @@ export async function findToken(
   return null;
 }
 
-export function revocationRoute(app: FastifyInstance, store: TokenStore): void {
-  const { hasher, clock } = app.domain;
+export function revocationRoute(
+  app: FastifyInstance,
+  { store, authenticate, preHandler }: { store: TokenStore; authenticate: Authenticate; preHandler: preHandlerAsyncHookHandler[] },
+): void {
+  const { clock } = app.domain;
   app.post(
     "/revoke",
-    { schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
+    { preHandler, schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
       const params = readParams(request.body);
       const token = params.get("token");
       if (token === undefined) throw invalidRequest("token is required");
       const now = clock();
-      const client = await authenticateClient(request.headers, params, store, hasher, now);
+      const client = await authenticate(request, params, now);
       const found = await findToken(store, token, params.get("token_type_hint"));
       if (found && found.record.applicationId === client.id) {
         const revoked =

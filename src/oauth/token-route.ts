@@ -1,6 +1,6 @@
 // POST /oauth/token: dispatches to the grant type registered under grant_type.
-import type { FastifyInstance } from "fastify";
-import { authenticateClient } from "./client-auth.js";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { Authenticate } from "./client-auth.js";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "./errors.js";
 import type { GrantRegistry } from "./grant-type.js";
 import { readParams } from "./params.js";
@@ -20,11 +20,19 @@ const tokenSchema = {
   required: ["access_token", "token_type", "expires_in", "scope", "installation_id"],
 } as const;
 
-export function tokenRoute(app: FastifyInstance, registry: GrantRegistry, store: TokenStore, secretKey: string): void {
+export interface TokenRouteOptions {
+  registry: GrantRegistry;
+  store: TokenStore;
+  secretKey: string;
+  authenticate: Authenticate;
+  preHandler: preHandlerAsyncHookHandler[];
+}
+
+export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, authenticate, preHandler }: TokenRouteOptions): void {
   const { hasher, clock } = app.domain;
   app.post(
     "/token",
-    { schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } },
+    { preHandler, schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
       const all = readParams(request.body);
@@ -36,7 +44,7 @@ export function tokenRoute(app: FastifyInstance, registry: GrantRegistry, store:
       for (const name of grant.required) if (!all.has(name)) throw invalidRequest(`${name} is required`);
 
       const now = clock();
-      const client = await authenticateClient(request.headers, all, store, hasher, now);
+      const client = await authenticate(request, all, now);
       if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
