@@ -39,6 +39,8 @@ export interface Config {
   rateLimit: { windowSeconds: number; perIp: number; perClient: number; authFailures: number };
   /** Redis shared by every process for the rate limits; undefined: in memory. */
   redisUrl: string | undefined;
+  /** Seconds between purges of expired codes, requests and tokens in the server; 0: never (use `appgrant purge`). */
+  purgeInterval: number;
   /** Prefix of every Redis key (APPGRANT_REDIS_PREFIX), for a Redis shared with other services. */
   redisPrefix: string;
 }
@@ -168,5 +170,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     redisUrl: redisUrl(env),
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
+    purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
   };
 }

@@ -1,7 +1,20 @@
 // Process entry: config → migrations → app → listen; graceful close on SIGTERM/SIGINT.
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
+import { purgeExpired } from "./domain/purge.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { migrateDatabase } from "./db/migrate.js";
+
+function schedulePurge(app: FastifyInstance, seconds: number): void {
+  const timer = setInterval(() => {
+    purgeExpired(app.domain).then(
+      (removed) => app.log.info({ removed }, "purged expired codes, authorization requests and tokens"),
+      (error: unknown) => app.log.error({ err: error }, "purge failed"),
+    );
+  }, seconds * 1000);
+  timer.unref();
+  app.addHook("onClose", async () => clearInterval(timer));
+}
 
 export async function serve(): Promise<void> {
   let config;
@@ -34,6 +47,7 @@ export async function serve(): Promise<void> {
       );
     });
   }
+  if (config.purgeInterval > 0) schedulePurge(app, config.purgeInterval);
   await app.listen({ port: config.port, host: config.host });
 }
 

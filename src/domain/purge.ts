@@ -1,0 +1,48 @@
+// Removes what can never be used again: codes past their expiry, authorization
+// requests past theirs, and token pairs past their refresh expiry. In bounded
+// batches, each its own short transaction, so the tables are never locked for long
+// and several processes can purge at once without harm.
+import type { DomainContext } from "./context.js";
+
+export interface PurgeResult {
+  grants: number;
+  authorizationRequests: number;
+  tokens: number;
+}
+
+export const DEFAULT_PURGE_BATCH = 500;
+
+async function inBatches(ctx: DomainContext, batch: number, findIds: () => Promise<{ id: string }[]>, remove: (ids: string[]) => Promise<number>) {
+  let total = 0;
+  for (;;) {
+    const ids = (await findIds()).map((row) => row.id);
+    if (ids.length === 0) return total;
+    total += await remove(ids);
+    if (ids.length < batch) return total;
+  }
+}
+
+export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BATCH): Promise<PurgeResult> {
+  const now = ctx.clock();
+  const select = { select: { id: true }, take: batch, orderBy: { id: "asc" as const } };
+  const grants = await inBatches(
+    ctx,
+    batch,
+    () => ctx.db.grant.findMany({ ...select, where: { expiresAt: { lt: now } } }),
+    (ids) => ctx.transaction(async (tx) => (await tx.grant.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+  );
+  const authorizationRequests = await inBatches(
+    ctx,
+    batch,
+    () => ctx.db.authorizationRequest.findMany({ ...select, where: { expiresAt: { lt: now } } }),
+    (ids) =>
+      ctx.transaction(async (tx) => (await tx.authorizationRequest.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+  );
+  const tokens = await inBatches(
+    ctx,
+    batch,
+    () => ctx.db.token.findMany({ ...select, where: { refreshExpiresAt: { lt: now } } }),
+    (ids) => ctx.transaction(async (tx) => (await tx.token.deleteMany({ where: { id: { in: ids }, refreshExpiresAt: { lt: now } } })).count),
+  );
+  return { grants, authorizationRequests, tokens };
+}
