@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# appgrant: multi-stage image. The build stage runs exactly what .ci/run runs
+# appgrant: multi-stage image. The build stage runs the same install as .ci/run
 # (`npm ci`, whose install scripts build the native addons, run `prisma generate`
-# and compile TypeScript); the runtime stage copies the result and never runs an
-# install script again.
+# for SQLite and PostgreSQL and compile TypeScript); the runtime stage copies the
+# result and never runs an install script again.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
