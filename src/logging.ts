@@ -5,7 +5,7 @@ import type { FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import type { LogLevel } from "./config.js";
 
-export const REDACTED_PARAMS = ["code", "client_secret", "refresh_token", "access_token", "token", "code_verifier", "state"];
+export const REDACTED_PARAMS = ["code", "client_secret", "refresh_token", "access_token", "token", "code_verifier", "state", "webhook_secret"];
 
 export const REDACT_PATHS = [
   "req.headers.authorization",

@@ -58,6 +58,7 @@ t.test("after too many failed authentications even the right secret is refused b
   const blocked = await token(test, { grant_type: "authorization_code", code: installation.code, client_id: app.client_id, client_secret: app.client_secret! });
   t.equal(blocked.statusCode, 429);
   t.equal(blocked.json().error, "temporarily_unavailable");
+  t.ok(Number(blocked.headers["retry-after"]) > 0, "Retry-After says when");
   const grant = await test.app.domain.db.grant.findFirstOrThrow({ where: { installationId: installation.id } });
   t.equal(grant.consumedAt, null, "the refused requests changed nothing");
 });

@@ -92,11 +92,12 @@ function validateInput(input: Partial<ApplicationInput>): void {
 
 async function newSecret(ctx: DomainContext, applicationId: string, expiresAt: Date | null = null) {
   const clientSecret = generateCredential("clientSecret");
+  const createdAt = ctx.clock(); // read before hashing, which takes ~0.1 s
   const data = {
-    id: newId(),
+    id: newId(createdAt.getTime()),
     applicationId,
     secretHash: await ctx.hasher.hash(clientSecret),
-    createdAt: ctx.clock(),
+    createdAt,
     expiresAt,
   };
   return { data, clientSecret };

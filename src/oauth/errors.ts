@@ -17,6 +17,8 @@ export class OAuthError extends Error {
     readonly statusCode: number,
     readonly description: string,
     readonly detail?: string,
+    /** Seconds, sent as Retry-After (429). */
+    readonly retryAfter?: number,
   ) {
     super(`${error}: ${description}`);
   }

@@ -30,6 +30,7 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
     const scheme = /^bearer /i.test(request.headers.authorization ?? "") ? "Bearer" : "Basic";
     if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);
   }
+  if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
   const level = error.statusCode >= 500 ? "error" : "info";
   request.log[level]({ oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
   return reply.code(error.statusCode).send(error.toJSON());

@@ -31,7 +31,7 @@ export interface OAuthRateLimits {
 }
 
 function tooMany(seconds: number): OAuthError {
-  return new OAuthError("temporarily_unavailable", 429, `too many requests; retry after ${seconds} seconds`);
+  return new OAuthError("temporarily_unavailable", 429, `too many requests; retry after ${seconds} seconds`, undefined, seconds);
 }
 
 /** The client_id a request claims (HTTP Basic or body), before it is authenticated. */
