@@ -1,0 +1,156 @@
+// `appgrant apps …`: applications and their client secrets, straight through src/domain.
+import { applicationJson, secretJson } from "../admin/serialize.js";
+import {
+  addSecret,
+  createApplication,
+  deleteApplication,
+  deleteSecret,
+  getApplication,
+  listApplications,
+  listSecrets,
+} from "../domain/applications.js";
+import type { Application } from "../generated/prisma/client.js";
+import { optionalString, pageOptions, pageRequest, repeated, requiredString, scopeList, scopeOptions, timestamp, UsageError } from "./args.js";
+import type { CommandTable } from "./command.js";
+import { withDomain } from "./context.js";
+import { type Field, print, printJson, record, shownOnce, table } from "./output.js";
+
+function applicationFields(application: Application): Field[] {
+  const json = applicationJson(application);
+  return [
+    ["id", json.id],
+    ["client_id", json.client_id],
+    ["name", json.name],
+    ["client_type", json.client_type],
+    ["redirect_uris", json.redirect_uris],
+    ["scopes", json.scopes.join(" ")],
+    ["grant_types", json.grant_types.join(" ")],
+    ["webhook_url", json.webhook_url],
+    ["created_at", json.created_at],
+    ["updated_at", json.updated_at],
+  ];
+}
+
+function moreHint(command: string, nextCursor: string | null): string {
+  return nextCursor === null ? "" : `\n\nMore: appgrant ${command} --cursor ${nextCursor}`;
+}
+
+export const appCommands: CommandTable = {
+  "apps create": {
+    usage: "--name N --redirect-uri U [--redirect-uri U2] --scope S [--scope S2 | --scopes \"a b\"] [--webhook-url W] [--public]",
+    summary: "register an application; prints its client secret once",
+    options: {
+      name: { type: "string" },
+      "redirect-uri": { type: "string", multiple: true },
+      ...scopeOptions,
+      "webhook-url": { type: "string" },
+      public: { type: "boolean" },
+    },
+    async run({ values, json }) {
+      const name = requiredString(values, "name");
+      const redirectUris = repeated(values, "redirect-uri");
+      if (redirectUris.length === 0) throw new UsageError("--redirect-uri is required (repeat it for several)");
+      const scopes = scopeList(values);
+      if (scopes.length === 0) throw new UsageError("--scope (or --scopes) is required");
+      const { application, clientSecret, webhookSecret } = await withDomain((ctx) =>
+        createApplication(ctx, {
+          name,
+          redirectUris,
+          scopes,
+          webhookUrl: optionalString(values, "webhook-url") ?? null,
+          clientType: values.public === true ? "public" : "confidential",
+        }),
+      );
+      if (json) printJson({ ...applicationJson(application), client_secret: clientSecret, webhook_secret: webhookSecret });
+      else {
+        const secrets: Field[] = [["client_secret", clientSecret ?? "(none: public client)"], ["webhook_secret", webhookSecret]];
+        print(record([...applicationFields(application), ...secrets]));
+      }
+      shownOnce(clientSecret !== null ? "client_secret and webhook_secret" : "webhook_secret", json);
+    },
+  },
+
+  "apps list": {
+    usage: "[--limit N] [--cursor C]",
+    summary: "list applications, oldest first",
+    options: pageOptions,
+    async run({ values, json }) {
+      const page = await withDomain((ctx) => listApplications(ctx, pageRequest(values)));
+      if (json) return printJson({ items: page.items.map(applicationJson), next_cursor: page.nextCursor });
+      if (page.items.length === 0) return print("No applications.");
+      const rows = page.items.map((app) => [app.id, app.clientId, app.name, app.clientType, app.scopes, app.createdAt]);
+      print(table(["ID", "CLIENT_ID", "NAME", "TYPE", "SCOPES", "CREATED_AT"], rows) + moreHint("apps list", page.nextCursor));
+    },
+  },
+
+  "apps show": {
+    usage: "<id>",
+    summary: "show one application (never its secrets)",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const application = await withDomain((ctx) => getApplication(ctx, positionals[0]!));
+      if (json) printJson(applicationJson(application));
+      else print(record(applicationFields(application)));
+    },
+  },
+
+  "apps delete": {
+    usage: "<id>",
+    summary: "delete an application and revoke everything issued to it",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const id = positionals[0]!;
+      await withDomain((ctx) => deleteApplication(ctx, id));
+      if (json) printJson({ id, deleted: true });
+      else print(`Deleted application ${id}; its secrets, installations, codes and tokens no longer work.`);
+    },
+  },
+
+  "apps secrets": {
+    usage: "<id>",
+    summary: "list an application's client secrets (ids and dates, never the values)",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const { secrets, now } = await withDomain(async (ctx) => ({ secrets: await listSecrets(ctx, positionals[0]!), now: ctx.clock() }));
+      if (json) return printJson({ items: secrets.map((secret) => secretJson(secret, now)) });
+      if (secrets.length === 0) return print("No client secrets.");
+      const rows = secrets.map((secret) => {
+        const json = secretJson(secret, now);
+        return [json.id, json.created_at, json.expires_at ?? "never", json.active ? "yes" : "no"];
+      });
+      print(table(["ID", "CREATED_AT", "EXPIRES_AT", "ACTIVE"], rows));
+    },
+  },
+
+  "apps add-secret": {
+    usage: "<id> [--expires-at ISO]",
+    summary: "add a client secret for rotation (at most two active); prints it once",
+    options: { "expires-at": { type: "string" } },
+    positionals: ["id"],
+    async run({ values, positionals, json }) {
+      const expiresAt = timestamp(values, "expires-at") ?? null;
+      const { issued, now } = await withDomain(async (ctx) => ({
+        issued: await addSecret(ctx, positionals[0]!, { expiresAt }),
+        now: ctx.clock(),
+      }));
+      const shape = secretJson(issued.secret, now);
+      if (json) printJson({ ...shape, client_secret: issued.clientSecret });
+      else {
+        print(record([["id", shape.id], ["created_at", shape.created_at], ["expires_at", shape.expires_at ?? "never"], ["client_secret", issued.clientSecret]]));
+      }
+      shownOnce("client_secret", json);
+    },
+  },
+
+  "apps delete-secret": {
+    usage: "<id> <secret-id>",
+    summary: "delete one client secret; it stops authenticating at once",
+    positionals: ["id", "secret-id"],
+    async run({ positionals, json }) {
+      const [id, secretId] = positionals as [string, string];
+      await withDomain((ctx) => deleteSecret(ctx, id, secretId));
+      if (json) printJson({ id: secretId, deleted: true });
+      else print(`Deleted client secret ${secretId} of application ${id}.`);
+    },
+  },
+};

@@ -1,0 +1,53 @@
+// What the database commands share: the server's configuration, pending migrations
+// applied first (so the CLI works on a fresh data directory), and a domain context
+// that lives for one command. The database drivers, Prisma and argon2 are loaded on
+// demand: they are most of the start-up time, and usage or configuration errors
+// need none of them.
+import { type Config, loadConfig } from "../config.js";
+import type { DomainContext } from "../domain/context.js";
+import { notice } from "./output.js";
+
+/** Same test as db/client.ts's isSqlite, which cannot be imported without loading Prisma. */
+export function isSqliteUrl(databaseUrl: string): boolean {
+  return databaseUrl.startsWith("file:");
+}
+
+/** Where the database is, for messages: a SQLite path, or a PostgreSQL URL without its credentials. */
+export function describeDatabase(databaseUrl: string): string {
+  if (isSqliteUrl(databaseUrl)) return databaseUrl.slice("file:".length);
+  const url = new URL(databaseUrl);
+  return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+}
+
+/** Applies pending migrations; returns their names. */
+export async function migrate(config: Config): Promise<string[]> {
+  const { migrateDatabase } = await import("../db/migrate.js");
+  return migrateDatabase(config.databaseUrl);
+}
+
+/** The server's configuration, with pending migrations applied. */
+export async function migratedConfig(): Promise<Config> {
+  const config = loadConfig(process.env);
+  const applied = await migrate(config);
+  if (applied.length > 0) {
+    notice(`appgrant: applied ${applied.length} migration(s) to ${describeDatabase(config.databaseUrl)}: ${applied.join(", ")}`);
+  }
+  return config;
+}
+
+export async function withDomain<T>(fn: (ctx: DomainContext) => Promise<T>): Promise<T> {
+  const config = await migratedConfig();
+  const [{ openDatabase, resolveSecretKey }, { SecretHasher }, { createDomainContext }] = await Promise.all([
+    import("../db/database.js"),
+    import("../crypto/secret-hasher.js"),
+    import("../domain/context.js"),
+  ]);
+  // Opened like the server opens it: writes take the same transaction path, and what
+  // the CLI seals with the server key (webhook secrets) the server can open.
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)));
+  } finally {
+    await database.close();
+  }
+}

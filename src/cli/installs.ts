@@ -1,0 +1,130 @@
+// `appgrant installs …`: installations and their authorization codes, straight through src/domain.
+import { installationJson } from "../admin/serialize.js";
+import {
+  createInstallation,
+  getInstallation,
+  INSTALLATION_STATUSES,
+  type InstallationStatus,
+  type InstallationWithApp,
+  listInstallations,
+  pendingGrant,
+  reissueCode,
+  uninstall,
+} from "../domain/installations.js";
+import { optionalString, pageOptions, pageRequest, requiredString, scopeList, scopeOptions, UsageError } from "./args.js";
+import type { CommandTable } from "./command.js";
+import { withDomain } from "./context.js";
+import { type Field, print, printJson, record, shownOnce, table } from "./output.js";
+
+function installationFields(installation: InstallationWithApp): Field[] {
+  const json = installationJson(installation);
+  return [
+    ["id", json.id],
+    ["client_id", json.client_id],
+    ["account", json.account],
+    ["scopes", json.scopes.join(" ")],
+    ["status", json.status],
+    ["created_at", json.created_at],
+    ["uninstalled_at", json.uninstalled_at],
+  ];
+}
+
+function statusFilter(value: string | undefined): InstallationStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!(INSTALLATION_STATUSES as readonly string[]).includes(value)) {
+    throw new UsageError(`--status must be one of ${INSTALLATION_STATUSES.join(", ")}, got "${value}"`);
+  }
+  return value as InstallationStatus;
+}
+
+export const installCommands: CommandTable = {
+  "installs create": {
+    usage: "--client-id C --account A [--scope S] [--scope S2 | --scopes \"a b\"] (default: all the application's scopes)",
+    summary: "install an application into an account; prints its code once",
+    options: { "client-id": { type: "string" }, account: { type: "string" }, ...scopeOptions },
+    async run({ values, json }) {
+      const clientId = requiredString(values, "client-id");
+      const account = requiredString(values, "account");
+      const scopes = scopeList(values);
+      const created = await withDomain((ctx) =>
+        createInstallation(ctx, { clientId, account, scopes: scopes.length > 0 ? scopes : undefined }),
+      );
+      if (json) {
+        printJson({
+          ...installationJson(created.installation),
+          code: created.code,
+          code_expires_at: created.grant.expiresAt,
+          ...(created.redirectTo !== null ? { redirect_to: created.redirectTo } : {}),
+        });
+      } else {
+        const fields: Field[] = [
+          ...installationFields(created.installation),
+          ["code", created.code],
+          ["code_expires_at", created.grant.expiresAt],
+        ];
+        if (created.redirectTo !== null) fields.push(["redirect_to", created.redirectTo]);
+        print(record(fields));
+      }
+      shownOnce("code", json);
+    },
+  },
+
+  "installs list": {
+    usage: "[--client-id C] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
+    summary: "list installations, oldest first",
+    options: { "client-id": { type: "string" }, account: { type: "string" }, status: { type: "string" }, ...pageOptions },
+    async run({ values, json }) {
+      const filter = {
+        clientId: optionalString(values, "client-id"),
+        account: optionalString(values, "account"),
+        status: statusFilter(optionalString(values, "status")),
+      };
+      const page = await withDomain((ctx) => listInstallations(ctx, filter, pageRequest(values)));
+      if (json) return printJson({ items: page.items.map(installationJson), next_cursor: page.nextCursor });
+      if (page.items.length === 0) return print("No installations.");
+      const rows = page.items.map((i) => [i.id, i.application.clientId, i.account, i.status, i.scopes, i.createdAt]);
+      const more = page.nextCursor === null ? "" : `\n\nMore: appgrant installs list --cursor ${page.nextCursor}`;
+      print(table(["ID", "CLIENT_ID", "ACCOUNT", "STATUS", "SCOPES", "CREATED_AT"], rows) + more);
+    },
+  },
+
+  "installs show": {
+    usage: "<id>",
+    summary: "show one installation and whether its code is still pending",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const { installation, pending } = await withDomain(async (ctx) => {
+        const installation = await getInstallation(ctx, positionals[0]!);
+        return { installation, pending: installation.status === "active" ? await pendingGrant(ctx, installation.id) : null };
+      });
+      if (json) return printJson({ ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) });
+      const codeState = pending ? pending.expiresAt : "none pending (exchanged, expired or revoked)";
+      print(record([...installationFields(installation), ["code_expires_at", codeState]]));
+    },
+  },
+
+  "installs uninstall": {
+    usage: "<id>",
+    summary: "uninstall; revokes every code and token of the installation",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const { installation, changed } = await withDomain((ctx) => uninstall(ctx, positionals[0]!));
+      if (json) return printJson(installationJson(installation));
+      print(record(installationFields(installation)));
+      print(changed ? "\nUninstalled: every code and token of this installation is revoked." : "\nAlready uninstalled: nothing changed.");
+    },
+  },
+
+  "installs reissue-code": {
+    usage: "<id>",
+    summary: "issue a fresh code for an active installation (earlier unexchanged codes are revoked)",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const issued = await withDomain((ctx) => reissueCode(ctx, positionals[0]!));
+      const shape = { ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.grant.expiresAt };
+      if (json) printJson(shape);
+      else print(record([...installationFields(issued.installation), ["code", shape.code], ["code_expires_at", shape.code_expires_at]]));
+      shownOnce("code", json);
+    },
+  },
+};
