@@ -45,6 +45,8 @@ export function introspectionRoute(
       return { applicationId: null };
     }
     const client = await authenticate(request, params, now);
+    // A client_id alone is public: introspection needs a caller that proved who it is (RFC 7662 §2.1).
+    if (client.method === "none") throw invalidClient("client authentication is required");
     return { applicationId: client.id };
   }
 
