@@ -1,5 +1,7 @@
 // Process entry: config → migrations → app → listen; graceful close on SIGTERM/SIGINT.
 import type { FastifyInstance } from "fastify";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { buildApp } from "./app.js";
 import { purgeExpired } from "./domain/purge.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -51,7 +53,18 @@ export async function serve(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** Run directly (node dist/server.js, also through a symlink or a path with spaces), not imported. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(script);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   serve().catch((error: unknown) => {
     process.stderr.write(`appgrant: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
