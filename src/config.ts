@@ -99,7 +99,10 @@ function issuer(env: Env, port: number): string {
   }
   // RFC 8414 §2: the issuer is an https URL with no query or fragment (http allowed for local use).
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("APPGRANT_ISSUER", "must be an http(s) URL");
-  if (url.search || url.hash) throw new ConfigError("APPGRANT_ISSUER", "must not have a query or fragment");
+  // URL leaves search/hash empty for a bare "?" or "#", which would still end up in the issuer.
+  if (url.search || url.hash || /[?#]/.test(raw)) throw new ConfigError("APPGRANT_ISSUER", "must not have a query or fragment");
+  // The issuer is published (discovery, iss): credentials in it would be handed to every client.
+  if (url.username || url.password) throw new ConfigError("APPGRANT_ISSUER", "must not contain credentials");
   return raw.replace(/\/+$/, "");
 }
 
