@@ -8,6 +8,7 @@ import {
   getApplication,
   listApplications,
   listSecrets,
+  rotateWebhookSecret,
 } from "../domain/applications.js";
 import type { Application } from "../generated/prisma/client.js";
 import { optionalString, pageOptions, pageRequest, repeated, requiredString, scopeList, scopeOptions, timestamp, UsageError } from "./args.js";
@@ -151,6 +152,18 @@ export const appCommands: CommandTable = {
       await withDomain((ctx) => deleteSecret(ctx, id, secretId));
       if (json) printJson({ id: secretId, deleted: true });
       else print(`Deleted client secret ${secretId} of application ${id}.`);
+    },
+  },
+
+  "apps rotate-webhook-secret": {
+    usage: "<id>",
+    summary: "replace the secret that signs the application's webhooks; prints the new one once",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const webhookSecret = await withDomain((ctx) => rotateWebhookSecret(ctx, positionals[0]!));
+      if (json) printJson({ id: positionals[0], webhook_secret: webhookSecret });
+      else print(record([["id", positionals[0]!], ["webhook_secret", webhookSecret]]));
+      shownOnce("webhook_secret", json);
     },
   },
 };

@@ -8,7 +8,7 @@ import { appCommands } from "./apps.js";
 import { parseCommand, UsageError } from "./args.js";
 import type { Command, CommandTable } from "./command.js";
 import { installCommands } from "./installs.js";
-import { migrateCommand, serveCommand } from "./migrate.js";
+import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
 import { studioCommand } from "./studio.js";
 import { commandUsage, groupUsage, usage } from "./usage.js";
 
@@ -16,6 +16,7 @@ export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
   migrate: migrateCommand,
+  purge: purgeCommand,
   serve: serveCommand,
   studio: studioCommand,
 };

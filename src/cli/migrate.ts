@@ -1,7 +1,8 @@
 // `appgrant migrate` and `appgrant serve`.
 import { loadConfig } from "../config.js";
 import type { Command } from "./command.js";
-import { describeDatabase, migrate } from "./context.js";
+import { UsageError } from "./args.js";
+import { describeDatabase, migrate, withDomain } from "./context.js";
 import { print, printJson } from "./output.js";
 
 export const migrateCommand: Command = {
@@ -14,6 +15,25 @@ export const migrateCommand: Command = {
     if (json) return printJson({ database, applied });
     if (applied.length === 0) return print(`${database}: up to date, no pending migrations.`);
     print(`${database}: applied ${applied.length} migration(s):\n${applied.map((name) => `  ${name}`).join("\n")}`);
+  },
+};
+
+export const purgeCommand: Command = {
+  usage: "[--batch-size N]",
+  summary: "delete expired codes, authorization requests and tokens past their refresh expiry, in batches",
+  options: { "batch-size": { type: "string" } },
+  async run({ values, json }) {
+    const raw = values["batch-size"];
+    const batch = raw === undefined ? undefined : Number(raw);
+    if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) {
+      throw new UsageError("--batch-size must be a whole number from 1 to 10000");
+    }
+    const { purgeExpired } = await import("../domain/purge.js");
+    const removed = await withDomain((ctx) => purgeExpired(ctx, batch));
+    if (json) return printJson({ grants: removed.grants, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
+    print(
+      `Purged ${removed.grants} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`,
+    );
   },
 };
 

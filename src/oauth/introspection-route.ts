@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from
 import { safeEqual } from "../crypto/tokens.js";
 import type { Authenticate } from "./client-auth.js";
 import { invalidClient, invalidRequest } from "./errors.js";
-import { readParams, type Params } from "./params.js";
+import { CLIENT_PARAMETERS, readParams, requireValid, type Params } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
 import { findToken } from "./revocation-route.js";
 import type { TokenStore } from "./token-store.js";
@@ -55,7 +55,9 @@ export function introspectionRoute(
     { preHandler, schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
-      const params = readParams(request.body);
+      const raw = readParams(request.body);
+      requireValid(raw, ["token", "token_type_hint", ...CLIENT_PARAMETERS]);
+      const params = raw.values;
       const token = params.get("token");
       if (token === undefined) throw invalidRequest("token is required");
       const now = clock();

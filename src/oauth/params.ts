@@ -5,18 +5,40 @@ import { invalidRequest } from "./errors.js";
 
 export type Params = Map<string, string>;
 
-export function readParams(body: unknown): Params {
+/**
+ * The request's parameters: the usable ones, and the names whose value was repeated
+ * or not a string. Those are errors only for parameters the endpoint reads (see
+ * requireValid); unknown parameters are ignored whatever they hold (RFC 6749 §3.2).
+ */
+export interface RequestParams {
+  values: Params;
+  invalid: Map<string, "is repeated" | "must be a string">;
+}
+
+export function readParams(body: unknown): RequestParams {
   if (body === undefined || body === null) throw invalidRequest("request body is missing");
   if (typeof body !== "object" || Array.isArray(body)) throw invalidRequest("request body must be a set of parameters");
-  const params: Params = new Map();
+  const values: Params = new Map();
+  const invalid: RequestParams["invalid"] = new Map();
   for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw invalidRequest(`parameter ${safeName(name)} is repeated`);
-    if (value === null || value === undefined || value === "") continue;
-    if (typeof value !== "string") throw invalidRequest(`parameter ${safeName(name)} must be a string`);
-    params.set(name, value);
+    if (Array.isArray(value)) invalid.set(name, "is repeated");
+    else if (value === null || value === undefined || value === "") continue;
+    else if (typeof value !== "string") invalid.set(name, "must be a string");
+    else values.set(name, value);
   }
-  return params;
+  return { values, invalid };
 }
+
+/** Refuses the request if one of `names` (parameters the endpoint reads) was repeated or not a string. */
+export function requireValid(params: RequestParams, names: Iterable<string>): void {
+  for (const name of names) {
+    const problem = params.invalid.get(name);
+    if (problem !== undefined) throw invalidRequest(`parameter ${safeName(name)} ${problem}`);
+  }
+}
+
+/** Client authentication parameters, read by every endpoint that authenticates clients. */
+export const CLIENT_PARAMETERS = ["client_id", "client_secret"] as const;
 
 /** Parameter names are echoed in descriptions; keep them short and printable. */
 function safeName(name: string): string {

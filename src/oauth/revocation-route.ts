@@ -6,7 +6,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { isWellFormed, sha256 } from "../crypto/tokens.js";
 import type { Authenticate } from "./client-auth.js";
 import { invalidRequest } from "./errors.js";
-import { readParams } from "./params.js";
+import { CLIENT_PARAMETERS, readParams, requireValid } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
 import type { IntrospectionRecord, TokenStore } from "./token-store.js";
 
@@ -40,7 +40,9 @@ export function revocationRoute(
     { preHandler, schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
-      const params = readParams(request.body);
+      const raw = readParams(request.body);
+      requireValid(raw, ["token", "token_type_hint", ...CLIENT_PARAMETERS]);
+      const params = raw.values;
       const token = params.get("token");
       if (token === undefined) throw invalidRequest("token is required");
       const now = clock();

@@ -3,7 +3,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { Authenticate } from "./client-auth.js";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "./errors.js";
 import type { GrantRegistry } from "./grant-type.js";
-import { readParams } from "./params.js";
+import { CLIENT_PARAMETERS, readParams, requireValid } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
 import type { TokenStore } from "./token-store.js";
 
@@ -35,11 +35,14 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
     { preHandler, schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
-      const all = readParams(request.body);
+      const raw = readParams(request.body);
+      requireValid(raw, ["grant_type"]);
+      const all = raw.values;
       const grantTypeName = all.get("grant_type");
       if (grantTypeName === undefined) throw invalidRequest("grant_type is required");
       const grant = registry.get(grantTypeName);
       if (!grant) throw unsupportedGrantType();
+      requireValid(raw, [...CLIENT_PARAMETERS, ...grant.parameters]);
       // Cheap checks first: a malformed request never costs a secret verification.
       for (const name of grant.required) if (!all.has(name)) throw invalidRequest(`${name} is required`);
 
