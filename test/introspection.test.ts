@@ -229,8 +229,12 @@ t.test("an application sees its own tokens and never another application's", asy
       expectInactive(t, await introspect(test, { token }, { client: c.client, auth: c.auth }), `${c.name}: another application's token`);
     }
   }
-  t.equal((await introspect(test, { token: pub.tokens.access_token }, { client: pub.client })).json().active, true, "a public client by client_id sees its own");
-  expectInactive(t, await introspect(test, { token: mine.tokens.access_token }, { client: pub.client }), "a public client, another's token");
+  // A client_id alone proves nothing (RFC 7662 §2.1): a public client cannot introspect, even its own tokens.
+  for (const token of [pub.tokens.access_token, mine.tokens.access_token]) {
+    const refused = await introspect(test, { token }, { client: pub.client });
+    t.equal(refused.statusCode, 401, "a public client is refused");
+    t.equal(refused.json().error, "invalid_client");
+  }
   t.equal((await introspect(test, { token: theirs.tokens.access_token })).json().active, true, "the resource server still sees it active");
 });
 
