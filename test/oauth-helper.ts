@@ -5,7 +5,8 @@
 import type { InjectOptions } from "fastify";
 import type { Response as InjectResponse } from "light-my-request";
 import type { Test } from "tap";
-import { sha256 } from "../src/crypto/tokens.js";
+import { generateCredential, sha256 } from "../src/crypto/tokens.js";
+import { newId } from "../src/db/ids.js";
 import { ADMIN_TOKEN, createApp, install, type TestApp } from "./helper.js";
 
 export interface ClientCredentials {
@@ -252,4 +253,31 @@ export async function failTokenInserts(test: TestApp, message: string): Promise<
     await db.$executeRawUnsafe(`DROP TRIGGER fail_token_insert ON "Token"`);
     await db.$executeRawUnsafe(`DROP FUNCTION fail_token_insert()`);
   };
+}
+
+/** A code written straight into the database, for bindings the admin API does not set (redirect_uri, PKCE). */
+export async function directCode(
+  test: TestApp,
+  installationId: string,
+  fields: { redirectUri?: string; codeChallenge?: string; codeChallengeMethod?: string; scopes?: string } = {},
+): Promise<string> {
+  const installation = await test.app.domain.db.installation.findUniqueOrThrow({ where: { id: installationId } });
+  const code = generateCredential("code");
+  remember(test, code);
+  const now = test.clock();
+  await test.app.domain.db.grant.create({
+    data: {
+      id: newId(now.getTime()),
+      codeHash: sha256(code),
+      applicationId: installation.applicationId,
+      installationId,
+      scopes: fields.scopes ?? installation.scopes,
+      redirectUri: fields.redirectUri ?? null,
+      codeChallenge: fields.codeChallenge ?? null,
+      codeChallengeMethod: fields.codeChallengeMethod ?? null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 600_000),
+    },
+  });
+  return code;
 }

@@ -1,7 +1,6 @@
 // grant_type=authorization_code (RFC 6749 §4.1.3, §10.5; RFC 7636 PKCE).
 import t, { type Test } from "tap";
 import { generateCredential, sha256 } from "../src/crypto/tokens.js";
-import { newId } from "../src/db/ids.js";
 import { s256 } from "../src/oauth/pkce.js";
 import { buildTestApp, type TestApp } from "./helper.js";
 import {
@@ -16,34 +15,9 @@ import {
   refresh,
   remember,
   tokenRow,
+  directCode,
 } from "./oauth-helper.js";
 
-/** A code written straight into the database, for bindings the admin API does not set (redirect_uri, PKCE). */
-async function directCode(
-  test: TestApp,
-  installationId: string,
-  fields: { redirectUri?: string; codeChallenge?: string; codeChallengeMethod?: string; scopes?: string } = {},
-): Promise<string> {
-  const installation = await test.app.domain.db.installation.findUniqueOrThrow({ where: { id: installationId } });
-  const code = generateCredential("code");
-  remember(test, code);
-  const now = test.clock();
-  await test.app.domain.db.grant.create({
-    data: {
-      id: newId(now.getTime()),
-      codeHash: sha256(code),
-      applicationId: installation.applicationId,
-      installationId,
-      scopes: fields.scopes ?? installation.scopes,
-      redirectUri: fields.redirectUri ?? null,
-      codeChallenge: fields.codeChallenge ?? null,
-      codeChallengeMethod: fields.codeChallengeMethod ?? null,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + 600_000),
-    },
-  });
-  return code;
-}
 
 const grantOf = (test: TestApp, code: string) => test.app.domain.db.grant.findUniqueOrThrow({ where: { codeHash: sha256(code) } });
 

@@ -3,10 +3,12 @@
 import t from "tap";
 import { buildApp } from "../src/app.js";
 import { generateCredential } from "../src/crypto/tokens.js";
+import { s256 } from "../src/oauth/pkce.js";
 import { buildTestApp, type TestApp } from "./helper.js";
 import {
   basic,
   type ClientCredentials,
+  directCode,
   exchange,
   expectError,
   expectTokens,
@@ -179,7 +181,11 @@ t.test("a public client identifies itself by client_id alone, and may not send a
   t.equal(pub.client_secret, null, "a public client has no secret");
   const confidential = await newClient(test);
   const installation = await newInstallation(test, pub);
-  const code = { grant_type: "authorization_code", code: installation.code };
+  // The installation's own code has no PKCE challenge: a public client may not exchange it.
+  expectError(t, test, await exchange(test, pub, installation.code), "invalid_grant", 400);
+  const verifier = "v".repeat(43);
+  const pkceCode = await directCode(test, installation.id, { codeChallenge: s256(verifier), codeChallengeMethod: "S256" });
+  const code = { grant_type: "authorization_code", code: pkceCode, code_verifier: verifier };
   const fakeSecret = generateCredential("clientSecret");
   remember(test, fakeSecret);
   const refused: { name: string; params: Record<string, string>; headers?: Record<string, string> }[] = [
@@ -191,8 +197,8 @@ t.test("a public client identifies itself by client_id alone, and may not send a
   for (const c of refused) {
     expectError(t, test, await tokenRequest(test, c.params, c.headers ? { headers: c.headers } : {}), "invalid_client", 401, [fakeSecret]);
   }
-  const tokens = expectTokens(t, await exchange(test, pub, installation.code), { installation_id: installation.id });
-  t.pass("client_id alone exchanges the code");
+  const tokens = expectTokens(t, await exchange(test, pub, pkceCode, { code_verifier: verifier }), { installation_id: installation.id });
+  t.pass("client_id alone exchanges a PKCE-bound code");
   const refreshed = expectTokens(t, await refresh(test, pub, tokens.refresh_token));
   expectError(t, test, await refresh(test, { ...pub, client_secret: fakeSecret }, refreshed.refresh_token, {}, { auth: "post" }), "invalid_client", 401, [fakeSecret]);
   expectTokens(t, await refresh(test, pub, refreshed.refresh_token, {}, { headers: { authorization: basic(pub.client_id, "") } }));

@@ -31,6 +31,10 @@ export const authorizationCode: GrantType = {
     if (grant.redirectUri !== null && ctx.params.get("redirect_uri") !== grant.redirectUri) {
       throw invalidGrant("redirect_uri does not match the one the code was issued for");
     }
+    // RFC 9700 §2.1.1: a public client cannot prove it started the flow except through PKCE.
+    if (ctx.client.method === "none" && grant.codeChallenge === null) {
+      throw invalidGrant("a public client can only exchange a code issued with a PKCE code_challenge");
+    }
     checkCodeVerifier(grant, ctx.params.get("code_verifier"));
 
     const pair = randomPair();
