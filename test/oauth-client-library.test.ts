@@ -31,7 +31,9 @@ async function listen(test: TestApp): Promise<oauth.AuthorizationServer> {
   await test.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = test.app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
-  return { issuer: base, token_endpoint: `${base}/oauth/token` };
+  // The issuer is the server's configured identity (it signs redirects with `iss`, RFC 9207);
+  // the endpoint is where this test reaches it.
+  return { issuer: test.config.issuer, token_endpoint: `${base}/oauth/token`, authorization_response_iss_parameter_supported: true };
 }
 
 /** A new application installed into an account, through the admin API. */
@@ -53,8 +55,8 @@ async function installApp(test: TestApp, as: oauth.AuthorizationServer, account:
 function callbackParameters(i: Installed): URLSearchParams {
   // INTEGRATOR: an installation redirect carries no `state` (the platform, not the
   // app, starts the flow), so the app must expect none (oauth.expectNoState, also the
-  // library's default). It carries no `iss` either, which the library accepts because
-  // the metadata does not set authorization_response_iss_parameter_supported.
+  // library's default). It carries `iss` (RFC 9207), which the library checks against
+  // the issuer because the metadata says it is sent.
   return oauth.validateAuthResponse(i.as, i.client, new URL(i.redirectTo), oauth.expectNoState);
 }
 

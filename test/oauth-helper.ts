@@ -7,6 +7,7 @@ import type { Response as InjectResponse } from "light-my-request";
 import type { Test } from "tap";
 import { generateCredential, sha256 } from "../src/crypto/tokens.js";
 import { newId } from "../src/db/ids.js";
+import { s256 } from "../src/oauth/pkce.js";
 import { ADMIN_TOKEN, createApp, install, type TestApp } from "./helper.js";
 
 export interface ClientCredentials {
@@ -149,7 +150,17 @@ export async function setup(
 ): Promise<Setup> {
   const client = await newClient(test, options.app);
   const installation = await newInstallation(test, client, options.install);
-  const res = await exchange(test, client, installation.code);
+  // A public client may exchange only a PKCE-bound code: give it one.
+  const verifier = "pkce-verifier-".padEnd(43, "x");
+  const res =
+    client.client_secret === null
+      ? await exchange(
+          test,
+          client,
+          await directCode(test, installation.id, { codeChallenge: s256(verifier), codeChallengeMethod: "S256" }),
+          { code_verifier: verifier },
+        )
+      : await exchange(test, client, installation.code);
   if (res.statusCode !== 200) throw new Error(`setup: code exchange answered ${res.statusCode} ${res.body}`);
   return { client, installation, tokens: res.json() };
 }
