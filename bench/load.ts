@@ -1,39 +1,52 @@
-// The load generator, run in its own process (pinned to the other core): autocannon
-// against /oauth/token, each credential from the input file used exactly once.
+// The load generator, run in its own process: autocannon against one or more server
+// processes (one autocannon instance each, run together), each credential from the
+// input file used exactly once unless the target allows cycling (bare route,
+// introspection, which does not consume).
+//   argv: <urls comma-separated> <values file> <kind> <duration> <connections per url> <authorization>
 import autocannon from "autocannon";
 import { readFileSync } from "node:fs";
 
-const [url, file, grant, durationText, connectionsText, authorization] = process.argv.slice(2) as [string, string, string, string, string, string];
+const [urls, file, kind, durationText, connectionsText, authorization] = process.argv.slice(2) as [string, string, string, string, string, string];
 const values = JSON.parse(readFileSync(file, "utf8")) as string[];
-let next = 0;
-const body = () => {
-  const value = values[next++];
-  if (value === undefined) throw new Error("out of credentials: seed more");
-  return grant === "refresh_token" ? `grant_type=refresh_token&refresh_token=${value}` : `grant_type=authorization_code&code=${value}`;
-};
+const cycle = kind === "bare" || kind === "introspect";
+const targets = urls.split(",");
+const path = kind === "introspect" ? "/oauth/introspect" : "/oauth/token";
 
-const result = await autocannon({
-  url,
-  connections: Number(connectionsText),
-  duration: Number(durationText),
-  requests: [
-    {
-      method: "POST",
-      path: "/oauth/token",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization },
-      setupRequest: (request) => ({ ...request, body: body() }),
-    },
-  ],
-});
+const body = (value: string) =>
+  kind === "refresh" ? `grant_type=refresh_token&refresh_token=${value}` : kind === "introspect" ? `token=${value}` : `grant_type=authorization_code&code=${value}`;
+
+const results = await Promise.all(
+  targets.map((url, index) => {
+    // Disjoint slices per server process: a code is never sent to two processes.
+    const share = values.filter((_, i) => i % targets.length === index);
+    let next = 0;
+    return autocannon({
+      url,
+      connections: Number(connectionsText),
+      duration: Number(durationText),
+      requests: [
+        {
+          method: "POST",
+          path,
+          headers: { "content-type": "application/x-www-form-urlencoded", authorization },
+          setupRequest: (request) => {
+            const value = cycle ? share[next++ % share.length] : share[next++];
+            if (value === undefined) throw new Error("out of credentials: seed more (BENCH_MAX_RATE)");
+            return { ...request, body: body(value) };
+          },
+        },
+      ],
+    });
+  }),
+);
+const sum = (pick: (r: autocannon.Result) => number) => results.reduce((n, r) => n + pick(r), 0);
 process.stdout.write(
   `${JSON.stringify({
-    requests: result.requests.total,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    used: next,
+    rps: sum((r) => r.requests.average),
+    p50: Math.max(...results.map((r) => r.latency.p50)),
+    p99: Math.max(...results.map((r) => r.latency.p99)),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
   })}\n`,
 );

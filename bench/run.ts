@@ -1,23 +1,27 @@
-// npm run bench: /oauth/token under load, for both grant types, against the bare
-// Fastify ceiling measured in the same run. The server is pinned to core 1 and the
-// load generator to core 0 (taskset), so figures compare across runs and machines
-// of the same size. Prints the median of RUNS runs of DURATION seconds each.
+// npm run bench: the OAuth hot paths under load, against the bare Fastify ceiling
+// measured in the same run. A server process is pinned to core 1 and the load
+// generator to core 0 (taskset), so figures compare across runs and machines of the
+// same size. Prints the median of RUNS runs of DURATION seconds for each target.
 //
-//   BENCH_DURATION (s, default 10)  BENCH_RUNS (default 3)  BENCH_CONNECTIONS (default 10)
+//   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 10)
+//   BENCH_DATABASE_URL=postgresql://… also measures PostgreSQL, with one and with two
+//   server processes (a fresh schema, dropped afterwards).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { migrateDatabase } from "../src/db/migrate.js";
-import { seedSqlite } from "./seed.js";
+import { type Seed, seedPostgres, seedSqlite } from "./seed.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = 3;
-/** Generous upper bound on req/s, to seed enough single-use credentials. */
-const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 9000);
-const PORT = 3917;
+/** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
+const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
 const root = new URL("..", import.meta.url).pathname;
 const hasTaskset = (() => {
   try {
@@ -28,143 +32,165 @@ const hasTaskset = (() => {
   }
 })();
 
-interface RunResult {
-  requests: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-function pinned(core: number, command: string, args: string[]): [string, string[]] {
-  return hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args];
-}
-
-async function waitHealthy(child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${PORT}/healthz`);
-      if (res.ok || res.status === 404) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("server did not become ready");
-}
-
-function startServer(script: string[], env: Record<string, string>): ChildProcess {
-  const [command, args] = pinned(1, process.execPath, script);
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, PORT: String(PORT), ...env }, stdio: ["ignore", "ignore", "inherit"] });
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-function load(dir: string, grant: string, values: string[], duration: number, authorization: string): RunResult {
-  const file = join(dir, `values-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(values));
-  const [command, args] = pinned(0, process.execPath, [
-    "--import",
-    "tsx",
-    join(root, "bench/load.ts"),
-    `http://127.0.0.1:${PORT}`,
-    file,
-    grant,
-    String(duration),
-    String(CONNECTIONS),
-    authorization,
-  ]);
-  const out = execFileSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split("\n").pop()!) as RunResult;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
+type Kind = "bare" | "code" | "refresh" | "introspect";
 interface Summary {
   name: string;
   rps: number;
   p50: number;
   p99: number;
-  non2xx: number;
+  failures: number;
   runs: number[];
 }
 
-async function measure(name: string, dir: string, grant: string, values: string[], authorization: string): Promise<Summary> {
-  const perRun = Math.floor(values.length / (RUNS + 1));
-  const results: RunResult[] = [];
-  load(dir, grant, values.slice(0, perRun), WARMUP, authorization);
-  for (let i = 1; i <= RUNS; i++) {
-    results.push(load(dir, grant, values.slice(i * perRun, (i + 1) * perRun), DURATION, authorization));
+const pinned = (core: number | null, args: string[]): [string, string[]] =>
+  hasTaskset && core !== null ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args];
+
+async function startServer(port: number, core: number | null, script: string[], env: Record<string, string>): Promise<ChildProcess> {
+  const busy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+    () => true,
+    () => false,
+  );
+  if (busy) throw new Error(`port ${port} is already in use (a server left over from an earlier run?)`);
+  const [command, args] = pinned(core, script);
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, PORT: String(port), ...env }, stdio: ["ignore", "ignore", "inherit"] });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
+  throw new Error("server did not become ready");
+}
+
+async function stop(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null) return undefined;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      return exited;
+    }),
+  );
+}
+
+function load(dir: string, ports: number[], kind: Kind, values: string[], duration: number, authorization: string, core: number | null) {
+  const file = join(dir, `values-${randomBytes(4).toString("hex")}.json`);
+  writeFileSync(file, JSON.stringify(values));
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`).join(",");
+  const [command, args] = pinned(core, ["--import", "tsx", join(root, "bench/load.ts"), urls, file, kind, String(duration), String(CONNECTIONS), authorization]);
+  const out = execFileSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 20 });
+  rmSync(file);
+  return JSON.parse(out.trim().split("\n").pop()!) as { rps: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Warm-up, then RUNS measured runs, each with fresh credentials (unless the kind cycles). */
+function measure(name: string, dir: string, ports: number[], kind: Kind, values: string[], authorization: string): Summary {
+  const cycles = kind === "bare" || kind === "introspect";
+  const perRun = cycles ? values.length : Math.floor(values.length / (RUNS + 1));
+  const slice = (i: number) => (cycles ? values : values.slice(i * perRun, (i + 1) * perRun));
+  const loadCore = ports.length > 1 ? null : 0; // two servers take both cores: the generator floats
+  load(dir, ports, kind, slice(0), WARMUP, authorization, loadCore);
+  const results = Array.from({ length: RUNS }, (_, i) => load(dir, ports, kind, slice(i + 1), DURATION, authorization, loadCore));
   const rpsList = results.map((r) => r.rps);
   const mid = results[rpsList.indexOf(median(rpsList))]!;
   const failures = results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
-  return { name, rps: median(rpsList), p50: mid.p50, p99: mid.p99, non2xx: failures, runs: rpsList };
+  process.stderr.write(`bench: ${name}: ${rpsList.map(Math.round).join(" / ")} req/s\n`);
+  return { name, rps: median(rpsList), p50: mid.p50, p99: mid.p99, failures, runs: rpsList };
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "appgrant-bench-"));
-  const summaries: Summary[] = [];
+/** Starts appgrant on `databaseUrl` with `processes` processes and measures the three hot paths. */
+async function measureAppgrant(label: string, dir: string, databaseUrl: string, seed: Seed, processes: number): Promise<Summary[]> {
+  const env = {
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+    APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
+    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+    // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
+    APPGRANT_RATE_LIMIT_PER_IP: "0",
+    APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
+  };
+  const ports = Array.from({ length: processes }, (_, i) => 3917 + i);
+  const servers: ChildProcess[] = [];
   try {
-    const perTarget = MAX_RATE * (DURATION * RUNS + WARMUP);
-    process.stderr.write(`bench: ${RUNS} runs x ${DURATION}s, ${CONNECTIONS} connections, taskset ${hasTaskset ? "on" : "unavailable"}\n`);
-
-    // Ceiling: bare Fastify parsing the same form body.
-    const bare = startServer(["--import", "tsx", join(root, "bench/bare-server.ts")], {});
-    await waitHealthy(bare);
-    const fakeCodes = Array.from({ length: perTarget }, (_, i) => `agc_${String(i).padStart(49, "0")}`);
-    summaries.push(await measure("bare Fastify (ceiling)", dir, "authorization_code", fakeCodes, "Basic eDp5"));
-    await stop(bare);
-
-    for (const grant of ["authorization_code", "refresh_token"]) {
-      const dbPath = join(dir, `${grant}.db`);
-      const url = `file:${dbPath}`;
-      await migrateDatabase(url);
-      process.stderr.write(`bench: seeding ${perTarget} ${grant === "refresh_token" ? "refresh tokens" : "codes"}…\n`);
-      const seed = await seedSqlite(dbPath, grant === "authorization_code" ? perTarget : 0, grant === "refresh_token" ? perTarget : 0);
-      const server = startServer([join(root, "dist/server.js")], {
-        DATABASE_URL: url,
-        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-        APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
-        // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
-        APPGRANT_RATE_LIMIT_PER_IP: "0",
-        APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
-      });
-      await waitHealthy(server);
-      const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
-      const values = grant === "authorization_code" ? seed.codes : seed.refreshTokens;
-      summaries.push(await measure(`${grant} (SQLite)`, dir, grant, values, basic));
-      await stop(server);
-    }
+    for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/server.js")], env));
+    const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+    const suffix = processes > 1 ? `, ${processes} processes` : "";
+    return [
+      measure(`introspection (${label}${suffix})`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
+      measure(`authorization_code (${label}${suffix})`, dir, ports, "code", seed.codes, basic),
+      measure(`refresh_token (${label}${suffix})`, dir, ports, "refresh", seed.refreshTokens, basic),
+    ];
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await stop(servers);
   }
+}
 
+function print(summaries: Summary[]): void {
   const ceiling = summaries[0]!.rps;
   const rows = summaries.map((s) => [
     s.name,
     String(Math.round(s.rps)),
     `${s.p50} ms`,
     `${s.p99} ms`,
-    String(s.non2xx),
+    String(s.failures),
     `${((100 * s.rps) / ceiling).toFixed(1)}%`,
     s.runs.map((r) => Math.round(r)).join(" / "),
   ]);
-  const header = ["target", "req/s (median)", "p50", "p99", "non-2xx", "of ceiling", "runs"];
+  const header = ["target", "req/s (median)", "p50", "p99", "non-2xx+errors", "of ceiling", "runs"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(line(header));
   for (const row of rows) console.log(line(row));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "appgrant-bench-"));
+  const summaries: Summary[] = [];
+  const perKind = MAX_RATE * (DURATION * RUNS + WARMUP);
+  process.stderr.write(`bench: ${RUNS} runs x ${DURATION}s, ${CONNECTIONS} connections, taskset ${hasTaskset ? "on" : "unavailable"}\n`);
+  try {
+    const bare = await startServer(3917, 1, ["--import", "tsx", join(root, "bench/bare-server.ts")], {});
+    try {
+      const fake = Array.from({ length: 10_000 }, (_, i) => `agc_${String(i).padStart(49, "0")}`);
+      summaries.push(measure("bare Fastify (ceiling)", dir, [3917], "bare", fake, "Basic eDp5"));
+    } finally {
+      await stop([bare]);
+    }
+
+    const sqlite = `file:${join(dir, "bench.db")}`;
+    await migrateDatabase(sqlite);
+    process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${perKind} token pairs…\n`);
+    summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, perKind), 1)));
+
+    const postgres = process.env.BENCH_DATABASE_URL;
+    if (postgres) {
+      for (const processes of [1, 2]) {
+        const schema = `bench_${randomBytes(6).toString("hex")}`;
+        const url = new URL(postgres);
+        url.searchParams.set("schema", schema);
+        await migrateDatabase(url.toString());
+        process.stderr.write(`bench: seeding PostgreSQL (${schema})…\n`);
+        const seed = await seedPostgres(url.toString(), perKind, perKind);
+        try {
+          summaries.push(...(await measureAppgrant("PostgreSQL", dir, url.toString(), seed, processes)));
+        } finally {
+          const client = new pg.Client({ connectionString: postgres });
+          await client.connect();
+          await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+          await client.end();
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  print(summaries);
 }
 
 await main();

@@ -1,59 +1,126 @@
 // Seeds a benchmark database directly through the driver (seeding 100k+ rows
-// through Prisma would take minutes): one confidential application, N
-// installations each with an unexchanged code, and N live refresh tokens.
-import Database from "better-sqlite3";
+// through Prisma would take minutes): one confidential application, installations
+// each with an unexchanged code, and installations each with a live token pair.
 import argon2 from "argon2";
-import { generateCredential, generateClientId, sha256 } from "../src/crypto/tokens.js";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { generateClientId, generateCredential, sha256 } from "../src/crypto/tokens.js";
 import { newId } from "../src/db/ids.js";
-import { toSqliteTime } from "../src/oauth/sqlite-token-store.js";
+import { parsePostgresUrl } from "../src/db/postgres.js";
 
 export interface Seed {
   clientId: string;
   clientSecret: string;
   codes: string[];
+  accessTokens: string[];
   refreshTokens: string[];
 }
 
-export async function seedSqlite(path: string, codes: number, refreshTokens: number): Promise<Seed> {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
+interface Rows {
+  seed: Seed;
+  application: unknown[];
+  secret: unknown[];
+  installations: unknown[][];
+  grants: unknown[][];
+  tokens: unknown[][];
+}
+
+async function rows(codes: number, pairs: number, time: (date: Date) => string): Promise<Rows> {
   const now = new Date();
-  const t = toSqliteTime(now);
-  const later = toSqliteTime(new Date(now.getTime() + 3600_000));
-  const much = toSqliteTime(new Date(now.getTime() + 30 * 86400_000));
+  const t = time(now);
+  const later = time(new Date(now.getTime() + 3600_000));
+  const much = time(new Date(now.getTime() + 30 * 86400_000));
   const appId = newId();
   const clientId = generateClientId();
   const clientSecret = generateCredential("clientSecret");
-  db.prepare(`INSERT INTO "Application" ("id","clientId","name","clientType","redirectUris","scopes","grantTypes","createdAt","updatedAt")
-    VALUES (?,?,?,?,?,?,?,?,?)`).run(appId, clientId, "bench", "confidential", "https://bench.example/cb", "read write", "authorization_code refresh_token", t, t);
-  db.prepare(`INSERT INTO "ClientSecret" ("id","applicationId","secretHash","createdAt") VALUES (?,?,?,?)`)
-    .run(newId(), appId, await argon2.hash(clientSecret, { type: argon2.argon2id }), t);
-  const insertInstallation = db.prepare(`INSERT INTO "Installation" ("id","applicationId","account","scopes","status","activeAccount","createdAt")
-    VALUES (?,?,?,?,?,?,?)`);
-  const insertGrant = db.prepare(`INSERT INTO "Grant" ("id","codeHash","applicationId","installationId","scopes","createdAt","expiresAt")
-    VALUES (?,?,?,?,?,?,?)`);
-  const insertToken = db.prepare(`INSERT INTO "Token" ("id","accessTokenHash","refreshTokenHash","applicationId","installationId","clientId","account","familyId","generation","scopes","createdAt","accessExpiresAt","refreshExpiresAt")
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  const seed: Seed = { clientId, clientSecret, codes: [], refreshTokens: [] };
-  db.transaction(() => {
-    for (let i = 0; i < Math.max(codes, refreshTokens); i++) {
-      const installationId = newId();
-      const account = `account-${i}`;
-      insertInstallation.run(installationId, appId, account, "read write", "active", account, t);
-      if (i < codes) {
-        const code = generateCredential("code");
-        insertGrant.run(newId(), sha256(code), appId, installationId, "read write", t, later);
-        seed.codes.push(code);
-      }
-      if (i < refreshTokens) {
-        const refresh = generateCredential("refreshToken");
-        const id = newId();
-        insertToken.run(id, sha256(generateCredential("accessToken")), sha256(refresh), appId, installationId, clientId, account, id, 1, "read write", t, later, much);
-        seed.refreshTokens.push(refresh);
-      }
+  const seed: Seed = { clientId, clientSecret, codes: [], accessTokens: [], refreshTokens: [] };
+  const out: Rows = {
+    seed,
+    application: [appId, clientId, "bench", "confidential", "https://bench.example/cb", "read write", "authorization_code refresh_token", t, t],
+    secret: [newId(), appId, await argon2.hash(clientSecret, { type: argon2.argon2id }), t],
+    installations: [],
+    grants: [],
+    tokens: [],
+  };
+  for (let i = 0; i < codes + pairs; i++) {
+    const installationId = newId();
+    const account = `account-${i}`;
+    out.installations.push([installationId, appId, account, "read write", "active", account, t]);
+    if (i < codes) {
+      const code = generateCredential("code");
+      out.grants.push([newId(), sha256(code), appId, installationId, "read write", t, later]);
+      seed.codes.push(code);
+    } else {
+      const access = generateCredential("accessToken");
+      const refresh = generateCredential("refreshToken");
+      const id = newId();
+      out.tokens.push([id, sha256(access), sha256(refresh), appId, installationId, clientId, account, id, 1, "read write", t, later, much]);
+      seed.accessTokens.push(access);
+      seed.refreshTokens.push(refresh);
     }
+  }
+  return out;
+}
+
+const COLUMNS = {
+  Application: ["id", "clientId", "name", "clientType", "redirectUris", "scopes", "grantTypes", "createdAt", "updatedAt"],
+  ClientSecret: ["id", "applicationId", "secretHash", "createdAt"],
+  Installation: ["id", "applicationId", "account", "scopes", "status", "activeAccount", "createdAt"],
+  Grant: ["id", "codeHash", "applicationId", "installationId", "scopes", "createdAt", "expiresAt"],
+  Token: ["id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId", "clientId", "account", "familyId", "generation", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt"],
+} as const;
+
+const quoted = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(", ");
+
+export async function seedSqlite(path: string, codes: number, pairs: number): Promise<Seed> {
+  const data = await rows(codes, pairs, (d) => d.toISOString().replace(/Z$/, "+00:00"));
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  const insert = (table: keyof typeof COLUMNS) =>
+    db.prepare(`INSERT INTO "${table}" (${quoted(COLUMNS[table])}) VALUES (${COLUMNS[table].map(() => "?").join(", ")})`);
+  db.transaction(() => {
+    insert("Application").run(...data.application);
+    insert("ClientSecret").run(...data.secret);
+    const [i, g, tk] = [insert("Installation"), insert("Grant"), insert("Token")];
+    for (const row of data.installations) i.run(...row);
+    for (const row of data.grants) g.run(...row);
+    for (const row of data.tokens) tk.run(...row);
   })();
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();
-  return seed;
+  return data.seed;
+}
+
+export async function seedPostgres(url: string, codes: number, pairs: number): Promise<Seed> {
+  const data = await rows(codes, pairs, (d) => d.toISOString());
+  const { connectionString, schema } = parsePostgresUrl(url);
+  const client = new pg.Client({ connectionString, options: `-c search_path="${schema}"` });
+  await client.connect();
+  try {
+    const insert = async (table: keyof typeof COLUMNS, all: unknown[][]) => {
+      const columns = COLUMNS[table];
+      for (let start = 0; start < all.length; start += 5000) {
+        const batch = all.slice(start, start + 5000);
+        // One statement per 5000 rows: columns as arrays, unnested into rows.
+        const arrays = columns.map((_, c) => batch.map((row) => (row[c] === null ? null : String(row[c]))));
+        const casts = columns.map((column, c) => `$${c + 1}::text[]`);
+        const select = columns
+          .map((column, c) => (/At$/.test(column) ? `u${c}::timestamp(3)` : column === "generation" ? `u${c}::int` : `u${c}`))
+          .join(", ");
+        await client.query(
+          `INSERT INTO "${table}" (${quoted(columns)}) SELECT ${select} FROM unnest(${casts.join(", ")}) AS u(${columns.map((_, c) => `u${c}`).join(", ")})`,
+          arrays,
+        );
+      }
+    };
+    await insert("Application", [data.application]);
+    await insert("ClientSecret", [data.secret]);
+    await insert("Installation", data.installations);
+    await insert("Grant", data.grants);
+    await insert("Token", data.tokens);
+    await client.query("ANALYZE");
+  } finally {
+    await client.end();
+  }
+  return data.seed;
 }

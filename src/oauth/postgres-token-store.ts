@@ -1,5 +1,5 @@
-// TokenStore on PostgreSQL: plain SQL on the process's pg.Pool, each write in one
-// transaction. Several server processes share the database, so every single-use and
+// TokenStore on PostgreSQL: plain SQL on the process's pg.Pool, each write one
+// statement. Several server processes share the database, so every single-use and
 // rotation guarantee rests on row locks, not on anything in this process:
 // - a code or refresh token is consumed by one conditional UPDATE; concurrent
 //   consumers block on the row lock and, once the winner commits, re-check the
@@ -27,9 +27,36 @@ const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."app
 const INTROSPECTION_COLUMNS = `"id", "applicationId", "clientId", "installationId", "account", "familyId", "scopes",
   "createdAt", "accessExpiresAt", "refreshExpiresAt", "rotatedAt", "revokedAt"`;
 
-const INSERT_TOKEN = `INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId",
-  "clientId", "account", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
+/**
+ * Consume-and-issue as ONE statement (one round trip, atomic by itself): lock the
+ * installation FOR SHARE, apply the conditional UPDATE that consumes the code or
+ * rotates the parent, and insert the new token only if that UPDATE matched a row.
+ * $1–$15 are the token's columns, $16 the installation, $17 now, $18 the consumed row.
+ */
+function consumeAndInsert(table: "Grant" | "Token", condition: string): string {
+  return `WITH installation AS (
+      SELECT 1 FROM "Installation" WHERE "id" = $16 AND "status" = 'active' FOR SHARE
+    ), consumed AS (
+      UPDATE "${table}" SET "${table === "Grant" ? "consumedAt" : "rotatedAt"}" = $17::timestamp(3)
+      WHERE "id" = $18 AND ${condition} AND EXISTS (SELECT 1 FROM installation)
+      RETURNING 1
+    )
+    INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId",
+      "clientId", "account", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
+    SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::int, $11::text, $12::text,
+      $13::timestamp(3), $14::timestamp(3), $15::timestamp(3)
+    FROM consumed
+    RETURNING "id"`;
+}
+
+const EXCHANGE_CODE = consumeAndInsert(
+  "Grant",
+  `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $17::timestamp(3)`,
+);
+const ROTATE = consumeAndInsert(
+  "Token",
+  `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $17::timestamp(3)`,
+);
 
 const tokenValues = (t: NewToken) => [
   t.id,
@@ -51,27 +78,6 @@ const tokenValues = (t: NewToken) => [
 
 function tokenRecord(row: Row): TokenRecord {
   return { ...(row as unknown as TokenRecord), generation: Number(row.generation), installationActive: row.installationStatus === "active" };
-}
-
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-/** Locks the installation against a concurrent uninstall; false if it is not active. */
-async function lockActiveInstallation(client: pg.PoolClient, installationId: string): Promise<boolean> {
-  const { rowCount } = await client.query(`SELECT 1 FROM "Installation" WHERE "id" = $1 AND "status" = 'active' FOR SHARE`, [installationId]);
-  return rowCount === 1;
 }
 
 export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
@@ -106,17 +112,9 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
       return row ? ({ ...(row as unknown as GrantRecord), installationActive: row.installationStatus === "active" } as GrantRecord) : null;
     },
 
-    exchangeCode(grantId, now, token) {
-      return inTransaction(pool, async (client) => {
-        if (!(await lockActiveInstallation(client, token.installationId))) return false;
-        const consumed = await client.query(
-          `UPDATE "Grant" SET "consumedAt" = $1 WHERE "id" = $2 AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $1`,
-          [ts(now), grantId],
-        );
-        if (consumed.rowCount !== 1) return false;
-        await client.query(INSERT_TOKEN, tokenValues(token));
-        return true;
-      });
+    async exchangeCode(grantId, now, token) {
+      const { rowCount } = await pool.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), grantId]);
+      return rowCount === 1;
     },
 
     async findTokenByRefreshHash(hash) {
@@ -135,18 +133,9 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
       return rows[0] ? tokenRecord(rows[0] as Row) : null;
     },
 
-    rotate(parentId, now, successor) {
-      return inTransaction(pool, async (client) => {
-        if (!(await lockActiveInstallation(client, successor.installationId))) return false;
-        const rotated = await client.query(
-          `UPDATE "Token" SET "rotatedAt" = $1
-           WHERE "id" = $2 AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $1`,
-          [ts(now), parentId],
-        );
-        if (rotated.rowCount !== 1) return false;
-        await client.query(INSERT_TOKEN, tokenValues(successor));
-        return true;
-      });
+    async rotate(parentId, now, successor) {
+      const { rowCount } = await pool.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId]);
+      return rowCount === 1;
     },
 
     async findByAccessHash(hash) {
