@@ -9,7 +9,7 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
-import type { ClientRecord, GrantRecord, IntrospectionRecord, NewToken, TokenRecord, TokenStore } from "./token-store.js";
+import { type ClientRecord, clientRecord, type GrantRecord, type IntrospectionRecord, type NewToken, type TokenRecord, type TokenStore } from "./token-store.js";
 
 type Row = Record<string, unknown>;
 
@@ -90,15 +90,7 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
          WHERE a."clientId" = $2`,
         [ts(now), clientId],
       );
-      const first = rows[0] as Row | undefined;
-      if (!first) return null;
-      return {
-        id: first.id as string,
-        clientId: first.clientId as string,
-        clientType: first.clientType as string,
-        grantTypes: first.grantTypes as string,
-        secretHashes: rows.flatMap((row: Row) => (row.secretHash === null ? [] : [row.secretHash as string])),
-      };
+      return clientRecord(rows as Row[]);
     },
 
     async findGrantByCodeHash(codeHash): Promise<GrantRecord | null> {

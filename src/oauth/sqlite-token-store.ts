@@ -3,7 +3,7 @@
 // WriteLock with Prisma's transactions (see src/db/write-lock.ts).
 import Database from "better-sqlite3";
 import type { WriteLock } from "../db/write-lock.js";
-import type { ClientRecord, GrantRecord, IntrospectionRecord, NewToken, TokenRecord, TokenStore } from "./token-store.js";
+import { type ClientRecord, clientRecord, type GrantRecord, type IntrospectionRecord, type NewToken, type TokenRecord, type TokenStore } from "./token-store.js";
 
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
@@ -133,16 +133,7 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
 
   return {
     async findClient(clientId, now): Promise<ClientRecord | null> {
-      const rows = clientStmt.all(toSqliteTime(now), clientId) as Row[];
-      const first = rows[0];
-      if (!first) return null;
-      return {
-        id: first.id as string,
-        clientId: first.clientId as string,
-        clientType: first.clientType as string,
-        grantTypes: first.grantTypes as string,
-        secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash as string])),
-      };
+      return clientRecord(clientStmt.all(toSqliteTime(now), clientId) as Row[]);
     },
     async findGrantByCodeHash(codeHash) {
       const row = grantStmt.get(codeHash) as Row | undefined;

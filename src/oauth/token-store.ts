@@ -29,23 +29,10 @@ export interface GrantRecord {
   revokedAt: Date | null;
 }
 
-export interface TokenRecord {
-  id: string;
-  accessTokenHash: string;
-  refreshTokenHash: string;
-  applicationId: string;
-  installationId: string;
-  installationActive: boolean;
-  clientId: string;
-  account: string;
+export interface TokenRecord extends Omit<NewToken, "grantId" | "parentId"> {
   grantId: string | null;
-  familyId: string;
-  generation: number;
   parentId: string | null;
-  scopes: string;
-  createdAt: Date;
-  accessExpiresAt: Date;
-  refreshExpiresAt: Date;
+  installationActive: boolean;
   rotatedAt: Date | null;
   revokedAt: Date | null;
 }
@@ -69,19 +56,33 @@ export interface NewToken {
 }
 
 /** The one row introspection reads (by the access or refresh token's hash). */
-export interface IntrospectionRecord {
-  id: string;
-  applicationId: string;
-  clientId: string;
-  installationId: string;
-  account: string;
-  familyId: string;
-  scopes: string;
-  createdAt: Date;
-  accessExpiresAt: Date;
-  refreshExpiresAt: Date;
-  rotatedAt: Date | null;
-  revokedAt: Date | null;
+export type IntrospectionRecord = Pick<
+  TokenRecord,
+  | "id"
+  | "applicationId"
+  | "clientId"
+  | "installationId"
+  | "account"
+  | "familyId"
+  | "scopes"
+  | "createdAt"
+  | "accessExpiresAt"
+  | "refreshExpiresAt"
+  | "rotatedAt"
+  | "revokedAt"
+>;
+
+/** The rows of the client query (one per active secret, or one with a null secret) as one record. */
+export function clientRecord(rows: Record<string, unknown>[]): ClientRecord | null {
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    id: first.id as string,
+    clientId: first.clientId as string,
+    clientType: first.clientType as string,
+    grantTypes: first.grantTypes as string,
+    secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash as string])),
+  };
 }
 
 export interface TokenStore {
