@@ -3,6 +3,7 @@
 // independent HMAC computed here), that the admin response never waits for the
 // receiver, retries with backoff, giving up with a log line that leaks nothing,
 // secret rotation, and the events an authorization request's acceptance raises.
+import { randomBytes } from "node:crypto";
 import t, { type Test } from "tap";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
@@ -83,7 +84,14 @@ async function buildWebhookApp(
   webhooks: { attempts?: number; baseDelayMs?: number; timeoutMs?: number } = { baseDelayMs: 20, attempts: 3 },
 ): Promise<WebhookTestApp> {
   const databaseUrl = await freshDatabase(t);
-  const config = loadConfig({ APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", DATABASE_URL: databaseUrl, ...env });
+  const config = loadConfig({
+    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+    // Required on PostgreSQL (TEST_DATABASE_URL); on SQLite it replaces the key file.
+    APPGRANT_SECRET_KEY: randomBytes(32).toString("hex"),
+    LOG_LEVEL: "info",
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
   const clock = testClock();
   const logs: string[] = [];
   const logStream = new Writable({
