@@ -3,9 +3,8 @@
 // independent HMAC computed here), that the admin response never waits for the
 // receiver, retries with backoff, giving up with a log line that leaks nothing,
 // secret rotation, and the events an authorization request's acceptance raises.
-import { randomBytes } from "node:crypto";
 import t, { type Test } from "tap";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
