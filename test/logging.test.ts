@@ -3,7 +3,7 @@
 // no captured line contains one.
 import t from "tap";
 import { PREFIXES } from "../src/crypto/tokens.js";
-import { redactUrl } from "../src/logging.js";
+import { censor, redactUrl } from "../src/logging.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "./helper.js";
 
 /** Any appgrant credential (ags_ secrets, agc_ codes, aga_/agr_ tokens, and any kind added later). */
@@ -117,4 +117,25 @@ t.test("redactUrl masks every credential-bearing parameter and nothing else", as
     ["/x?code=a&code=b", "/x?code=%5BRedacted%5D"],
   ];
   for (const [url, expected] of cases) t.equal(redactUrl(url), expected, url);
+});
+
+t.test("censor replaces credential-named keys three levels deep and leaves class instances to their serializers", async (t) => {
+  const error = Object.assign(new Error("boom"), { code: "P2002" });
+  t.same(
+    censor({ code: "agc_x", nested: { client_secret: "s", deeper: { refresh_token: "r", keep: 1 } }, list: [{ token: "t" }], Authorization: "Basic x" }),
+    { code: "[Redacted]", nested: { client_secret: "[Redacted]", deeper: { refresh_token: "[Redacted]", keep: 1 } }, list: [{ token: "[Redacted]" }], Authorization: "[Redacted]" },
+  );
+  t.equal((censor({ err: error }) as { err: Error }).err, error, "an Error goes to pino's err serializer untouched");
+});
+
+t.test("request lines still say what was asked, without secrets", async (t) => {
+  const test = await buildTestApp(t);
+  await test.app.inject({ method: "GET", url: "/healthz?code=agc_secret" });
+  await test.app.inject({ method: "POST", url: "/oauth/token?token=aga_secret", payload: { grant_type: "x" } });
+  const incoming = test.logs.map((line) => JSON.parse(line)).filter((line) => line.msg === "incoming request");
+  const token = incoming.find((line) => line.req.url.startsWith("/oauth/token"));
+  t.ok(token, "the token request was logged");
+  t.equal(token.req.method, "POST");
+  t.equal(token.req.url, "/oauth/token?token=%5BRedacted%5D");
+  t.notMatch(test.logs.join("\n"), /agc_secret|aga_secret/);
 });
