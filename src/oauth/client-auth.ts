@@ -29,13 +29,20 @@ function formDecode(value: string): string {
   }
 }
 
-function basicCredentials(header: string): { id: string; secret: string } {
-  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
-  if (!match) throw invalidClient("unsupported client authentication scheme; use HTTP Basic or client_secret_post");
+/** The raw (still form-encoded) id and secret of an HTTP Basic header; null if it is not one. */
+export function basicPair(header: string | undefined): { id: string; secret: string } | null {
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? "");
+  if (!match) return null;
   const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  if (colon < 0) throw invalidClient("malformed HTTP Basic credentials");
-  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  return colon < 0 ? null : { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+function basicCredentials(header: string): { id: string; secret: string } {
+  if (!/^Basic /i.test(header)) throw invalidClient("unsupported client authentication scheme; use HTTP Basic or client_secret_post");
+  const pair = basicPair(header);
+  if (!pair) throw invalidClient("malformed HTTP Basic credentials");
+  return { id: formDecode(pair.id), secret: formDecode(pair.secret) };
 }
 
 /** Client authentication as the routes use it (with the rate limiter around it; see plugin.ts). */

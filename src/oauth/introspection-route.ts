@@ -7,7 +7,7 @@ import type { Authenticate } from "./client-auth.js";
 import { invalidClient, invalidRequest } from "./errors.js";
 import { CLIENT_PARAMETERS, readParams, requireValid, type Params } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
-import { findToken } from "./revocation-route.js";
+import { findToken } from "./find-token.js";
 import type { TokenStore } from "./token-store.js";
 
 const introspectionSchema = {

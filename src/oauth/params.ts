@@ -41,7 +41,7 @@ export function requireValid(params: RequestParams, names: Iterable<string>): vo
 export const CLIENT_PARAMETERS = ["client_id", "client_secret"] as const;
 
 /** Parameter names are echoed in descriptions; keep them short and printable. */
-function safeName(name: string): string {
+export function safeName(name: string): string {
   return /^[\w.-]{1,40}$/.test(name) ? name : "(invalid name)";
 }
 

@@ -4,7 +4,7 @@ import formbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest, OAuthError, serverError } from "./errors.js";
 import type { GrantRegistry } from "./grant-type.js";
-import { duplicateTopLevelKey } from "./params.js";
+import { duplicateTopLevelKey, safeName } from "./params.js";
 import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
@@ -63,7 +63,7 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
       return done(invalidRequest("request body is not valid JSON"));
     }
     const duplicate = duplicateTopLevelKey(text);
-    if (duplicate !== null) return done(invalidRequest(`parameter ${/^[\w.-]{1,40}$/.test(duplicate) ? duplicate : "(invalid name)"} is repeated`));
+    if (duplicate !== null) return done(invalidRequest(`parameter ${safeName(duplicate)} is repeated`));
     done(null, parsed);
   });
 

@@ -8,6 +8,7 @@ import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { Redis } from "ioredis";
 import { safeEqual } from "../crypto/tokens.js";
+import { basicPair } from "./client-auth.js";
 import { OAuthError } from "./errors.js";
 
 export interface RateLimitSettings {
@@ -36,12 +37,8 @@ function tooMany(seconds: number): OAuthError {
 
 /** The client_id a request claims (HTTP Basic or body), before it is authenticated. */
 export function claimedClientId(request: FastifyRequest): string | undefined {
-  const basic = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(request.headers.authorization ?? "");
-  if (basic) {
-    const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon > 0) return decoded.slice(0, colon);
-  }
+  const basic = basicPair(request.headers.authorization);
+  if (basic && basic.id !== "") return basic.id;
   const body = request.body as Record<string, unknown> | undefined;
   return typeof body?.client_id === "string" && body.client_id !== "" ? body.client_id : undefined;
 }
