@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import type { Response as InjectResponse } from "light-my-request";
-import { buildApp } from "../src/app.js";
+import { type AppOptions, buildApp } from "../src/app.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { migrateDatabase } from "../src/db/migrate.js";
 
@@ -69,11 +69,17 @@ export interface TestApp {
   clock: TestClock;
   /** Every log line the app wrote, as raw JSON text. */
   logs: string[];
+  /** Closes the app (idempotent; also done at teardown): waits for webhook deliveries in progress. */
+  close(): Promise<void>;
   /** app.inject with the admin token. */
   admin(method: InjectOptions["method"], url: string, payload?: unknown): Promise<InjectResponse>;
 }
 
-export async function buildTestApp(t: Teardown, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: Pick<AppOptions, "webhooks"> = {},
+): Promise<TestApp> {
   const databaseUrl = await freshDatabase(t);
   const config = loadConfig({
     APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -90,13 +96,16 @@ export async function buildTestApp(t: Teardown, env: Record<string, string> = {}
       done();
     },
   });
-  const app = await buildApp({ config, clock, logStream });
-  t.teardown(() => app.close());
+  const app = await buildApp({ config, clock, logStream, ...options });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= app.close());
+  t.teardown(close);
   return {
     app,
     config,
     clock,
     logs,
+    close,
     admin: (method, url, payload) =>
       app.inject({
         method,

@@ -4,14 +4,11 @@
 // receiver, retries with backoff, giving up with a log line that leaks nothing,
 // secret rotation, and the events an authorization request's acceptance raises.
 import t, { type Test } from "tap";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
 import { verify } from "../src/webhooks/signature.js";
-import { ADMIN_TOKEN, createApp, freshDatabase, install, testClock, type TestApp } from "./helper.js";
+import { buildTestApp, createApp, install, type TestApp } from "./helper.js";
 import { exchange, expectTokens } from "./oauth-helper.js";
 
 // ---------------------------------------------------------------- the receiver
@@ -70,8 +67,6 @@ async function receiver(t: Test, respond: Responder = answer(200)): Promise<Rece
 // ---------------------------------------------------------------- the app
 
 interface WebhookTestApp extends TestApp {
-  /** Closes the app: waits for deliveries in progress and drops scheduled retries. */
-  close(): Promise<void>;
   /** The captured log lines, parsed. */
   entries(): { level: number; msg: string; [key: string]: unknown }[];
 }
@@ -82,46 +77,12 @@ async function buildWebhookApp(
   env: Record<string, string> = {},
   webhooks: { attempts?: number; baseDelayMs?: number; timeoutMs?: number } = { baseDelayMs: 20, attempts: 3 },
 ): Promise<WebhookTestApp> {
-  const databaseUrl = await freshDatabase(t);
-  const config = loadConfig({
-    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
-    // Required on PostgreSQL (TEST_DATABASE_URL); on SQLite it replaces the key file.
-    APPGRANT_SECRET_KEY: randomBytes(32).toString("hex"),
-    LOG_LEVEL: "info",
-    DATABASE_URL: databaseUrl,
-    ...env,
-  });
-  const clock = testClock();
-  const logs: string[] = [];
-  const logStream = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const app = await buildApp({ config, clock, logStream, webhooks });
-  let closed: Promise<void> | undefined;
-  const close = () => (closed ??= app.close());
-  t.teardown(close);
-  return {
-    app,
-    config,
-    clock,
-    logs,
-    close,
-    entries: () => logs.map((line) => JSON.parse(line)),
-    admin: (method, url, payload) =>
-      app.inject({
-        method,
-        url,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-        ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
-      }),
-  };
+  const test = await buildTestApp(t, env, { webhooks });
+  return { ...test, entries: () => test.logs.map((line) => JSON.parse(line)) };
 }
 
-/** Polls `check` every 10 ms until it returns a truthy value; fails after `timeoutMs`. */
-async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
+/** Polls `check` every 10 ms until it returns a truthy value; fails after `timeoutMs` (generous: CI machines are loaded). */
+async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = check();
