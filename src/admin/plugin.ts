@@ -1,7 +1,7 @@
 // The admin API: its own Fastify context with its own auth hook, error shape and
 // 404, so nothing here leaks into the OAuth endpoints and vice versa.
 import type { FastifyInstance } from "fastify";
-import { safeEqual } from "../crypto/tokens.js";
+import { presentsAdminToken } from "../admin-token.js";
 import { applicationRoutes } from "./applications.js";
 import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
@@ -22,8 +22,7 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
       );
     }
     const header = request.headers.authorization ?? "";
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match || !safeEqual(match[1]!, expected)) {
+    if (!presentsAdminToken(request.headers, expected)) {
       reply.header("WWW-Authenticate", 'Bearer realm="appgrant-admin"');
       return adminError(reply, 401, "unauthorized", header === "" ? "missing admin token (Authorization: Bearer …)" : "invalid admin token");
     }

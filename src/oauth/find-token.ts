@@ -1,6 +1,17 @@
 // Revocation and introspection take a token without saying reliably what it is.
 import { isWellFormed, sha256 } from "../crypto/tokens.js";
+import { invalidRequest } from "./errors.js";
+import { CLIENT_PARAMETERS, type Params, readParams, requireValid } from "./params.js";
 import type { IntrospectionRecord, TokenStore } from "./token-store.js";
+
+/** The parameters of a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1). */
+export function tokenRequestParams(body: unknown): { params: Params; token: string } {
+  const raw = readParams(body);
+  requireValid(raw, ["token", "token_type_hint", ...CLIENT_PARAMETERS]);
+  const token = raw.values.get("token");
+  if (token === undefined) throw invalidRequest("token is required");
+  return { params: raw.values, token };
+}
 
 /** Finds a token by value, trying the hinted kind first (the hint is only a hint). */
 export async function findToken(

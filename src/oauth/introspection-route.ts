@@ -2,12 +2,12 @@
 // Callers: a resource server of the platform (Authorization: Bearer <admin token>),
 // or an application (client authentication), which sees only its own tokens.
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import { safeEqual } from "../crypto/tokens.js";
+import { bearerToken, presentsAdminToken } from "../admin-token.js";
 import type { Authenticate } from "./client-auth.js";
-import { invalidClient, invalidRequest } from "./errors.js";
-import { CLIENT_PARAMETERS, readParams, requireValid, type Params } from "./params.js";
+import { invalidClient } from "./errors.js";
+import type { Params } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
-import { findToken } from "./find-token.js";
+import { findToken, tokenRequestParams } from "./find-token.js";
 import type { TokenStore } from "./token-store.js";
 
 const introspectionSchema = {
@@ -38,10 +38,8 @@ export function introspectionRoute(
 
   /** Resource servers present the admin token; anyone else must be an authenticated client. */
   async function caller(request: FastifyRequest, params: Params, now: Date): Promise<{ applicationId: string | null }> {
-    const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? "");
-    if (bearer) {
-      const expected = app.config.adminToken;
-      if (expected === undefined || !safeEqual(bearer[1]!, expected)) throw invalidClient("invalid bearer token");
+    if (bearerToken(request.headers) !== undefined) {
+      if (!presentsAdminToken(request.headers, app.config.adminToken)) throw invalidClient("invalid bearer token");
       return { applicationId: null };
     }
     const client = await authenticate(request, params, now);
@@ -55,11 +53,7 @@ export function introspectionRoute(
     { preHandler, schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
-      const raw = readParams(request.body);
-      requireValid(raw, ["token", "token_type_hint", ...CLIENT_PARAMETERS]);
-      const params = raw.values;
-      const token = params.get("token");
-      if (token === undefined) throw invalidRequest("token is required");
+      const { params, token } = tokenRequestParams(request.body);
       const now = clock();
       const { applicationId } = await caller(request, params, now);
       const found = await findToken(store, token, params.get("token_type_hint"));

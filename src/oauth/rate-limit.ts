@@ -7,7 +7,7 @@
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { Redis } from "ioredis";
-import { safeEqual } from "../crypto/tokens.js";
+import { presentsAdminToken } from "../admin-token.js";
 import { basicPair } from "./client-auth.js";
 import { OAuthError } from "./errors.js";
 
@@ -53,10 +53,7 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
     errorResponseBuilder: (_request, context) => tooMany(Math.ceil(context.ttl / 1000)),
   });
   // Resource servers introspecting with the admin token are the platform itself.
-  const isPlatform = (request: FastifyRequest) => {
-    const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? "");
-    return bearer !== null && app.config.adminToken !== undefined && safeEqual(bearer[1]!, app.config.adminToken);
-  };
+  const isPlatform = (request: FastifyRequest) => presentsAdminToken(request.headers, app.config.adminToken);
   const endpoint = (request: FastifyRequest) => request.routeOptions.url ?? request.url;
   const byIp = (request: FastifyRequest) => `ip:${request.ip}:${endpoint(request)}`;
   const byClient = (request: FastifyRequest) => `client:${claimedClientId(request) ?? `ip:${request.ip}`}:${endpoint(request)}`;

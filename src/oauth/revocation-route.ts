@@ -4,10 +4,8 @@
 // revoking an access token revokes its pair (RFC 7009 §2.1 allows both).
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { Authenticate } from "./client-auth.js";
-import { invalidRequest } from "./errors.js";
-import { CLIENT_PARAMETERS, readParams, requireValid } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
-import { findToken } from "./find-token.js";
+import { findToken, tokenRequestParams } from "./find-token.js";
 import type { TokenStore } from "./token-store.js";
 
 export function revocationRoute(
@@ -20,11 +18,7 @@ export function revocationRoute(
     { preHandler, schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
     async (request, reply) => {
       noStore(reply);
-      const raw = readParams(request.body);
-      requireValid(raw, ["token", "token_type_hint", ...CLIENT_PARAMETERS]);
-      const params = raw.values;
-      const token = params.get("token");
-      if (token === undefined) throw invalidRequest("token is required");
+      const { params, token } = tokenRequestParams(request.body);
       const now = clock();
       const client = await authenticate(request, params, now);
       const found = await findToken(store, token, params.get("token_type_hint"));
