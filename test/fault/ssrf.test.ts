@@ -9,7 +9,7 @@ import t, { type Test } from "tap";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildTestApp, createApp, install, type TestApp } from "../helper.js";
-import { cliOnFreshDir, createArgs } from "../cli-helper.js";
+import { cliOnFreshDir, createArgs, databaseBytes } from "../cli-helper.js";
 
 // ---------------------------------------------------------------- listeners
 
@@ -221,14 +221,14 @@ t.test("the opt-ins open internal receivers, and plain http only to them", async
 });
 
 t.test("the CLI refuses a hostile webhook URL with a message naming webhook_url, and accepts it once opted in", async (t) => {
-  const { cli } = cliOnFreshDir(t);
+  const { cli, dbFile } = cliOnFreshDir(t);
   const refused = await cli(...createArgs, "--webhook-url", "http://0x7f000001:8080/hook");
   t.not(refused.code, 0, "non-zero exit");
   t.match(refused.stderr, /webhook_url/, refused.stderr);
-  const listed = await cli("apps", "list", "--json");
-  t.same(JSON.parse(listed.stdout).items ?? JSON.parse(listed.stdout), [], "nothing created");
+  t.notOk(databaseBytes(dbFile).includes("Deploy Bot"), "nothing created");
   const accepted = await cli.env({ APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true" }, ...createArgs, "--webhook-url", "http://0x7f000001:8080/hook");
   t.equal(accepted.code, 0, accepted.stderr);
+  t.ok(databaseBytes(dbFile).includes("Deploy Bot"), "(the check above does see a created application)");
 });
 
 // ---------------------------------------------------------------- delivery
