@@ -1,6 +1,7 @@
 // Environment → typed, validated configuration. Every error names the variable
 // so an operator knows what to fix before anything starts.
 import { resolve } from "node:path";
+import { parseCidr } from "./webhooks/address-policy.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -43,6 +44,11 @@ export interface Config {
   purgeInterval: number;
   /** Prefix of every Redis key (APPGRANT_REDIS_PREFIX), for a Redis shared with other services. */
   redisPrefix: string;
+  /**
+   * The internal webhook receivers an operator opts into (SSRF policy, src/webhooks/address-policy.ts):
+   * APPGRANT_WEBHOOK_ALLOW_PRIVATE (loopback, RFC 1918, unique local, CGNAT) and APPGRANT_WEBHOOK_ALLOWED_CIDRS.
+   */
+  webhookPolicy: { allowPrivate: boolean; allowedCidrs: string[] };
 }
 
 export class ConfigError extends Error {
@@ -124,6 +130,25 @@ function consentUrl(env: Env): string | undefined {
   return raw;
 }
 
+function webhookPolicy(env: Env): Config["webhookPolicy"] {
+  const allowPrivate = (read(env, "APPGRANT_WEBHOOK_ALLOW_PRIVATE") ?? "false").toLowerCase();
+  if (allowPrivate !== "true" && allowPrivate !== "false") {
+    throw new ConfigError("APPGRANT_WEBHOOK_ALLOW_PRIVATE", `must be true or false, got "${allowPrivate}"`);
+  }
+  const allowedCidrs = (read(env, "APPGRANT_WEBHOOK_ALLOWED_CIDRS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "")
+    .map((entry) => {
+      const parsed = parseCidr(entry);
+      if (parsed === undefined) {
+        throw new ConfigError("APPGRANT_WEBHOOK_ALLOWED_CIDRS", `"${entry}" is not a CIDR such as 10.20.0.0/16 or fd00:1::/48`);
+      }
+      return parsed;
+    });
+  return { allowPrivate: allowPrivate === "true", allowedCidrs };
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const port = integer(env, "PORT", 3000, 0, 65535);
   const adminToken = read(env, "APPGRANT_ADMIN_TOKEN");
@@ -174,5 +199,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisUrl: redisUrl(env),
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
+    webhookPolicy: webhookPolicy(env),
   };
 }

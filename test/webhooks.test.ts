@@ -71,13 +71,17 @@ interface WebhookTestApp extends TestApp {
   entries(): { level: number; msg: string; [key: string]: unknown }[];
 }
 
-/** Like buildTestApp, with the webhook settings a test needs (short backoff, few attempts). */
+/**
+ * Like buildTestApp, with the webhook settings a test needs (short backoff, few attempts), opted in
+ * to internal receivers: the receivers here listen on 127.0.0.1, which the SSRF policy refuses by
+ * default (test/fault/ssrf.test.ts).
+ */
 async function buildWebhookApp(
   t: Test,
   env: Record<string, string> = {},
   webhooks: { attempts?: number; baseDelayMs?: number; timeoutMs?: number } = { baseDelayMs: 20, attempts: 3 },
 ): Promise<WebhookTestApp> {
-  const test = await buildTestApp(t, env, { webhooks });
+  const test = await buildTestApp(t, { APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true", ...env }, { webhooks });
   return { ...test, entries: () => test.logs.map((line) => JSON.parse(line)) };
 }
 
@@ -336,6 +340,21 @@ t.test("after rotating the webhook secret, deliveries verify with the new secret
   expectNotSignedWith(t, after, app.webhook_secret, "after rotation, old secret");
 
   t.equal((await test.admin("POST", "/admin/v1/applications/unknown-application-id/webhook-secret")).statusCode, 404, "rotating for an unknown application is 404");
+});
+
+t.test("an attempt that outlasts timeoutMs fails as a timeout and is retried, within its deadline", async (t) => {
+  const test = await buildWebhookApp(t, {}, { baseDelayMs: 10, attempts: 2, timeoutMs: 300 });
+  const hook = await receiver(t, () => {}); // never answers
+  const app = await appWithWebhook(test, hook.url);
+  const started = performance.now();
+  await install(test, app.client_id);
+  const gaveUp = await until("the giving-up log line", () => test.entries().find((e) => e.msg === "webhook delivery failed; giving up"));
+  const elapsed = performance.now() - started;
+  t.equal(gaveUp.failure, "timeout");
+  t.same(test.entries().filter((e) => e.msg === "webhook delivery failed; will retry").map((e) => e.failure), ["timeout"]);
+  t.equal(hook.deliveries.length, 2, "both attempts reached the receiver");
+  t.ok(elapsed >= 550, `two attempts of 300 ms each (${elapsed.toFixed(0)} ms)`);
+  t.ok(elapsed < 5000, `bounded by the deadlines (${elapsed.toFixed(0)} ms)`);
 });
 
 t.test("an application without a webhook URL gets no delivery", async (t) => {

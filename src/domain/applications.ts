@@ -8,6 +8,7 @@ import { conflict, invalid, notFound } from "./errors.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken } from "./scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
+import { WebhookAddressPolicy, type WebhookPolicySettings } from "../webhooks/address-policy.js";
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -58,16 +59,13 @@ export function validateRedirectUri(value: string): void {
   }
 }
 
-export function validateWebhookUrl(value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(`webhook_url: "${value}" is not an absolute URL`);
-  }
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url))) {
-    throw invalid(`webhook_url: "${value}" must use https (plain http is allowed only for loopback hosts)`);
-  }
+/**
+ * The SSRF policy on the URL alone (src/webhooks/address-policy.ts); names are judged
+ * again at delivery, on their addresses. The value is not echoed: it may carry credentials.
+ */
+export function validateWebhookUrl(value: string, policy: WebhookPolicySettings): void {
+  const refusal = new WebhookAddressPolicy(policy).checkUrl(value);
+  if (refusal !== undefined) throw invalid(`webhook_url: ${refusal}`);
 }
 
 function validateScopes(field: string, scopes: string[]): void {
@@ -77,14 +75,14 @@ function validateScopes(field: string, scopes: string[]): void {
   }
 }
 
-function validateInput(input: Partial<ApplicationInput>): void {
+function validateInput(input: Partial<ApplicationInput>, policy: WebhookPolicySettings): void {
   if (input.name !== undefined && input.name.trim() === "") throw invalid("name: must not be blank");
   if (input.redirectUris !== undefined) {
     if (input.redirectUris.length === 0) throw invalid("redirect_uris: at least one redirect URI is required");
     input.redirectUris.forEach(validateRedirectUri);
   }
   if (input.scopes !== undefined) validateScopes("scopes", input.scopes);
-  if (input.webhookUrl) validateWebhookUrl(input.webhookUrl);
+  if (input.webhookUrl) validateWebhookUrl(input.webhookUrl, policy);
   if (input.clientType !== undefined && !CLIENT_TYPES.includes(input.clientType)) {
     throw invalid(`client_type: must be one of ${CLIENT_TYPES.join(", ")}`);
   }
@@ -115,7 +113,7 @@ export async function createApplication(
   ctx: DomainContext,
   input: ApplicationInput,
 ): Promise<{ application: Application; clientSecret: string | null; webhookSecret: string }> {
-  validateInput(input);
+  validateInput(input, ctx.config.webhookPolicy);
   const now = ctx.clock();
   const id = newId(now.getTime());
   const clientType = input.clientType ?? "confidential";
@@ -164,7 +162,7 @@ export async function updateApplication(
   id: string,
   patch: Partial<Omit<ApplicationInput, "clientType">>,
 ): Promise<Application> {
-  validateInput(patch);
+  validateInput(patch, ctx.config.webhookPolicy);
   const data: Record<string, unknown> = { updatedAt: ctx.clock() };
   if (patch.name !== undefined) data.name = patch.name.trim();
   if (patch.redirectUris !== undefined) data.redirectUris = patch.redirectUris.join(" ");

@@ -17,7 +17,7 @@ export interface DomainContext {
   hasher: SecretHasher;
   /** Server key (APPGRANT_SECRET_KEY or the key file): encrypts webhook secrets. */
   secretKey: string;
-  config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime" | "issuer">;
+  config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime" | "issuer" | "webhookPolicy">;
 }
 
 export function addSeconds(date: Date, seconds: number): Date {

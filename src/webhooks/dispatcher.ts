@@ -1,6 +1,8 @@
 // Installation webhooks (Sentry's installation.created / installation.deleted),
 // delivered in the background so the admin response never waits on the receiver:
-// signed, retried with exponential backoff and jitter, failures logged.
+// signed, retried with exponential backoff and jitter, failures logged. Each attempt
+// goes through the SSRF address policy (address-policy.ts, transport.ts); a refused
+// destination is a permanent failure, logged once.
 //
 // Deliveries live in memory: a process that stops with deliveries still pending
 // drops them (and logs how many). A durable outbox table is the upgrade path if a
@@ -10,7 +12,9 @@ import { randomUUID } from "node:crypto";
 import { decrypt } from "../crypto/encryption.js";
 import type { Db } from "../db/client.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
+import { AddressRefused, type WebhookAddressPolicy } from "./address-policy.js";
 import { SIGNATURE_HEADER, sign } from "./signature.js";
+import { DnsTimeout, postWebhook, type Resolver, systemResolver } from "./transport.js";
 
 export interface WebhookOptions {
   db: Db;
@@ -21,6 +25,21 @@ export interface WebhookOptions {
   /** First retry delay; doubles each time (with ±20% jitter). */
   baseDelayMs?: number;
   timeoutMs?: number;
+  /** Where deliveries may go (SSRF): checked on every address, at every attempt. */
+  policy: WebhookAddressPolicy;
+  /** Host name resolution (default: the system's); tests inject one. */
+  resolver?: Resolver;
+  /** Deadline of one resolution, within timeoutMs. */
+  dnsTimeoutMs?: number;
+}
+
+/** What a log line says of a failed attempt: a code or a name, never a message (it could hold the URL). */
+function describeFailure(error: unknown, signal: AbortSignal): string {
+  if (error instanceof DnsTimeout) return "DNS timeout";
+  if (signal.aborted) return "timeout";
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code;
+  return error instanceof Error ? error.name : "error";
 }
 
 export interface WebhookEvent {
@@ -29,17 +48,29 @@ export interface WebhookEvent {
   payload: Record<string, unknown>;
 }
 
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined;
+  }
+}
+
 export class WebhookDispatcher {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #attempts: number;
   readonly #baseDelayMs: number;
   readonly #timeoutMs: number;
+  readonly #dnsTimeoutMs: number;
+  readonly #resolver: Resolver;
 
   constructor(private readonly options: WebhookOptions) {
     this.#attempts = options.attempts ?? 6;
     this.#baseDelayMs = options.baseDelayMs ?? 1000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#dnsTimeoutMs = Math.min(options.dnsTimeoutMs ?? 2000, this.#timeoutMs);
+    this.#resolver = options.resolver ?? systemResolver;
   }
 
   /** Queues a delivery; returns at once. */
@@ -80,9 +111,9 @@ export class WebhookDispatcher {
     const { log } = this.options;
     const context = { deliveryId: delivery.id, applicationId: delivery.applicationId, action: delivery.action, attempt };
     let failure: string;
+    const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      const response = await fetch(delivery.url, {
-        method: "POST",
+      const status = await postWebhook(delivery.url, {
         headers: {
           "content-type": "application/json",
           "user-agent": "appgrant-webhooks",
@@ -91,17 +122,23 @@ export class WebhookDispatcher {
           [SIGNATURE_HEADER]: sign(delivery.secret, Math.floor(Date.now() / 1000), delivery.body),
         },
         body: delivery.body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        policy: this.options.policy,
+        resolver: this.#resolver,
+        dnsTimeoutMs: this.#dnsTimeoutMs,
+        signal,
       });
-      await response.body?.cancel();
-      if (response.ok) {
+      if (status >= 200 && status < 300) {
         log.info(context, "webhook delivered");
         return;
       }
-      failure = `HTTP ${response.status}`;
+      failure = `HTTP ${status}`;
     } catch (error) {
-      failure = error instanceof Error ? error.name : "error";
+      if (error instanceof AddressRefused) {
+        // Permanent: the same URL under the same policy is refused again. The reason names the address, not the URL (its path may hold a token).
+        log.error({ ...context, host: hostOf(delivery.url), reason: error.reason }, "webhook delivery refused by the address policy; not retried");
+        return;
+      }
+      failure = describeFailure(error, signal);
     }
     if (attempt >= this.#attempts) {
       log.error({ ...context, failure }, "webhook delivery failed; giving up");

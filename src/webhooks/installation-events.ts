@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { installationJson } from "../admin/serialize.js";
 import type { InstallationWithApp } from "../domain/installations.js";
+import { WebhookAddressPolicy } from "./address-policy.js";
 import { WebhookDispatcher, type WebhookOptions } from "./dispatcher.js";
 
 export interface InstallationEvents {
@@ -16,11 +17,12 @@ declare module "fastify" {
   }
 }
 
-export type WebhookSettings = Partial<Pick<WebhookOptions, "attempts" | "baseDelayMs" | "timeoutMs">>;
+export type WebhookSettings = Partial<Pick<WebhookOptions, "attempts" | "baseDelayMs" | "timeoutMs" | "resolver" | "dnsTimeoutMs">>;
 
 /** Decorates the app with installationEvents; the caller closes the returned dispatcher. */
 export function installationWebhooks(app: FastifyInstance, settings: WebhookSettings = {}): WebhookDispatcher {
-  const dispatcher = new WebhookDispatcher({ db: app.domain.db, secretKey: app.domain.secretKey, log: app.log, ...settings });
+  const policy = new WebhookAddressPolicy(app.config.webhookPolicy);
+  const dispatcher = new WebhookDispatcher({ db: app.domain.db, secretKey: app.domain.secretKey, log: app.log, policy, ...settings });
   app.decorate("installationEvents", {
     created(installation, code) {
       dispatcher.send({ applicationId: installation.applicationId, action: "created", payload: { installation: installationJson(installation), code } });
