@@ -18,6 +18,7 @@ import { discoveryRoute } from "./oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { installationWebhooks, type WebhookSettings } from "./webhooks/installation-events.js";
 import { formatSchemaErrors } from "./schema-errors.js";
+import { drainHooks } from "./shutdown.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -68,7 +69,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     bodyLimit: 64 * 1024,
     schemaErrorFormatter: formatSchemaErrors,
+    // Requests arriving during a shutdown get drainHooks' 503 in their endpoint's shape, not Fastify's.
+    return503OnClosing: false,
   });
+  drainHooks(app);
   const database = options.database ?? (await openDatabase(config.databaseUrl));
 
   app.decorate("config", config);

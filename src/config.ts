@@ -43,6 +43,8 @@ export interface Config {
   purgeInterval: number;
   /** Prefix of every Redis key (APPGRANT_REDIS_PREFIX), for a Redis shared with other services. */
   redisPrefix: string;
+  /** Seconds a SIGTERM/SIGINT shutdown may take (APPGRANT_SHUTDOWN_GRACE); then open connections are cut (src/shutdown.ts). */
+  shutdownGrace: number;
 }
 
 export class ConfigError extends Error {
@@ -174,5 +176,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisUrl: redisUrl(env),
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
+    // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
+    shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
   };
 }
