@@ -7,6 +7,7 @@ import type { DestinationStream } from "pino";
 import { adminApi } from "./admin/plugin.js";
 import type { Config } from "./config.js";
 import { SecretHasher } from "./crypto/secret-hasher.js";
+import type { ServerKeys } from "./crypto/server-keys.js";
 import { type Database, openDatabase, resolveSecretKey } from "./db/database.js";
 import { type Clock, createDomainContext, type DomainContext } from "./domain/context.js";
 import { health } from "./health.js";
@@ -40,8 +41,8 @@ export interface AppOptions {
   database?: Database;
   /** Webhook retry settings (tests shorten the backoff). */
   webhooks?: WebhookSettings;
-  /** Overrides config.secretKey and the key file (tests). */
-  secretKey?: string;
+  /** Overrides config.secretKeys and the key file (tests). */
+  secretKey?: ServerKeys;
 }
 
 /**

@@ -7,6 +7,7 @@ import { purgeExpired } from "./domain/purge.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { shutdownOnSignals } from "./shutdown.js";
+import { keyFileWarning, keySource } from "./db/secret-key.js";
 
 function schedulePurge(app: FastifyInstance, seconds: number): void {
   const timer = setInterval(() => {
@@ -33,6 +34,9 @@ export async function serve(): Promise<void> {
   const applied = await migrateDatabase(config.databaseUrl);
   const app = await buildApp({ config });
   if (applied.length > 0) app.log.info({ migrations: applied }, "database migrations applied");
+  app.log.info({ source: keySource(config), keys: app.domain.secretKey.all.length }, "server keys loaded (the first encrypts, all decrypt)");
+  const keyWarning = keyFileWarning(config);
+  if (keyWarning !== undefined) app.log.warn(keyWarning);
   if (config.adminToken === undefined) app.log.warn("APPGRANT_ADMIN_TOKEN is not set: the admin API answers 503 until it is");
 
   shutdownOnSignals(app, config.shutdownGrace);

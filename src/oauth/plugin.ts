@@ -14,11 +14,12 @@ import type { TokenStore } from "./token-store.js";
 import { type Authenticate, authenticateClient } from "./client-auth.js";
 import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 import { ServiceUnavailableError } from "../unavailable.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 
 export interface OAuthOptions {
   registry: GrantRegistry;
   store: TokenStore;
-  secretKey: string;
+  secretKey: ServerKeys;
   rateLimits: RateLimitSettings;
 }
 
