@@ -4,7 +4,7 @@
 import http from "node:http";
 
 export type Outcome =
-  | { kind: "response"; status: number; headers: http.IncomingHttpHeaders; body: string; reusedSocket: boolean; sentAt: number }
+  | { kind: "response"; status: number; headers: http.IncomingHttpHeaders; body: string; reusedSocket: boolean; sentAt: number; receivedAt: number }
   | { kind: "error"; code: string; reusedSocket: boolean; sentAt: number };
 
 export interface RawRequest {
@@ -54,6 +54,7 @@ export function send(request: RawRequest): Promise<Outcome> {
           body: Buffer.concat(chunks).toString("utf8"),
           reusedSocket: req.reusedSocket,
           sentAt,
+          receivedAt: Date.now(),
         }),
       );
       res.on("error", (error: NodeJS.ErrnoException) => settle({ kind: "error", code: error.code ?? error.message, reusedSocket: req.reusedSocket, sentAt }));
