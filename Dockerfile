@@ -48,5 +48,10 @@ EXPOSE 3000
 # Slim images have no curl; node's fetch does the probe.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Exec form, no shell and no npm in between: node is PID 1 and receives docker stop's
+# SIGTERM itself. It drains and exits within APPGRANT_SHUTDOWN_GRACE (default 8 s),
+# before Docker's default 10 s stop timeout sends SIGKILL; raise both together
+# (`docker stop -t`, `--stop-timeout`, Kubernetes terminationGracePeriodSeconds).
+STOPSIGNAL SIGTERM
 # The server applies pending migrations at start, then listens.
 CMD ["node", "dist/server.js"]

@@ -7,6 +7,7 @@ import type { DestinationStream } from "pino";
 import { adminApi } from "./admin/plugin.js";
 import type { Config } from "./config.js";
 import { SecretHasher } from "./crypto/secret-hasher.js";
+import type { ServerKeys } from "./crypto/server-keys.js";
 import { type Database, openDatabase, resolveSecretKey } from "./db/database.js";
 import { type Clock, createDomainContext, type DomainContext } from "./domain/context.js";
 import { health } from "./health.js";
@@ -18,6 +19,7 @@ import { discoveryRoute } from "./oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { installationWebhooks, type WebhookSettings } from "./webhooks/installation-events.js";
 import { formatSchemaErrors } from "./schema-errors.js";
+import { drainHooks } from "./shutdown.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -39,8 +41,8 @@ export interface AppOptions {
   database?: Database;
   /** Webhook retry settings (tests shorten the backoff). */
   webhooks?: WebhookSettings;
-  /** Overrides config.secretKey and the key file (tests). */
-  secretKey?: string;
+  /** Overrides config.secretKeys and the key file (tests). */
+  secretKey?: ServerKeys;
 }
 
 /**
@@ -68,7 +70,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     bodyLimit: 64 * 1024,
     schemaErrorFormatter: formatSchemaErrors,
+    // Requests arriving during a shutdown get drainHooks' 503 in their endpoint's shape, not Fastify's.
+    return503OnClosing: false,
   });
+  drainHooks(app);
   const database = options.database ?? (await openDatabase(config.databaseUrl));
 
   app.decorate("config", config);

@@ -1,7 +1,9 @@
 // Environment → typed, validated configuration. Every error names the variable
 // so an operator knows what to fix before anything starts.
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseCidr } from "./webhooks/address-policy.js";
+import { keyListProblem, parseKeyList } from "./crypto/server-keys.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -29,11 +31,15 @@ export interface Config {
   /** Trust X-Forwarded-* from a TLS-terminating proxy in front. */
   trustProxy: boolean;
   /**
-   * Server key (APPGRANT_SECRET_KEY) from which refresh-token successors are derived
-   * (see src/oauth/successor.ts). Undefined: on SQLite a key file is created next to
-   * the database at start-up; several processes must share one key, so set it there.
+   * Server keys, newest first (src/crypto/server-keys.ts): the first encrypts webhook
+   * secrets and derives refresh-token successors (src/oauth/successor.ts), all decrypt
+   * and verify. From APPGRANT_SECRET_KEY or the file APPGRANT_SECRET_KEY_FILE names.
+   * Undefined: on SQLite a key file is created next to the database at start-up;
+   * several processes must share the keys, so set them there.
    */
-  secretKey: string | undefined;
+  secretKeys: string[] | undefined;
+  /** APPGRANT_SECRET_KEY_FILE as an absolute path, when the keys came from it. */
+  secretKeyFile: string | undefined;
   /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
   refreshGracePeriod: number;
   /** Rate limits of the OAuth endpoints, per window; 0 disables one. */
@@ -49,6 +55,8 @@ export interface Config {
    * APPGRANT_WEBHOOK_ALLOW_PRIVATE (loopback, RFC 1918, unique local, CGNAT) and APPGRANT_WEBHOOK_ALLOWED_CIDRS.
    */
   webhookPolicy: { allowPrivate: boolean; allowedCidrs: string[] };
+  /** Seconds a SIGTERM/SIGINT shutdown may take (APPGRANT_SHUTDOWN_GRACE); then open connections are cut (src/shutdown.ts). */
+  shutdownGrace: number;
 }
 
 export class ConfigError extends Error {
@@ -149,16 +157,52 @@ function webhookPolicy(env: Env): Config["webhookPolicy"] {
   return { allowPrivate: allowPrivate === "true", allowedCidrs };
 }
 
+/**
+ * APPGRANT_SECRET_KEY (one key or several, comma- or newline-separated, newest first) or
+ * APPGRANT_SECRET_KEY_FILE (a file holding them, e.g. a mounted secret). A key file others
+ * can write is refused: whoever writes it chooses the key. Errors never quote a key.
+ */
+function serverKeys(env: Env, cwd: string): { keys: string[] | undefined; file: string | undefined } {
+  const inline = read(env, "APPGRANT_SECRET_KEY");
+  const named = read(env, "APPGRANT_SECRET_KEY_FILE");
+  if (inline !== undefined && named !== undefined) {
+    throw new ConfigError("APPGRANT_SECRET_KEY_FILE", "set either APPGRANT_SECRET_KEY or APPGRANT_SECRET_KEY_FILE, not both");
+  }
+  if (inline !== undefined) {
+    const keys = parseKeyList(inline);
+    const problem = keyListProblem(keys);
+    if (problem) throw new ConfigError("APPGRANT_SECRET_KEY", problem);
+    return { keys, file: undefined };
+  }
+  if (named === undefined) return { keys: undefined, file: undefined };
+  const file = resolve(cwd, named);
+  let text: string;
+  let mode: number;
+  try {
+    const stat = statSync(file); // follows symlinks, as Kubernetes mounts secrets
+    if (!stat.isFile()) throw Object.assign(new Error(), { code: "not a regular file" });
+    mode = stat.mode;
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError("APPGRANT_SECRET_KEY_FILE", `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+  }
+  if ((mode & 0o022) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new ConfigError("APPGRANT_SECRET_KEY_FILE", `${file} is writable by other users (mode ${octal}); chmod 600 (or 400) it`);
+  }
+  const keys = parseKeyList(text);
+  const problem = keyListProblem(keys);
+  if (problem) throw new ConfigError("APPGRANT_SECRET_KEY_FILE", `${file} ${problem}`);
+  return { keys, file };
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const port = integer(env, "PORT", 3000, 0, 65535);
   const adminToken = read(env, "APPGRANT_ADMIN_TOKEN");
   if (adminToken !== undefined && adminToken.length < 32) {
     throw new ConfigError("APPGRANT_ADMIN_TOKEN", "must be at least 32 characters (try: openssl rand -hex 32)");
   }
-  const secretKey = read(env, "APPGRANT_SECRET_KEY");
-  if (secretKey !== undefined && secretKey.length < 32) {
-    throw new ConfigError("APPGRANT_SECRET_KEY", "must be at least 32 characters (try: openssl rand -hex 32)");
-  }
+  const { keys: secretKeys, file: secretKeyFile } = serverKeys(env, cwd);
   const logLevel = (read(env, "LOG_LEVEL") ?? "info").toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
@@ -168,9 +212,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true or false, got "${trustProxy}"`);
   }
   const database = databaseUrl(env, cwd);
-  if (secretKey === undefined && !database.startsWith("file:")) {
+  if (secretKeys === undefined && !database.startsWith("file:")) {
     // Several processes share a PostgreSQL database; they must derive the same secrets.
-    throw new ConfigError("APPGRANT_SECRET_KEY", "is required with PostgreSQL: every process must share one key (try: openssl rand -hex 32)");
+    throw new ConfigError(
+      "APPGRANT_SECRET_KEY",
+      "is required with PostgreSQL (or APPGRANT_SECRET_KEY_FILE): every process must share the keys (try: openssl rand -hex 32)",
+    );
   }
   const day = 86_400;
   const issuerUrl = issuer(env, port);
@@ -188,7 +235,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     refreshTokenLifetime: integer(env, "APPGRANT_REFRESH_TOKEN_LIFETIME", 180 * day, 60, 3650 * day),
     logLevel: logLevel as LogLevel,
     trustProxy: trustProxy === "true",
-    secretKey,
+    secretKeys,
+    secretKeyFile,
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
@@ -200,5 +248,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
     webhookPolicy: webhookPolicy(env),
+    // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
+    shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
   };
 }

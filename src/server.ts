@@ -1,4 +1,4 @@
-// Process entry: config → migrations → app → listen; graceful close on SIGTERM/SIGINT.
+// Process entry: config → migrations → app → listen; graceful close on SIGTERM/SIGINT (src/shutdown.ts).
 import type { FastifyInstance } from "fastify";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -6,6 +6,8 @@ import { buildApp } from "./app.js";
 import { purgeExpired } from "./domain/purge.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { migrateDatabase } from "./db/migrate.js";
+import { shutdownOnSignals } from "./shutdown.js";
+import { keyFileWarning, keySource } from "./db/secret-key.js";
 
 function schedulePurge(app: FastifyInstance, seconds: number): void {
   const timer = setInterval(() => {
@@ -32,23 +34,12 @@ export async function serve(): Promise<void> {
   const applied = await migrateDatabase(config.databaseUrl);
   const app = await buildApp({ config });
   if (applied.length > 0) app.log.info({ migrations: applied }, "database migrations applied");
+  app.log.info({ source: keySource(config), keys: app.domain.secretKey.all.length }, "server keys loaded (the first encrypts, all decrypt)");
+  const keyWarning = keyFileWarning(config);
+  if (keyWarning !== undefined) app.log.warn(keyWarning);
   if (config.adminToken === undefined) app.log.warn("APPGRANT_ADMIN_TOKEN is not set: the admin API answers 503 until it is");
 
-  let closing = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      if (closing) return;
-      closing = true;
-      app.log.info({ signal }, "shutting down");
-      app.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          app.log.error({ err: error }, "error while shutting down");
-          process.exit(1);
-        },
-      );
-    });
-  }
+  shutdownOnSignals(app, config.shutdownGrace);
   if (config.purgeInterval > 0) schedulePurge(app, config.purgeInterval);
   await app.listen({ port: config.port, host: config.host });
 }

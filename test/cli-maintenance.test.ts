@@ -1,6 +1,7 @@
 // `appgrant purge` and `appgrant apps rotate-webhook-secret`.
 import t from "tap";
 import { decrypt } from "../src/crypto/encryption.js";
+import { ServerKeys } from "../src/crypto/server-keys.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../src/domain/applications.js";
 import Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
@@ -36,7 +37,7 @@ t.test("rotate-webhook-secret prints a new secret once; the server key opens wha
   const row = db.prepare(`SELECT "webhookSecretEncrypted" FROM "Application"`).get() as { webhookSecretEncrypted: string };
   db.close();
   t.notMatch(row.webhookSecretEncrypted, secret, "not stored in plaintext");
-  t.equal(decrypt(key, WEBHOOK_SECRET_PURPOSE, row.webhookSecretEncrypted), secret);
+  t.equal(decrypt(new ServerKeys([key]), WEBHOOK_SECRET_PURPOSE, row.webhookSecretEncrypted), secret);
   t.notMatch((await cli("apps", "show", app.id)).stdout, secret, "never shown again");
   t.equal((await cli("apps", "rotate-webhook-secret", "missing-id")).code, 1);
 });

@@ -8,6 +8,7 @@ import { appCommands } from "./apps.js";
 import { parseCommand, UsageError } from "./args.js";
 import type { Command, CommandTable } from "./command.js";
 import { installCommands } from "./installs.js";
+import { keyCommands } from "./keys.js";
 import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
 import { studioCommand } from "./studio.js";
 import { commandUsage, groupUsage, usage } from "./usage.js";
@@ -15,6 +16,7 @@ import { commandUsage, groupUsage, usage } from "./usage.js";
 export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
+  ...keyCommands,
   migrate: migrateCommand,
   purge: purgeCommand,
   serve: serveCommand,

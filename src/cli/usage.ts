@@ -4,6 +4,7 @@ import type { Command, CommandTable } from "./command.js";
 const GROUP_TITLES: Record<string, string> = {
   apps: "Applications",
   installs: "Installations",
+  keys: "Server keys",
 };
 
 const FOOTER = `Every command accepts --json (machine-readable output, the admin API's shape) and --help.

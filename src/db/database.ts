@@ -8,6 +8,7 @@ import type { TokenStore } from "../oauth/token-store.js";
 import { connectPostgres, connectSqlite, type Db, isSqlite, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
 import { keyFileFor, loadOrCreateKeyFile } from "./secret-key.js";
+import { ServerKeys } from "../crypto/server-keys.js";
 import { WriteLock } from "./write-lock.js";
 
 export interface Database {
@@ -45,8 +46,8 @@ export async function openDatabase(url: string): Promise<Database> {
   };
 }
 
-/** The configured server key, or (SQLite only) the key file next to the database. */
-export function resolveSecretKey(config: Pick<Config, "secretKey" | "databaseUrl">): string {
-  if (config.secretKey !== undefined) return config.secretKey;
-  return loadOrCreateKeyFile(keyFileFor(config.databaseUrl));
+/** The configured server keys, or (SQLite only) the key file next to the database. */
+export function resolveSecretKey(config: Pick<Config, "secretKeys" | "databaseUrl">): ServerKeys {
+  if (config.secretKeys !== undefined) return new ServerKeys(config.secretKeys);
+  return new ServerKeys(loadOrCreateKeyFile(keyFileFor(config.databaseUrl)));
 }

@@ -1,15 +1,20 @@
-// The server key (APPGRANT_SECRET_KEY) when none is configured: for the embedded
-// SQLite set-up a random key is created once next to the database (mode 0600), so
-// the two-command quick start needs no configuration and restarts keep the key.
+// The server keys when none are configured: for the embedded SQLite set-up a random
+// key is created once next to the database (mode 0600), so the two-command quick start
+// needs no configuration and restarts keep the key. That file sits in the data
+// directory, so a copy of the directory can open every webhook secret: production
+// sets APPGRANT_SECRET_KEY_FILE (or APPGRANT_SECRET_KEY) and keeps the key elsewhere.
+// The file may hold several keys, newest first, like APPGRANT_SECRET_KEY_FILE.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Config } from "../config.js";
+import { keyListProblem, parseKeyList } from "../crypto/server-keys.js";
 
 export function keyFileFor(sqliteUrl: string): string {
   return join(dirname(sqliteUrl.slice("file:".length)), "appgrant.key");
 }
 
-export function loadOrCreateKeyFile(path: string): string {
+export function loadOrCreateKeyFile(path: string): string[] {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
     try {
@@ -19,7 +24,30 @@ export function loadOrCreateKeyFile(path: string): string {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
   }
-  const key = readFileSync(path, "utf8").trim();
-  if (key.length < 32) throw new Error(`${path}: the key file is shorter than 32 characters; delete it or set APPGRANT_SECRET_KEY`);
-  return key;
+  const keys = parseKeyList(readFileSync(path, "utf8"));
+  const problem = keyListProblem(keys);
+  if (problem) throw new Error(`${path}: the key file ${problem}; fix or delete it, or set APPGRANT_SECRET_KEY_FILE`);
+  return keys;
+}
+
+/** Where the keys come from, for the start-up log line (never the keys). */
+export function keySource(config: Pick<Config, "secretKeys" | "secretKeyFile" | "databaseUrl">): string {
+  if (config.secretKeyFile !== undefined) return `APPGRANT_SECRET_KEY_FILE (${config.secretKeyFile})`;
+  if (config.secretKeys !== undefined) return "APPGRANT_SECRET_KEY";
+  return `${keyFileFor(config.databaseUrl)}, beside the database`;
+}
+
+/** A warning when the key file can be read by users other than its owner; undefined otherwise. */
+export function keyFileWarning(config: Pick<Config, "secretKeys" | "secretKeyFile" | "databaseUrl">): string | undefined {
+  const file = config.secretKeyFile ?? (config.secretKeys === undefined && config.databaseUrl.startsWith("file:") ? keyFileFor(config.databaseUrl) : undefined);
+  if (file === undefined) return undefined;
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o044) === 0) return undefined;
+  const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  return `the server key file ${file} is readable by other users (mode ${octal}): anyone who can read it can open every webhook secret; chmod 600 (or 400) it`;
 }

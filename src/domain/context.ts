@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 import type { Db, Tx } from "../db/client.js";
 
 export type Clock = () => Date;
@@ -15,8 +16,8 @@ export interface DomainContext {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   clock: Clock;
   hasher: SecretHasher;
-  /** Server key (APPGRANT_SECRET_KEY or the key file): encrypts webhook secrets. */
-  secretKey: string;
+  /** Server keys (APPGRANT_SECRET_KEY, APPGRANT_SECRET_KEY_FILE or the SQLite key file): the first encrypts webhook secrets, all decrypt. */
+  secretKey: ServerKeys;
   config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime" | "issuer" | "webhookPolicy">;
 }
 
@@ -29,7 +30,7 @@ export function createDomainContext(
   database: { prisma: Db; transaction: DomainContext["transaction"] },
   config: DomainContext["config"],
   hasher: SecretHasher,
-  secretKey: string,
+  secretKey: ServerKeys,
   clock: Clock = () => new Date(),
 ): DomainContext {
   return { db: database.prisma, transaction: database.transaction, clock, hasher, secretKey, config };

@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.js";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 import type { AuthenticatedClient } from "./client-auth.js";
 import type { Params } from "./params.js";
 import type { TokenStore } from "./token-store.js";
@@ -29,8 +30,8 @@ export interface GrantContext {
   store: TokenStore;
   hasher: SecretHasher;
   config: Pick<Config, "accessTokenLifetime" | "refreshTokenLifetime" | "refreshGracePeriod">;
-  /** Server key for derived credentials (see successor.ts). */
-  secretKey: string;
+  /** Server keys for derived credentials, the current one first (see successor.ts). */
+  secretKey: ServerKeys;
 }
 
 export interface GrantType {

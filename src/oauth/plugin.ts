@@ -13,11 +13,13 @@ import { authorizeRoute } from "./authorize-route.js";
 import type { TokenStore } from "./token-store.js";
 import { type Authenticate, authenticateClient } from "./client-auth.js";
 import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
+import { ServiceUnavailableError } from "../unavailable.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 
 export interface OAuthOptions {
   registry: GrantRegistry;
   store: TokenStore;
-  secretKey: string;
+  secretKey: ServerKeys;
   rateLimits: RateLimitSettings;
 }
 
@@ -38,6 +40,7 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
 
 function toOAuthError(error: FastifyError, request: FastifyRequest): OAuthError {
   if (error instanceof OAuthError) return error;
+  if (error instanceof ServiceUnavailableError) return new OAuthError("temporarily_unavailable", 503, error.message, undefined, error.retryAfter);
   if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_TYPE") {
     return invalidRequest("content type must be application/x-www-form-urlencoded or application/json");
   }

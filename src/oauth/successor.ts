@@ -10,7 +10,12 @@
 // key alone yields nothing either. Encryption-at-rest of the successor would have
 // needed a stored ciphertext and a decryption on the retry path for the same result.
 // The parent's 256 random bits make each derived token as unpredictable as a random one.
+//
+// With several server keys (rotation), a rotation derives under the first; a retry is
+// checked against the pair under every key, so a rotation made just before the new
+// key went first is still recognised within the grace period.
 import { createHmac } from "node:crypto";
+import type { ServerKeys } from "../crypto/server-keys.js";
 import { formatCredential } from "../crypto/tokens.js";
 
 function derive(key: string, purpose: string, parentRefreshToken: string): Buffer {
@@ -22,4 +27,9 @@ export function successorTokens(key: string, parentRefreshToken: string): { acce
     accessToken: formatCredential("accessToken", derive(key, "successor-access-token", parentRefreshToken)),
     refreshToken: formatCredential("refreshToken", derive(key, "successor-refresh-token", parentRefreshToken)),
   };
+}
+
+/** The successor pair under each server key, the current key's first. */
+export function successorCandidates(keys: ServerKeys, parentRefreshToken: string): { accessToken: string; refreshToken: string }[] {
+  return keys.all.map((key) => successorTokens(key, parentRefreshToken));
 }

@@ -6,6 +6,7 @@ import type { GrantRegistry } from "./grant-type.js";
 import { CLIENT_PARAMETERS, readParams, requireValid } from "./params.js";
 import { errorSchema, noStore } from "./responses.js";
 import type { TokenStore } from "./token-store.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 
 const tokenSchema = {
   type: "object",
@@ -23,7 +24,7 @@ const tokenSchema = {
 export interface TokenRouteOptions {
   registry: GrantRegistry;
   store: TokenStore;
-  secretKey: string;
+  secretKey: ServerKeys;
   authenticate: Authenticate;
   preHandler: preHandlerAsyncHookHandler[];
 }

@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import { randomUUID } from "node:crypto";
 import { decrypt } from "../crypto/encryption.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
 import type { Db } from "../db/client.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
 import { AddressRefused, type WebhookAddressPolicy } from "./address-policy.js";
@@ -18,7 +19,7 @@ import { DnsTimeout, postWebhook, type Resolver, systemResolver } from "./transp
 
 export interface WebhookOptions {
   db: Db;
-  secretKey: string;
+  secretKey: ServerKeys;
   log: FastifyBaseLogger;
   /** Attempts in all (first try included). */
   attempts?: number;

@@ -5,7 +5,7 @@ import { formatScopes, parseScopes, scopesOutside } from "../../domain/scopes.js
 import { invalidGrant, invalidScope } from "../errors.js";
 import type { GrantContext, GrantType, TokenResponse } from "../grant-type.js";
 import { tokenResponse, tokenRow } from "../issue-token-pair.js";
-import { successorTokens } from "../successor.js";
+import { successorCandidates, successorTokens } from "../successor.js";
 import type { TokenRecord } from "../token-store.js";
 
 const INVALID = "refresh token is invalid";
@@ -29,11 +29,12 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
   const grace = ctx.config.refreshGracePeriod * 1000;
   const successor = await ctx.store.findSuccessor(parent.id);
   if (successor && parent.rotatedAt && grace > 0 && ctx.now.getTime() - parent.rotatedAt.getTime() < grace) {
-    const pair = successorTokens(ctx.secretKey, presented);
     const untouched = successor.rotatedAt === null && successor.revokedAt === null && successor.accessExpiresAt > ctx.now;
-    // The hashes match unless the server key changed since the rotation.
-    const same = safeEqual(sha256(pair.refreshToken), successor.refreshTokenHash) && safeEqual(sha256(pair.accessToken), successor.accessTokenHash);
-    if (untouched && same) {
+    // Derived under whichever server key was first at the rotation; none matches only if that key is gone.
+    const pair = successorCandidates(ctx.secretKey, presented).find(
+      (candidate) => safeEqual(sha256(candidate.refreshToken), successor.refreshTokenHash) && safeEqual(sha256(candidate.accessToken), successor.accessTokenHash),
+    );
+    if (untouched && pair) {
       ctx.log.info({ tokenId: parent.id, successorId: successor.id }, "refresh retried within the grace period: same successor returned");
       return tokenResponse(pair, successor, ctx.now);
     }
@@ -59,7 +60,7 @@ export const refreshToken: GrantType = {
     if (token.refreshExpiresAt <= ctx.now) throw invalidGrant("refresh token has expired");
 
     const scopes = requestedScopes(ctx, token);
-    const pair = successorTokens(ctx.secretKey, presented);
+    const pair = successorTokens(ctx.secretKey.current, presented);
     const row = tokenRow(ctx, pair, {
       applicationId: token.applicationId,
       installationId: token.installationId,
