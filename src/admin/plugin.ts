@@ -2,6 +2,7 @@
 // 404, so nothing here leaks into the OAuth endpoints and vice versa.
 import type { FastifyInstance } from "fastify";
 import { presentsAdminToken } from "../admin-token.js";
+import { malformedTextAt } from "../well-formed-text.js";
 import { applicationRoutes } from "./applications.js";
 import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
@@ -26,6 +27,14 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
       reply.header("WWW-Authenticate", 'Bearer realm="appgrant-admin"');
       return adminError(reply, 401, "unauthorized", header === "" ? "missing admin token (Authorization: Bearer …)" : "invalid admin token");
     }
+  });
+
+  // Every input of every admin route, checked once before its schema: text the
+  // database cannot store (NUL, a lone surrogate) is the caller's error, not a 500.
+  app.addHook("preValidation", async (request, reply) => {
+    const where =
+      malformedTextAt(request.params, "params") ?? malformedTextAt(request.query, "querystring") ?? malformedTextAt(request.body, "body");
+    if (where !== null) return adminError(reply, 400, "invalid_request", `${where} is not text (it holds a NUL or an unpaired surrogate)`);
   });
 
   await app.register(applicationRoutes);
