@@ -18,6 +18,7 @@ import { discoveryRoute } from "./oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { installationWebhooks, type WebhookSettings } from "./webhooks/installation-events.js";
 import { formatSchemaErrors } from "./schema-errors.js";
+import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "./error-shapes.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -68,7 +69,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     bodyLimit: 64 * 1024,
     schemaErrorFormatter: formatSchemaErrors,
+    // Errors raised before any context's handler can answer (see src/error-shapes.ts).
+    frameworkErrors,
+    clientErrorHandler,
   });
+  rootErrorHandling(app);
   const database = options.database ?? (await openDatabase(config.databaseUrl));
 
   app.decorate("config", config);

@@ -28,15 +28,19 @@ const CHALLENGE = /^[A-Za-z0-9\-._~]{43,128}$/;
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
+export function errorPageHtml(error: string, description: string): string {
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>Authorization error</title></head>` +
+    `<body><h1>Authorization error</h1><p><code>${escapeHtml(error)}</code>: ${escapeHtml(description)}</p></body></html>\n`
+  );
+}
+
 export function errorPage(reply: FastifyReply, status: number, error: string, description: string) {
   return reply
     .code(status)
     .type("text/html; charset=utf-8")
     .header("Content-Security-Policy", "default-src 'none'")
-    .send(
-      `<!doctype html><html><head><meta charset="utf-8"><title>Authorization error</title></head>` +
-        `<body><h1>Authorization error</h1><p><code>${escapeHtml(error)}</code>: ${escapeHtml(description)}</p></body></html>\n`,
-    );
+    .send(errorPageHtml(error, description));
 }
 
 /** The description of the first of `names` that was repeated or malformed; undefined when all are usable. */
