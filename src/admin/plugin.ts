@@ -10,9 +10,17 @@ import { authorizationRequestRoutes } from "./authorization-requests.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
-  app.setNotFoundHandler((request, reply) => adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]}`));
+  app.setNotFoundHandler((request, reply) => adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`));
+
+  // JSON only, as openapi.yaml says, whatever the root context accepts: any other
+  // body type (a form, text) is a 415 in this API's error shape.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
 
   app.addHook("onRequest", async (request, reply) => {
+    // Responses carry client secrets, webhook secrets and codes; none may be kept by a
+    // cache on the way, and the rest is private to the admin token's holder anyway.
+    reply.header("Cache-Control", "no-store").header("Pragma", "no-cache");
     const expected = app.config.adminToken;
     if (expected === undefined) {
       return adminError(

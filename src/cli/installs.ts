@@ -1,5 +1,6 @@
 // `appgrant installs …`: installations and their authorization codes, straight through src/domain.
 import { installationJson } from "../admin/serialize.js";
+import { findApplication } from "../domain/applications.js";
 import {
   createInstallation,
   getInstallation,
@@ -70,16 +71,17 @@ export const installCommands: CommandTable = {
   },
 
   "installs list": {
-    usage: "[--client-id C] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
+    usage: "[--client-id C (or the application's id)] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
     summary: "list installations, oldest first",
     options: { "client-id": { type: "string" }, account: { type: "string" }, status: { type: "string" }, ...pageOptions },
     async run({ values, json }) {
-      const filter = {
-        clientId: optionalString(values, "client-id"),
-        account: optionalString(values, "account"),
-        status: statusFilter(optionalString(values, "status")),
-      };
-      const page = await withDomain((ctx) => listInstallations(ctx, filter, pageRequest(values)));
+      const reference = optionalString(values, "client-id");
+      const filter = { account: optionalString(values, "account"), status: statusFilter(optionalString(values, "status")) };
+      const page = await withDomain(async (ctx) => {
+        // An unknown reference filters by itself as a client_id: it lists nothing, as before.
+        const clientId = reference === undefined ? undefined : ((await findApplication(ctx, reference))?.clientId ?? reference);
+        return listInstallations(ctx, { ...filter, clientId }, pageRequest(values));
+      });
       if (json) return printJson({ items: page.items.map(installationJson), next_cursor: page.nextCursor });
       if (page.items.length === 0) return print("No installations.");
       const rows = page.items.map((i) => [i.id, i.application.clientId, i.account, i.status, i.scopes, i.createdAt]);
