@@ -4,7 +4,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./app.js";
 import { purgeExpired } from "./domain/purge.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, issuerWarning, loadConfig } from "./config.js";
 import { migrateDatabase } from "./db/migrate.js";
 
 function schedulePurge(app: FastifyInstance, seconds: number): void {
@@ -33,6 +33,8 @@ export async function serve(): Promise<void> {
   const app = await buildApp({ config });
   if (applied.length > 0) app.log.info({ migrations: applied }, "database migrations applied");
   if (config.adminToken === undefined) app.log.warn("APPGRANT_ADMIN_TOKEN is not set: the admin API answers 503 until it is");
+  const derivedIssuer = issuerWarning(config);
+  if (derivedIssuer !== undefined) app.log.warn({ issuer: config.issuer }, derivedIssuer);
 
   let closing = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -66,6 +68,11 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   serve().catch((error: unknown) => {
+    // A configuration problem found while starting (e.g. the database directory) is one line, not a stack.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`appgrant: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`appgrant: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });

@@ -1,5 +1,6 @@
 // `appgrant installs …`: installations and their authorization codes, straight through src/domain.
 import { installationJson } from "../admin/serialize.js";
+import { issuerWarning } from "../config.js";
 import { findApplication } from "../domain/applications.js";
 import {
   createInstallation,
@@ -15,7 +16,7 @@ import {
 import { optionalString, pageOptions, pageRequest, requiredString, scopeList, scopeOptions, UsageError } from "./args.js";
 import type { CommandTable } from "./command.js";
 import { withDomain } from "./context.js";
-import { type Field, print, printJson, record, shownOnce, table } from "./output.js";
+import { type Field, notice, print, printJson, record, shownOnce, table } from "./output.js";
 
 function installationFields(installation: InstallationWithApp): Field[] {
   const json = installationJson(installation);
@@ -47,9 +48,10 @@ export const installCommands: CommandTable = {
       const clientId = requiredString(values, "client-id");
       const account = requiredString(values, "account");
       const scopes = scopeList(values);
-      const created = await withDomain((ctx) =>
-        createInstallation(ctx, { clientId, account, scopes: scopes.length > 0 ? scopes : undefined }),
-      );
+      const { created, config } = await withDomain(async (ctx, config) => ({
+        created: await createInstallation(ctx, { clientId, account, scopes: scopes.length > 0 ? scopes : undefined }),
+        config,
+      }));
       if (json) {
         printJson({
           ...installationJson(created.installation),
@@ -67,6 +69,9 @@ export const installCommands: CommandTable = {
         print(record(fields));
       }
       shownOnce("code", json);
+      // The link's iss must be the server's: say so when it may not be.
+      const derivedIssuer = created.redirectTo !== null ? issuerWarning(config) : undefined;
+      if (derivedIssuer !== undefined) notice(`appgrant: warning: ${derivedIssuer}`);
     },
   },
 
