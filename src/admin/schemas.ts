@@ -192,5 +192,6 @@ export const errorResponses = {
   401: errorSchema,
   404: errorSchema,
   409: errorSchema,
+  415: errorSchema,
   503: errorSchema,
 } as const;
