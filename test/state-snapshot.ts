@@ -3,7 +3,7 @@
 // nothing (a counter, an updatedAt, a revokedAt, a consumedAt).
 import type { TestApp } from "./helper.js";
 
-export async function snapshot(test: TestApp): Promise<Record<string, unknown[]>> {
+export async function snapshot(test: TestApp) {
   const db = test.app.domain.db;
   const byId = { orderBy: { id: "asc" } } as const;
   return {
