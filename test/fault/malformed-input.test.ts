@@ -4,11 +4,14 @@
 // wrong, path traversal) in path parameters, queries, bodies and headers, deep and
 // ill-typed JSON, repeated parameters, odd content types and methods. Properties:
 //  - no answer is a 5xx, and every error comes in the shape of its endpoint;
-//  - nothing changes: every request carries at least one defect the endpoint must refuse,
-//    and a whole-database snapshot (with a real application, installation, token pair and
-//    pending authorization request present) is identical after each route's corpus.
-// Fixed seed by default (CI); APPGRANT_FUZZ_RUNS=<runs per route> (default 40) and
-// APPGRANT_FUZZ_SEED=<n> for longer or other runs.
+//  - nothing changes: every request carries at least one defect the endpoint must refuse
+//    (or none where nothing can change: read-only routes, and the OAuth endpoints given
+//    another client's tokens), and a whole-database snapshot (with real applications,
+//    installations, token pairs and a pending authorization request present) is identical
+//    after each route's corpus.
+// Fixed seed by default (CI, a few seconds per database); APPGRANT_FUZZ_RUNS=<runs per
+// route> (default 100) and APPGRANT_FUZZ_SEED=<n> for longer or other runs (then raise tap's
+// --timeout: 2000 runs take a few minutes). A failure prints the shrunk request and the seed.
 import { STATUS_CODES } from "node:http";
 import fc from "fast-check";
 import type { Response as InjectResponse } from "light-my-request";
