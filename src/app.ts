@@ -1,6 +1,5 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
-import formbody from "@fastify/formbody";
 import { Redis } from "ioredis";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
@@ -89,7 +88,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!options.database) await database.close();
   });
 
-  await app.register(formbody);
   await app.register(health);
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);
