@@ -21,8 +21,8 @@ function shapeOf(path: string): Shape {
   return path === "/oauth" || path.startsWith("/oauth/") || path.startsWith("/oauth?") ? "oauth" : "admin";
 }
 
-function oauthBody(description: string): string {
-  return JSON.stringify({ error: "invalid_request", error_description: description });
+function oauthBody(description: string, error = "invalid_request"): string {
+  return JSON.stringify({ error, error_description: description });
 }
 
 function adminBody(status: number, message: string): string {
@@ -40,9 +40,11 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   if (status === 500) request.log.error({ err: error }, "router failure");
   else request.log.info({ code: error.code, status }, "request refused before routing");
   const shape = shapeOf(request.url);
-  if (shape === "page") void errorPage(reply.header("Cache-Control", "no-store"), status, "invalid_request", message);
-  else if (shape === "oauth") void reply.code(status).header("Cache-Control", "no-store").header("Pragma", "no-cache").type("application/json").send(oauthBody(message));
-  else void adminError(reply, status, status === 500 ? "server_error" : "invalid_request", message);
+  const code = status === 500 ? "server_error" : "invalid_request";
+  reply.header("Cache-Control", "no-store").header("Pragma", "no-cache");
+  if (shape === "page") void errorPage(reply, status, code, message);
+  else if (shape === "oauth") void reply.code(status).type("application/json").send(oauthBody(message, code));
+  else void adminError(reply, status, code, message);
 }
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {
@@ -61,7 +63,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   const packet: unknown = (error as { rawPacket?: unknown }).rawPacket;
   const path = /^[A-Z]+ (\S+)/.exec(Buffer.isBuffer(packet) ? packet.subarray(0, 4096).toString("latin1") : "")?.[1] ?? "/";
   const shape = shapeOf(path);
-  const body = shape === "admin" ? adminBody(status, message) : shape === "oauth" ? oauthBody(message) : errorPageHtml("invalid_request", message);
+  const body =
+    shape === "admin" ? adminBody(status, message) : shape === "oauth" ? oauthBody(message) : errorPageHtml("invalid_request", message);
   const type = shape === "page" ? "text/html" : "application/json";
   if (socket.writable) {
     socket.write(

@@ -32,11 +32,14 @@ t.test("refusals at the token, revocation and introspection endpoints name the c
   const form = (url: string, payload: string, headers: Record<string, string> = {}) => () =>
     test.app.inject({ method: "POST", url, payload, headers: { "content-type": "application/x-www-form-urlencoded", ...headers } });
   const id = client.client_id;
-  await expectLogged(t, test, id, form("/oauth/token", `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basic(id, WRONG_SECRET) }), "token, wrong Basic secret");
-  await expectLogged(t, test, id, form("/oauth/token", `grant_type=refresh_token&refresh_token=x&client_id=${id}&client_secret=${WRONG_SECRET}`), "token, wrong posted secret");
+  const wrongBasic = { authorization: basic(id, WRONG_SECRET) };
+  const refresh = `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`;
+  await expectLogged(t, test, id, form("/oauth/token", refresh, wrongBasic), "token, wrong Basic secret");
+  const posted = `grant_type=refresh_token&refresh_token=x&client_id=${id}&client_secret=${WRONG_SECRET}`;
+  await expectLogged(t, test, id, form("/oauth/token", posted), "token, wrong posted secret");
   await expectLogged(t, test, "nobody", form("/oauth/token", "grant_type=authorization_code&code=x&client_id=nobody"), "token, unknown client");
   await expectLogged(t, test, id, form("/oauth/token", `grant_type=password&client_id=${id}`), "token, unsupported grant");
-  await expectLogged(t, test, id, form("/oauth/revoke", `token=x`, { authorization: basic(id, WRONG_SECRET) }), "revoke");
+  await expectLogged(t, test, id, form("/oauth/revoke", `token=x`, wrongBasic), "revoke");
   await expectLogged(t, test, id, form("/oauth/introspect", `token=x&client_id=${id}`), "introspect without a secret");
 });
 
@@ -45,6 +48,7 @@ t.test("refusals at the authorization endpoint name the claimed client_id, on th
   const { client } = await setup(test);
   const get = (query: string) => () => test.app.inject({ method: "GET", url: `/oauth/authorize?${query}` });
   await expectLogged(t, test, "nobody", get("response_type=code&client_id=nobody"), "unknown client (page)");
-  await expectLogged(t, test, client.client_id, get(`response_type=code&client_id=${client.client_id}&redirect_uri=https://evil.example/`), "bad redirect_uri (page)");
+  const unregistered = `response_type=code&client_id=${client.client_id}&redirect_uri=https://evil.example/`;
+  await expectLogged(t, test, client.client_id, get(unregistered), "bad redirect_uri (page)");
   await expectLogged(t, test, client.client_id, get(`response_type=token&client_id=${client.client_id}`), "unsupported response_type (redirect)");
 });

@@ -10,7 +10,9 @@ import { authorizationRequestRoutes } from "./authorization-requests.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
-  app.setNotFoundHandler((request, reply) => adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`));
+  app.setNotFoundHandler((request, reply) =>
+    adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`),
+  );
 
   // JSON only, as openapi.yaml says, whatever the root context accepts: any other
   // body type (a form, text) is a 415 in this API's error shape.

@@ -244,7 +244,11 @@ export async function addSecret(
 /** A conflict whose message each caller ends with its own way of insisting (`force=true`, `--force`). */
 export class LastSecretError extends DomainError {
   constructor() {
-    super("conflict", "this is the application's last working client secret: without it the application cannot authenticate. Add another first, or delete it anyway with");
+    super(
+      "conflict",
+      "this is the application's last working client secret: without it the application cannot authenticate. " +
+        "Add another first, or delete it anyway with",
+    );
   }
 }
 
