@@ -1,6 +1,5 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
-import formbody from "@fastify/formbody";
 import { Redis } from "ioredis";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
@@ -20,6 +19,7 @@ import { loggerOptions } from "./logging.js";
 import { installationWebhooks, type WebhookSettings } from "./webhooks/installation-events.js";
 import { formatSchemaErrors } from "./schema-errors.js";
 import { drainHooks } from "./shutdown.js";
+import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "./error-shapes.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -72,8 +72,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     schemaErrorFormatter: formatSchemaErrors,
     // Requests arriving during a shutdown get drainHooks' 503 in their endpoint's shape, not Fastify's.
     return503OnClosing: false,
+    // Errors raised before any context's handler can answer (see src/error-shapes.ts).
+    frameworkErrors,
+    clientErrorHandler,
   });
   drainHooks(app);
+  rootErrorHandling(app);
   const database = options.database ?? (await openDatabase(config.databaseUrl));
 
   app.decorate("config", config);
@@ -89,7 +93,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!options.database) await database.close();
   });
 
-  await app.register(formbody);
   await app.register(health);
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);

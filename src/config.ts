@@ -12,6 +12,11 @@ export interface Config {
   host: string;
   databaseUrl: string;
   issuer: string;
+  /**
+   * True when APPGRANT_ISSUER is unset and the issuer is http://localhost:<PORT>: then the
+   * server and the CLI each derive it from their own PORT (see issuerWarning).
+   */
+  issuerFromPort: boolean;
   /** The `aud` introspection reports: the platform's API (APPGRANT_AUDIENCE, default the issuer). */
   audience: string;
   /**
@@ -120,6 +125,19 @@ function issuer(env: Env, port: number): string {
   return raw.replace(/\/+$/, "");
 }
 
+/**
+ * The warning for an issuer derived from PORT: the server (at start) and the CLI (next to
+ * a link it prints) would disagree on `iss` whenever their PORTs differ, and a client
+ * that checks `iss` (RFC 9207) would then refuse the CLI's links.
+ */
+export function issuerWarning(config: Pick<Config, "issuer" | "issuerFromPort">): string | undefined {
+  if (!config.issuerFromPort) return undefined;
+  return (
+    `APPGRANT_ISSUER is not set: the issuer (iss) is ${config.issuer}, derived from PORT, and the server and the CLI ` +
+    "each derive it from their own PORT. Set APPGRANT_ISSUER to the server's public URL, for both."
+  );
+}
+
 function redisUrl(env: Env): string | undefined {
   const raw = read(env, "REDIS_URL");
   if (raw !== undefined && !/^rediss?:\/\//.test(raw)) throw new ConfigError("REDIS_URL", `must start with redis:// or rediss://, got "${raw}"`);
@@ -226,6 +244,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     host: read(env, "HOST") ?? "127.0.0.1",
     databaseUrl: database,
     issuer: issuerUrl,
+    issuerFromPort: read(env, "APPGRANT_ISSUER") === undefined,
     audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
     consentUrl: consentUrl(env),
     scopes: read(env, "APPGRANT_SCOPES")?.split(/\s+/),

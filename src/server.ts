@@ -4,7 +4,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./app.js";
 import { purgeExpired } from "./domain/purge.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, issuerWarning, loadConfig } from "./config.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { shutdownOnSignals } from "./shutdown.js";
 import { keyFileWarning, keySource } from "./db/secret-key.js";
@@ -38,6 +38,8 @@ export async function serve(): Promise<void> {
   const keyWarning = keyFileWarning(config);
   if (keyWarning !== undefined) app.log.warn(keyWarning);
   if (config.adminToken === undefined) app.log.warn("APPGRANT_ADMIN_TOKEN is not set: the admin API answers 503 until it is");
+  const derivedIssuer = issuerWarning(config);
+  if (derivedIssuer !== undefined) app.log.warn({ issuer: config.issuer }, derivedIssuer);
 
   shutdownOnSignals(app, config.shutdownGrace);
   if (config.purgeInterval > 0) schedulePurge(app, config.purgeInterval);
@@ -57,6 +59,11 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   serve().catch((error: unknown) => {
+    // A configuration problem found while starting (e.g. the database directory) is one line, not a stack.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`appgrant: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`appgrant: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });

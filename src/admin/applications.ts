@@ -5,11 +5,13 @@ import {
   deleteApplication,
   deleteSecret,
   getApplication,
+  LastSecretError,
   listApplications,
   listSecrets,
   rotateWebhookSecret,
   updateApplication,
 } from "../domain/applications.js";
+import { conflict } from "../domain/errors.js";
 import * as s from "./schemas.js";
 import { applicationJson, secretJson } from "./serialize.js";
 
@@ -111,17 +113,21 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: IdParams & { secretId: string } }>(
+  app.delete<{ Params: IdParams & { secretId: string }; Querystring: { force: boolean } }>(
     "/applications/:id/secrets/:secretId",
     {
       schema: {
         params: { ...s.idParams, properties: { ...s.idParams.properties, secretId: s.idParams.properties.id }, required: ["id", "secretId"] },
+        querystring: s.deleteSecretQuery,
         response: { 204: { type: "null" }, ...s.errorResponses },
       },
     },
     async (request, reply) => {
-      await deleteSecret(ctx, request.params.id, request.params.secretId);
-      request.log.info({ applicationId: request.params.id, secretId: request.params.secretId }, "client secret deleted");
+      const { force } = request.query;
+      await deleteSecret(ctx, request.params.id, request.params.secretId, { force }).catch((error: unknown) => {
+        throw error instanceof LastSecretError ? conflict(`${error.message} force=true`) : error;
+      });
+      request.log.info({ applicationId: request.params.id, secretId: request.params.secretId, force }, "client secret deleted");
       return reply.code(204).send();
     },
   );

@@ -177,6 +177,13 @@ export const installationQuery = {
   },
 } as const;
 
+/** force=true: delete even the application's last working client secret. */
+export const deleteSecretQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { force: { type: "boolean", default: false } },
+} as const;
+
 export const listQuery = { type: "object", additionalProperties: false, properties: pageQuery } as const;
 
 /** Standard error responses of an admin route, merged into each route's response map. */
@@ -185,5 +192,6 @@ export const errorResponses = {
   401: errorSchema,
   404: errorSchema,
   409: errorSchema,
+  415: errorSchema,
   503: errorSchema,
 } as const;

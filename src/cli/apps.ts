@@ -5,11 +5,13 @@ import {
   createApplication,
   deleteApplication,
   deleteSecret,
-  getApplication,
+  findApplication,
+  LastSecretError,
   listApplications,
   listSecrets,
   rotateWebhookSecret,
 } from "../domain/applications.js";
+import { conflict, notFound } from "../domain/errors.js";
 import type { Application } from "../generated/prisma/client.js";
 import { optionalString, pageOptions, pageRequest, repeated, requiredString, scopeList, scopeOptions, timestamp, UsageError } from "./args.js";
 import type { CommandTable } from "./command.js";
@@ -85,11 +87,15 @@ export const appCommands: CommandTable = {
   },
 
   "apps show": {
-    usage: "<id>",
+    usage: "<id | client_id>",
     summary: "show one application (never its secrets)",
     positionals: ["id"],
     async run({ positionals, json }) {
-      const application = await withDomain((ctx) => getApplication(ctx, positionals[0]!));
+      const application = await withDomain(async (ctx) => {
+        const found = await findApplication(ctx, positionals[0]!);
+        if (!found) throw notFound("application");
+        return found;
+      });
       if (json) printJson(applicationJson(application));
       else print(record(applicationFields(application)));
     },
@@ -144,12 +150,15 @@ export const appCommands: CommandTable = {
   },
 
   "apps delete-secret": {
-    usage: "<id> <secret-id>",
-    summary: "delete one client secret; it stops authenticating at once",
+    usage: "<id> <secret-id> [--force]",
+    summary: "delete one client secret; it stops authenticating at once (the last working one only with --force)",
+    options: { force: { type: "boolean" } },
     positionals: ["id", "secret-id"],
-    async run({ positionals, json }) {
+    async run({ values, positionals, json }) {
       const [id, secretId] = positionals as [string, string];
-      await withDomain((ctx) => deleteSecret(ctx, id, secretId));
+      await withDomain((ctx) => deleteSecret(ctx, id, secretId, { force: values.force === true })).catch((error: unknown) => {
+        throw error instanceof LastSecretError ? conflict(`${error.message} --force`) : error;
+      });
       if (json) printJson({ id: secretId, deleted: true });
       else print(`Deleted client secret ${secretId} of application ${id}.`);
     },

@@ -35,7 +35,7 @@ export async function migratedConfig(): Promise<Config> {
   return config;
 }
 
-export async function withDomain<T>(fn: (ctx: DomainContext) => Promise<T>): Promise<T> {
+export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => Promise<T>): Promise<T> {
   const config = await migratedConfig();
   const [{ openDatabase, resolveSecretKey }, { SecretHasher }, { createDomainContext }] = await Promise.all([
     import("../db/database.js"),
@@ -46,7 +46,7 @@ export async function withDomain<T>(fn: (ctx: DomainContext) => Promise<T>): Pro
   // the CLI seals with the server key (webhook secrets) the server can open.
   const database = await openDatabase(config.databaseUrl);
   try {
-    return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)));
+    return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)), config);
   } finally {
     await database.close();
   }

@@ -1,5 +1,7 @@
 // `appgrant installs …`: installations and their authorization codes, straight through src/domain.
 import { installationJson } from "../admin/serialize.js";
+import { issuerWarning } from "../config.js";
+import { findApplication } from "../domain/applications.js";
 import {
   createInstallation,
   getInstallation,
@@ -14,7 +16,7 @@ import {
 import { optionalString, pageOptions, pageRequest, requiredString, scopeList, scopeOptions, UsageError } from "./args.js";
 import type { CommandTable } from "./command.js";
 import { withDomain } from "./context.js";
-import { type Field, print, printJson, record, shownOnce, table } from "./output.js";
+import { type Field, notice, print, printJson, record, shownOnce, table } from "./output.js";
 
 function installationFields(installation: InstallationWithApp): Field[] {
   const json = installationJson(installation);
@@ -46,9 +48,10 @@ export const installCommands: CommandTable = {
       const clientId = requiredString(values, "client-id");
       const account = requiredString(values, "account");
       const scopes = scopeList(values);
-      const created = await withDomain((ctx) =>
-        createInstallation(ctx, { clientId, account, scopes: scopes.length > 0 ? scopes : undefined }),
-      );
+      const { created, config } = await withDomain(async (ctx, config) => ({
+        created: await createInstallation(ctx, { clientId, account, scopes: scopes.length > 0 ? scopes : undefined }),
+        config,
+      }));
       if (json) {
         printJson({
           ...installationJson(created.installation),
@@ -66,20 +69,24 @@ export const installCommands: CommandTable = {
         print(record(fields));
       }
       shownOnce("code", json);
+      // The link's iss must be the server's: say so when it may not be.
+      const derivedIssuer = created.redirectTo !== null ? issuerWarning(config) : undefined;
+      if (derivedIssuer !== undefined) notice(`appgrant: warning: ${derivedIssuer}`);
     },
   },
 
   "installs list": {
-    usage: "[--client-id C] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
+    usage: "[--client-id C (or the application's id)] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
     summary: "list installations, oldest first",
     options: { "client-id": { type: "string" }, account: { type: "string" }, status: { type: "string" }, ...pageOptions },
     async run({ values, json }) {
-      const filter = {
-        clientId: optionalString(values, "client-id"),
-        account: optionalString(values, "account"),
-        status: statusFilter(optionalString(values, "status")),
-      };
-      const page = await withDomain((ctx) => listInstallations(ctx, filter, pageRequest(values)));
+      const reference = optionalString(values, "client-id");
+      const filter = { account: optionalString(values, "account"), status: statusFilter(optionalString(values, "status")) };
+      const page = await withDomain(async (ctx) => {
+        // An unknown reference filters by itself as a client_id: it lists nothing, as before.
+        const clientId = reference === undefined ? undefined : ((await findApplication(ctx, reference))?.clientId ?? reference);
+        return listInstallations(ctx, { ...filter, clientId }, pageRequest(values));
+      });
       if (json) return printJson({ items: page.items.map(installationJson), next_cursor: page.nextCursor });
       if (page.items.length === 0) return print("No installations.");
       const rows = page.items.map((i) => [i.id, i.application.clientId, i.account, i.status, i.scopes, i.createdAt]);

@@ -5,10 +5,11 @@
 // most set-ups; here every migration and its bookkeeping row commit together.
 import Database from "better-sqlite3";
 import pg from "pg";
+import { prepareDataDirectory } from "./data-directory.js";
 import { parsePostgresUrl } from "./postgres.js";
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** prisma/migrations, found from src/db or dist/db alike. */
@@ -49,7 +50,7 @@ export class MigrationError extends Error {
 /** Applies pending migrations; returns the names applied (empty when up to date). */
 export function migrateSqlite(url: string, migrations: Migration[] = readMigrations()): string[] {
   const path = url.slice("file:".length);
-  mkdirSync(dirname(path), { recursive: true });
+  prepareDataDirectory(url);
   const db = new Database(path, { timeout: 10_000 });
   try {
     // WAL is a property of the file: set once here, every later connection uses it.

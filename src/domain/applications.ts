@@ -4,7 +4,7 @@ import { generateClientId, generateCredential } from "../crypto/tokens.js";
 import { newId } from "../db/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
 import type { DomainContext } from "./context.js";
-import { conflict, invalid, notFound } from "./errors.js";
+import { conflict, DomainError, invalid, notFound } from "./errors.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken } from "./scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
@@ -147,6 +147,11 @@ export async function getApplication(ctx: DomainContext, id: string): Promise<Ap
   return application;
 }
 
+/** An application by its id or its client_id (operators know either); null when neither matches. */
+export function findApplication(ctx: DomainContext, reference: string): Promise<Application | null> {
+  return ctx.db.application.findFirst({ where: { OR: [{ id: reference }, { clientId: reference }] } });
+}
+
 export async function getApplicationByClientId(ctx: DomainContext, clientId: string): Promise<Application> {
   const application = await ctx.db.application.findUnique({ where: { clientId } });
   if (!application) throw notFound("application");
@@ -234,9 +239,41 @@ export async function addSecret(
   return { secret, clientSecret };
 }
 
-export async function deleteSecret(ctx: DomainContext, applicationId: string, secretId: string): Promise<void> {
+/** A conflict whose message each caller ends with its own way of insisting (`force=true`, `--force`). */
+export class LastSecretError extends DomainError {
+  constructor() {
+    super(
+      "conflict",
+      "this is the application's last working client secret: without it the application cannot authenticate. " +
+        "Add another first, or delete it anyway with",
+    );
+  }
+}
+
+/**
+ * Deletes a client secret. Deleting the last one that works (no other unexpired secret
+ * left) locks the application out of the token endpoint, so it takes `force`.
+ */
+export async function deleteSecret(
+  ctx: DomainContext,
+  applicationId: string,
+  secretId: string,
+  options: { force?: boolean } = {},
+): Promise<void> {
+  const now = ctx.clock();
   await ctx.transaction(async (tx) => {
-    const { count } = await tx.clientSecret.deleteMany({ where: { id: secretId, applicationId } });
-    if (count === 0) throw notFound("secret");
+    // Writing the application row first locks it (PostgreSQL), so two concurrent
+    // deletions of the last two secrets cannot both see the other one left.
+    const { count: found } = await tx.application.updateMany({ where: { id: applicationId }, data: { updatedAt: now } });
+    if (found === 0) throw notFound("application");
+    const secret = await tx.clientSecret.findFirst({ where: { id: secretId, applicationId } });
+    if (!secret) throw notFound("secret");
+    if (!options.force && isSecretActive(secret, now)) {
+      const othersActive = await tx.clientSecret.count({
+        where: { applicationId, id: { not: secretId }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+      });
+      if (othersActive === 0) throw new LastSecretError();
+    }
+    await tx.clientSecret.delete({ where: { id: secretId } });
   });
 }

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import { isWellFormed } from "../crypto/tokens.js";
 import { parseScopes } from "../domain/scopes.js";
+import { isWellFormedText } from "../well-formed-text.js";
 import { invalidClient } from "./errors.js";
 import type { Params } from "./params.js";
 import type { TokenStore } from "./token-store.js";
@@ -22,11 +23,14 @@ export interface AuthenticatedClient {
 }
 
 function formDecode(value: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(value.replace(/\+/g, " "));
+    decoded = decodeURIComponent(value.replace(/\+/g, " "));
   } catch {
     throw invalidClient("malformed HTTP Basic credentials");
   }
+  if (!isWellFormedText(decoded)) throw invalidClient("malformed HTTP Basic credentials");
+  return decoded;
 }
 
 /** The raw (still form-encoded) id and secret of an HTTP Basic header; null if it is not one. */

@@ -1,6 +1,7 @@
 // Token endpoint parameters: form-urlencoded (RFC 6749) or JSON (what Sentry's apps
-// send). A parameter sent twice is an error (RFC 6749 §3.2), an empty one counts as
-// absent, values must be strings.
+// send), and the authorization endpoint's query. A parameter sent twice is an error
+// (RFC 6749 §3.2), an empty one counts as absent, values must be strings of text.
+import { isWellFormedText } from "../well-formed-text.js";
 import { invalidRequest } from "./errors.js";
 
 export type Params = Map<string, string>;
@@ -12,8 +13,10 @@ export type Params = Map<string, string>;
  */
 export interface RequestParams {
   values: Params;
-  invalid: Map<string, "is repeated" | "must be a string">;
+  invalid: Map<string, "is repeated" | "must be a string" | typeof NOT_TEXT>;
 }
+
+const NOT_TEXT = "is not text (it holds a NUL or an unpaired surrogate)";
 
 export function readParams(body: unknown): RequestParams {
   if (body === undefined || body === null) throw invalidRequest("request body is missing");
@@ -24,6 +27,7 @@ export function readParams(body: unknown): RequestParams {
     if (Array.isArray(value)) invalid.set(name, "is repeated");
     else if (value === null || value === undefined || value === "") continue;
     else if (typeof value !== "string") invalid.set(name, "must be a string");
+    else if (!isWellFormedText(value)) invalid.set(name, NOT_TEXT);
     else values.set(name, value);
   }
   return { values, invalid };
@@ -39,6 +43,16 @@ export function requireValid(params: RequestParams, names: Iterable<string>): vo
 
 /** Client authentication parameters, read by every endpoint that authenticates clients. */
 export const CLIENT_PARAMETERS = ["client_id", "client_secret"] as const;
+
+/**
+ * A client_id the caller claimed, as a refusal's log line names it: at most 100
+ * characters of it, and only if it is text (the caller chose it). Never a secret: only
+ * ever given the client_id parameter or the id half of HTTP Basic credentials.
+ */
+export function claimedForLog(value: unknown): string | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  return isWellFormedText(value) ? value.slice(0, 100) : "(not text)";
+}
 
 /** Parameter names are echoed in descriptions; keep them short and printable. */
 export function safeName(name: string): string {

@@ -4,14 +4,14 @@ import formbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest, OAuthError, serverError } from "./errors.js";
 import type { GrantRegistry } from "./grant-type.js";
-import { duplicateTopLevelKey, safeName } from "./params.js";
+import { claimedForLog, duplicateTopLevelKey, safeName } from "./params.js";
 import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
-import { authorizeRoute } from "./authorize-route.js";
+import { authorizeRoute, errorPage } from "./authorize-route.js";
 import type { TokenStore } from "./token-store.js";
-import { type Authenticate, authenticateClient } from "./client-auth.js";
+import { type Authenticate, authenticateClient, basicPair } from "./client-auth.js";
 import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 import { ServiceUnavailableError } from "../unavailable.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
@@ -26,6 +26,14 @@ export interface OAuthOptions {
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
 const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect"]);
 
+/** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
+function claimedClientId(request: FastifyRequest): string | undefined {
+  const basic = basicPair(request.headers.authorization);
+  if (basic) return claimedForLog(basic.id);
+  const fromBody = claimedForLog((request.body as Record<string, unknown> | undefined)?.client_id);
+  return fromBody ?? claimedForLog((request.query as Record<string, unknown> | undefined)?.client_id);
+}
+
 function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyReply) {
   noStore(reply);
   if (error.statusCode === 401) {
@@ -34,7 +42,9 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
   }
   if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
   const level = error.statusCode >= 500 ? "error" : "info";
-  request.log[level]({ oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
+  const clientId = claimedClientId(request);
+  request.log[level]({ clientId, oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
+  if (request.routeOptions.config?.errorPage) return errorPage(reply, error.statusCode, error.error, error.description);
   return reply.code(error.statusCode).send(error.toJSON());
 }
 
