@@ -54,7 +54,10 @@ export interface OAuthRateLimits {
    * spending argon2; a failure is counted (and answered 429 once the caller is over its
    * limit); a success is counted against the client's request limit.
    */
-  authenticate(request: FastifyRequest, run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>): Promise<AuthenticatedClient>;
+  authenticate(
+    request: FastifyRequest,
+    run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>,
+  ): Promise<AuthenticatedClient>;
 }
 
 function tooMany(count: Count, detail: string): OAuthError {
