@@ -1,6 +1,6 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
-import { Redis } from "ioredis";
+import { createHmac } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { adminApi } from "./admin/plugin.js";
@@ -20,6 +20,8 @@ import { installationWebhooks, type WebhookSettings } from "./webhooks/installat
 import { formatSchemaErrors } from "./schema-errors.js";
 import { drainHooks } from "./shutdown.js";
 import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "./error-shapes.js";
+import { connectRedis, redisMemory } from "./redis.js";
+import { exposeDependency } from "./dependency-status.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -43,22 +45,6 @@ export interface AppOptions {
   webhooks?: WebhookSettings;
   /** Overrides config.secretKeys and the key file (tests). */
   secretKey?: ServerKeys;
-}
-
-/**
- * Redis for the shared rate limits. Unreachable at start: refuse to start (a wrong
- * REDIS_URL must be loud). Lost later: requests fail open, logged.
- */
-async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, enableOfflineQueue: false });
-  redis.on("error", (error: Error) => app.log.error({ err: error }, "redis error (rate limits fail open)"));
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(`REDIS_URL: cannot connect to Redis: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return redis;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -85,11 +71,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate("domain", createDomainContext(database, config, new SecretHasher(), secretKey, options.clock));
 
   const webhooks = installationWebhooks(app, options.webhooks);
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl, app) : undefined;
+  // Redis for the shared rate limits (src/redis.ts): unreachable at start, refuse to start.
+  const redis = config.redisUrl
+    ? await connectRedis(config.redisUrl, { timeoutMs: config.redisTimeout, log: app.log }).catch(async (error: unknown) => {
+        if (!options.database) await database.close();
+        throw error;
+      })
+    : undefined;
+  if (redis) {
+    exposeDependency(app, redis.status);
+    // Verified client secrets, shared by the processes for a day (see src/crypto/secret-hasher.ts).
+    const key = createHmac("sha256", secretKey.current).update("appgrant shared secret verifications").digest();
+    app.domain.hasher.share(redisMemory(redis, `${config.redisPrefix}verified:`, 86_400), key);
+  }
   // One hook, in order: pending webhook deliveries still read the database.
   app.addHook("onClose", async () => {
     await webhooks.close();
-    await redis?.quit().catch(() => redis.disconnect());
+    await redis?.close();
     if (!options.database) await database.close();
   });
 

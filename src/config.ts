@@ -2,6 +2,7 @@
 // so an operator knows what to fix before anything starts.
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import ipaddr from "ipaddr.js";
 import { parseCidr } from "./webhooks/address-policy.js";
 import { keyListProblem, parseKeyList } from "./crypto/server-keys.js";
 
@@ -33,8 +34,11 @@ export interface Config {
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
   logLevel: LogLevel;
-  /** Trust X-Forwarded-* from a TLS-terminating proxy in front. */
-  trustProxy: boolean;
+  /**
+   * Trust X-Forwarded-* from a TLS-terminating proxy in front (APPGRANT_TRUST_PROXY): true
+   * trusts every hop; a list, only the proxies at those addresses or CIDRs.
+   */
+  trustProxy: boolean | string[];
   /**
    * Server keys, newest first (src/crypto/server-keys.ts): the first encrypts webhook
    * secrets and derives refresh-token successors (src/oauth/successor.ts), all decrypt
@@ -47,8 +51,11 @@ export interface Config {
   secretKeyFile: string | undefined;
   /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
   refreshGracePeriod: number;
-  /** Rate limits of the OAuth endpoints, per window; 0 disables one. */
-  rateLimit: { windowSeconds: number; perIp: number; perClient: number; authFailures: number };
+  /**
+   * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
+   * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/oauth/rate-limit.ts).
+   */
+  rateLimit: { windowSeconds: number; perIp: number; perClient: number; authFailures: number; authFailuresPerIp: number };
   /** Redis shared by every process for the rate limits; undefined: in memory. */
   redisUrl: string | undefined;
   /** Seconds between purges of expired codes, requests and tokens in the server; 0: never (use `appgrant purge`). */
@@ -62,6 +69,8 @@ export interface Config {
   webhookPolicy: { allowPrivate: boolean; allowedCidrs: string[] };
   /** Seconds a SIGTERM/SIGINT shutdown may take (APPGRANT_SHUTDOWN_GRACE); then open connections are cut (src/shutdown.ts). */
   shutdownGrace: number;
+  /** Milliseconds any one Redis step may take: connecting, each command (APPGRANT_REDIS_TIMEOUT). */
+  redisTimeout: number;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +151,35 @@ function redisUrl(env: Env): string | undefined {
   const raw = read(env, "REDIS_URL");
   if (raw !== undefined && !/^rediss?:\/\//.test(raw)) throw new ConfigError("REDIS_URL", `must start with redis:// or rediss://, got "${raw}"`);
   return raw;
+}
+
+// With `true`, the client's address is the left-most X-Forwarded-For entry, which the
+// client itself writes unless the proxy replaces the header: the per-IP rate limits
+// would count whatever address a caller claims. With the proxies' addresses, the
+// client's address is the entry the last trusted proxy appended.
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** A plain IPv4 (four decimal parts) or IPv6 address, optionally with a prefix length. */
+function isAddressOrCidr(value: string): boolean {
+  const [address = "", prefix, extra] = value.split("/");
+  if (extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+  if (ipaddr.IPv4.isValidFourPartDecimal(address)) return prefix === undefined || Number(prefix) <= 32;
+  return ipaddr.IPv6.isValid(address) && (prefix === undefined || Number(prefix) <= 128);
+}
+
+function trustProxy(env: Env): boolean | string[] {
+  const raw = read(env, "APPGRANT_TRUST_PROXY") ?? "false";
+  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === "true";
+  const entries = raw.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!PROXY_NAMES.has(entry) && !isAddressOrCidr(entry)) {
+      throw new ConfigError(
+        "APPGRANT_TRUST_PROXY",
+        `must be true, false, or the proxies' addresses or CIDRs (comma-separated), got "${entry}"`,
+      );
+    }
+  }
+  return entries;
 }
 
 function consentUrl(env: Env): string | undefined {
@@ -225,10 +263,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
-  const trustProxy = (read(env, "APPGRANT_TRUST_PROXY") ?? "false").toLowerCase();
-  if (trustProxy !== "true" && trustProxy !== "false") {
-    throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true or false, got "${trustProxy}"`);
-  }
   const database = databaseUrl(env, cwd);
   if (secretKeys === undefined && !database.startsWith("file:")) {
     // Several processes share a PostgreSQL database; they must derive the same secrets.
@@ -253,7 +287,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     accessTokenLifetime: integer(env, "APPGRANT_ACCESS_TOKEN_LIFETIME", 8 * 3600, 60, 30 * day),
     refreshTokenLifetime: integer(env, "APPGRANT_REFRESH_TOKEN_LIFETIME", 180 * day, 60, 3650 * day),
     logLevel: logLevel as LogLevel,
-    trustProxy: trustProxy === "true",
+    trustProxy: trustProxy(env),
     secretKeys,
     secretKeyFile,
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
@@ -262,9 +296,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),
       perClient: integer(env, "APPGRANT_RATE_LIMIT_PER_CLIENT", 600, 0, 10_000_000),
       authFailures: integer(env, "APPGRANT_RATE_LIMIT_AUTH_FAILURES", 20, 0, 10_000_000),
+      authFailuresPerIp: integer(env, "APPGRANT_RATE_LIMIT_AUTH_FAILURES_PER_IP", 100, 0, 10_000_000),
     },
     redisUrl: redisUrl(env),
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
+    redisTimeout: integer(env, "APPGRANT_REDIS_TIMEOUT", 500, 10, 60_000),
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
     webhookPolicy: webhookPolicy(env),
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.

@@ -48,6 +48,10 @@ t.test("reads each variable", async (t) => {
     { env: { LOG_LEVEL: "DEBUG" }, expect: { logLevel: "debug" } },
     { env: { LOG_LEVEL: "silent" }, expect: { logLevel: "silent" } },
     { env: { APPGRANT_TRUST_PROXY: "true" }, expect: { trustProxy: true } },
+    { env: { APPGRANT_TRUST_PROXY: "10.0.0.0/8, 192.0.2.1,loopback" }, expect: { trustProxy: ["10.0.0.0/8", "192.0.2.1", "loopback"] } },
+    { env: {}, expect: { redisTimeout: 500, rateLimit: { authFailures: 20, authFailuresPerIp: 100 } } },
+    { env: { APPGRANT_REDIS_TIMEOUT: "250" }, expect: { redisTimeout: 250 } },
+    { env: { APPGRANT_RATE_LIMIT_AUTH_FAILURES_PER_IP: "0" }, expect: { rateLimit: { authFailuresPerIp: 0 } } },
   ];
   for (const c of cases) t.match(loadConfig(c.env, CWD), c.expect, JSON.stringify(c.env));
 });
@@ -79,6 +83,11 @@ t.test("refuses each bad value with a ConfigError naming the variable", async (t
     ["APPGRANT_REFRESH_TOKEN_LIFETIME", "59"],
     ["APPGRANT_REFRESH_TOKEN_LIFETIME", String(3650 * 86_400 + 1)],
     ["APPGRANT_TRUST_PROXY", "yes"],
+    ["APPGRANT_TRUST_PROXY", "10.0.0.0/33"],
+    ["APPGRANT_TRUST_PROXY", "10.0.0.1,"],
+    ["APPGRANT_REDIS_TIMEOUT", "5"],
+    ["APPGRANT_REDIS_TIMEOUT", "1s"],
+    ["APPGRANT_RATE_LIMIT_AUTH_FAILURES_PER_IP", "-1"],
     // Several processes share a PostgreSQL database and must share the key.
     ["APPGRANT_SECRET_KEY", "", { DATABASE_URL: "postgresql://u:p@db/appgrant" }],
     ["APPGRANT_SECRET_KEY", "short"],

@@ -92,3 +92,21 @@ t.test("reset mode and resetAll reset connections; refuse mode refuses them", as
   again.write("back");
   t.equal(await nextData(again, 2000), "back", "the same port serves again");
 });
+
+t.test("refusing resets the open connections at once, even one its peer is closing", async (t) => {
+  const proxy = await FaultProxy.start({ host: "127.0.0.1", port: await echoServer(t) });
+  t.teardown(() => proxy.close());
+  const open = await connect(proxy.port);
+  open.on("error", () => undefined);
+  const closing = await connect(proxy.port);
+  closing.on("error", () => undefined);
+  closing.end(); // half-closed: the proxy's side is shutting down, which a reset cannot interrupt
+  const closed = new Promise((resolve) => open.once("close", resolve));
+  const refused = await Promise.race([
+    proxy.setMode("refuse").then(() => "refused"),
+    new Promise((resolve) => setTimeout(() => resolve("still waiting"), 2000).unref()),
+  ]);
+  t.equal(refused, "refused", "the mode changes without waiting for clients to hang up");
+  await closed;
+  t.equal(proxy.connections, 0);
+});

@@ -71,8 +71,10 @@ export class FaultProxy {
     const previous = this.#mode;
     this.#mode = mode;
     if (mode === "refuse" && previous !== "refuse") {
-      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      // Reset first: close() waits for every open connection to end.
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.resetAll();
+      await closed;
     } else if (mode !== "refuse" && previous === "refuse") {
       this.#server = net.createServer();
       await this.#listen(this.#port);
@@ -83,8 +85,8 @@ export class FaultProxy {
   /** Resets every open connection, both sides. */
   resetAll(): void {
     for (const pair of this.#pairs) {
-      pair.client.resetAndDestroy();
-      pair.upstream?.resetAndDestroy();
+      reset(pair.client);
+      if (pair.upstream) reset(pair.upstream);
     }
     this.#pairs.clear();
   }
@@ -111,7 +113,7 @@ export class FaultProxy {
   #accept(client: net.Socket): void {
     client.on("error", () => undefined);
     if (this.#mode === "reset" || this.#mode === "refuse") {
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     const pair: Pair = { client, upstream: undefined, toUpstream: [], toClient: [] };
@@ -134,7 +136,7 @@ export class FaultProxy {
     if (pair.upstream === undefined) {
       const upstream = net.connect(this.target.port, this.target.host);
       pair.upstream = upstream;
-      upstream.on("error", () => pair.client.resetAndDestroy());
+      upstream.on("error", () => reset(pair.client));
       upstream.on("close", () => this.#drop(pair));
       upstream.on("connect", () => this.#flush(pair));
       upstream.on("data", (chunk: Buffer) => {
@@ -153,4 +155,14 @@ export class FaultProxy {
     pair.client.destroy();
     pair.upstream?.destroy();
   }
+}
+
+/**
+ * Resets a connection (RST). A socket already shutting down (its peer ended it) cannot
+ * be reset: libuv refuses, and Node then never closes its handle, which keeps the
+ * process from exiting. Such a socket is destroyed instead.
+ */
+function reset(socket: net.Socket): void {
+  if (socket.writableEnded || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import t from "tap";
+import { limitAddress } from "../src/oauth/rate-limit.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "./helper.js";
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
@@ -95,4 +96,23 @@ t.test("with REDIS_URL the limits hold across processes", async (t) => {
   }
   // Two failures allowed in all, counted across both processes; then refused before verification.
   t.same(codes, [401, 401, 429, 429, 429]);
+});
+
+t.test("an IPv6 caller is counted by its /64, an IPv4-mapped one as its IPv4 address", async (t) => {
+  t.equal(limitAddress("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  t.equal(limitAddress("2001:db8:1:2::ffff"), "2001:db8:1:2::/64", "one subscriber's block is one caller");
+  t.equal(limitAddress("::ffff:192.0.2.1"), "192.0.2.1");
+  t.equal(limitAddress("192.0.2.1"), "192.0.2.1");
+  const test = await buildTestApp(t, { APPGRANT_RATE_LIMIT_PER_IP: "2", APPGRANT_RATE_LIMIT_PER_CLIENT: "0" });
+  const from = (remoteAddress: string) =>
+    test.app.inject({
+      method: "POST",
+      url: "/oauth/token",
+      remoteAddress,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: form({ grant_type: "refresh_token", refresh_token: "x", client_id: "nobody" }),
+    });
+  const codes = [];
+  for (const address of ["2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8:0:1::1"]) codes.push((await from(address)).statusCode);
+  t.same(codes, [401, 401, 429, 401], "a new address in the same /64 is the same caller; another /64 is not");
 });

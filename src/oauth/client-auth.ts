@@ -52,12 +52,19 @@ function basicCredentials(header: string): { id: string; secret: string } {
 /** Client authentication as the routes use it (with the rate limiter around it; see plugin.ts). */
 export type Authenticate = (request: { headers: IncomingHttpHeaders }, params: Params, now: Date) => Promise<AuthenticatedClient>;
 
+/**
+ * Called before argon2 is spent on a secret that no process remembers having verified
+ * (the rate limiter's chance to refuse a guesser first); throws to refuse.
+ */
+export type BeforeVerification = (clientId: string) => Promise<void>;
+
 export async function authenticateClient(
   headers: IncomingHttpHeaders,
   params: Params,
   store: TokenStore,
   hasher: SecretHasher,
   now: Date,
+  beforeVerification?: BeforeVerification,
 ): Promise<AuthenticatedClient> {
   let clientId = params.get("client_id");
   let secret = params.get("client_secret");
@@ -88,6 +95,8 @@ export async function authenticateClient(
   if (secret === undefined) throw invalidClient("client authentication is required");
   // The checksum rejects typos and garbage before any argon2 work is spent on them.
   if (isWellFormed("clientSecret", secret)) {
+    if (await hasher.recognises(client.secretHashes, secret)) return authenticated;
+    await beforeVerification?.(client.clientId);
     for (const hash of client.secretHashes) {
       if (await hasher.verify(hash, secret)) return authenticated;
     }

@@ -92,16 +92,10 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   const limits = await oauthRateLimits(app, options.rateLimits);
   const { store } = options;
   const { hasher } = app.domain;
-  const authenticate: Authenticate = async (request, params, now) => {
-    const fastifyRequest = request as FastifyRequest;
-    await limits.beforeAuthentication(fastifyRequest);
-    try {
-      return await authenticateClient(request.headers, params, store, hasher, now);
-    } catch (error) {
-      if (error instanceof OAuthError && error.error === "invalid_client") await limits.authenticationFailed(fastifyRequest);
-      throw error;
-    }
-  };
+  const authenticate: Authenticate = (request, params, now) =>
+    limits.authenticate(request as FastifyRequest, (beforeVerification) =>
+      authenticateClient(request.headers, params, store, hasher, now, beforeVerification),
+    );
   const routeOptions = { store, authenticate, preHandler: limits.hooks };
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
   revocationRoute(app, routeOptions);
