@@ -8,6 +8,7 @@ import { adminApi } from "./admin/plugin.js";
 import type { Config } from "./config.js";
 import { SecretHasher } from "./crypto/secret-hasher.js";
 import { type Database, openDatabase, resolveSecretKey } from "./db/database.js";
+import { DependencyStatus } from "./dependency-status.js";
 import { type Clock, createDomainContext, type DomainContext } from "./domain/context.js";
 import { health } from "./health.js";
 import { GrantRegistry } from "./oauth/grant-type.js";
@@ -23,6 +24,8 @@ declare module "fastify" {
   interface FastifyInstance {
     domain: DomainContext;
     config: Config;
+    /** The state of each dependency as requests find it (outages, failure counts). */
+    dependencies: { database: DependencyStatus };
   }
 }
 
@@ -69,7 +72,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     schemaErrorFormatter: formatSchemaErrors,
   });
-  const database = options.database ?? (await openDatabase(config.databaseUrl));
+  const database = options.database ?? (await openDatabase(config.databaseUrl, config.db, new DependencyStatus("database", app.log)));
+  app.decorate("dependencies", { database: database.status });
 
   app.decorate("config", config);
   const secretKey = options.secretKey ?? resolveSecretKey(config);
@@ -85,7 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(formbody);
-  await app.register(health);
+  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs, database: database.status });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);
   discoveryRoute(app, registry);

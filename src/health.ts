@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, isDatabaseUnavailable } from "./db/unavailable.js";
+import type { DependencyStatus } from "./dependency-status.js";
 
 const statusSchema = {
   type: "object",
@@ -6,20 +8,36 @@ const statusSchema = {
   required: ["status"],
 } as const;
 
+export interface HealthOptions {
+  /** Resolves once every connection of the database has answered (Prisma's and the token store's). */
+  ping(): Promise<void>;
+  /** ms within which /readyz answers, whatever the database does. */
+  deadlineMs: number;
+  database: DependencyStatus;
+}
+
 /** /healthz: the process is up. /readyz: the database answers. Neither needs auth or touches secrets. */
-export async function health(app: FastifyInstance): Promise<void> {
+export async function health(app: FastifyInstance, options: HealthOptions): Promise<void> {
   app.get("/healthz", { schema: { response: { 200: statusSchema } }, logLevel: "warn" }, async () => ({ status: "ok" }));
 
   app.get(
     "/readyz",
     { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: "warn" },
     async (request, reply) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new DatabaseUnavailableError(`no answer within ${options.deadlineMs} ms`)), options.deadlineMs);
+      });
       try {
-        await app.domain.db.$queryRawUnsafe("SELECT 1");
+        await Promise.race([options.ping(), late]);
         return { status: "ready" };
       } catch (error) {
-        request.log.error({ err: error }, "readiness check: database unreachable");
-        return reply.code(503).send({ status: "database unreachable" });
+        // The outage is logged once, by the database's status; anything else is a fault to see.
+        if (error instanceof DatabaseUnavailableError) options.database.failed(error);
+        else if (!isDatabaseUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
+        return reply.code(503).header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS)).send({ status: "database unreachable" });
+      } finally {
+        clearTimeout(timer);
       }
     },
   );

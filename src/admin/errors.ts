@@ -1,6 +1,7 @@
 // The admin API's one error shape: {statusCode, code, error, message}.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { STATUS_CODES } from "node:http";
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.js";
 import { DomainError } from "../domain/errors.js";
 
 export function adminError(reply: FastifyReply, statusCode: number, code: string, message: string) {
@@ -15,6 +16,11 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
   }
   if (error.validation) {
     return adminError(reply, 400, "invalid_request", error.message);
+  }
+  if (isDatabaseUnavailable(error)) {
+    // Logged once per outage by the database's status (src/dependency-status.ts), not per request.
+    reply.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
+    return adminError(reply, 503, "database_unavailable", "the database is temporarily unavailable; retry later");
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -2,6 +2,7 @@
 // and no-store headers, separate from the admin API.
 import formbody from "@fastify/formbody";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.js";
 import { invalidRequest, OAuthError, serverError } from "./errors.js";
 import type { GrantRegistry } from "./grant-type.js";
 import { duplicateTopLevelKey, safeName } from "./params.js";
@@ -31,13 +32,17 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
     if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);
   }
   if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
-  const level = error.statusCode >= 500 ? "error" : "info";
+  // A database outage is logged once, when it starts and ends (src/dependency-status.ts), not per request.
+  const level = error.statusCode >= 500 && error.error !== "temporarily_unavailable" ? "error" : "info";
   request.log[level]({ oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
   return reply.code(error.statusCode).send(error.toJSON());
 }
 
 function toOAuthError(error: FastifyError, request: FastifyRequest): OAuthError {
   if (error instanceof OAuthError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new OAuthError("temporarily_unavailable", 503, "the server is temporarily unavailable; retry later", undefined, DATABASE_RETRY_AFTER_SECONDS);
+  }
   if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_TYPE") {
     return invalidRequest("content type must be application/x-www-form-urlencoded or application/json");
   }

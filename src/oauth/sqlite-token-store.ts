@@ -112,6 +112,8 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
   const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
 
+  const pingStmt = db.prepare("SELECT 1");
+
   const insertToken = (token: NewToken) =>
     insertTokenStmt.run({
       ...token,
@@ -166,6 +168,9 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
     },
     revokeFamily(familyId, now, reason) {
       return lock.run(() => revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes);
+    },
+    async ping() {
+      pingStmt.get();
     },
     async close() {
       db.close();
