@@ -24,7 +24,9 @@ export function isSqlite(url: string): boolean {
 const errorFormat = "minimal";
 
 export async function connectSqlite(url: string): Promise<Db> {
-  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 5000 }), errorFormat });
+  // No busy timeout: better-sqlite3 would wait for another process's write lock
+  // synchronously, freezing the event loop; src/db/write-lock.ts waits instead.
+  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 0 }), errorFormat });
   // Per-connection settings the adapter does not make: SQLite leaves foreign keys
   // off unless asked (cascades would silently not happen), and NORMAL sync in WAL
   // mode is durable across process crashes at a fraction of FULL's write cost.

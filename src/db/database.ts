@@ -30,11 +30,13 @@ export async function openDatabase(
 ): Promise<Database> {
   if (isSqlite(url)) {
     const prisma = await connectSqlite(url);
-    const lock = new WriteLock();
+    const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
     const tokens = openSqliteTokenStore(url, lock);
     return {
       prisma,
       tokens,
+      // A transaction that met another process's write lock was rolled back by Prisma;
+      // the lock runs it again, whole, until its deadline.
       transaction: (fn) => lock.run(() => prisma.$transaction(fn)),
       ping: async () => {
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
