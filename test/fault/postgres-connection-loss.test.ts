@@ -98,8 +98,18 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
     ]);
     t.ok(rows[0]!.n >= 1, `${rows[0]!.n} backend(s) terminated`);
     t.ok(await until(async () => (await backends()) === 0 && proxy!.connections === 0, 5000), "the backends and their connections are gone");
+    // A request may still meet a connection whose loss the pool has not seen yet: that
+    // one gets a 503, and the next is served on a new connection.
+    const statuses: number[] = [];
+    const back = performance.now();
+    const served = await until(async () => statuses[statuses.push((await introspect(accessToken)).status) - 1] === 200, 1000);
+    t.ok(served, `served again ${(performance.now() - back).toFixed(0)} ms later (limit 1000 ms)`);
+    t.ok(
+      statuses.every((status) => status === 200 || status === 503),
+      `only 200 or 503 meanwhile (${statuses.join(", ")})`,
+    );
     const res = await token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    t.equal(res.status, 200, "the next request is served on a new connection", { got: res.body });
+    t.equal(res.status, 200, "token requests too", { got: res.body });
     if (res.status === 200) refreshToken = String(res.body.refresh_token);
     t.equal(live.exited, null, "the process is still running");
   });
@@ -110,7 +120,7 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
       const sent = performance.now();
       const res = await answer;
       const ms = performance.now() - sent;
-      t.ok(ms < CONNECT_TIMEOUT + 1000, `${kind}: answered in ${ms.toFixed(0)} ms`);
+      t.ok(ms < CONNECT_TIMEOUT + QUERY_TIMEOUT + 1000, `${kind}: answered in ${ms.toFixed(0)} ms (within the deadlines)`);
       return res;
     };
     const answers = {
