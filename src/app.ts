@@ -89,7 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(formbody);
-  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs, database: database.status });
+  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);
   discoveryRoute(app, registry);

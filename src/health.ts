@@ -1,6 +1,5 @@
 import type { FastifyInstance } from "fastify";
 import { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, isDatabaseUnavailable } from "./db/unavailable.js";
-import type { DependencyStatus } from "./dependency-status.js";
 
 const statusSchema = {
   type: "object",
@@ -13,7 +12,6 @@ export interface HealthOptions {
   ping(): Promise<void>;
   /** ms within which /readyz answers, whatever the database does. */
   deadlineMs: number;
-  database: DependencyStatus;
 }
 
 /** /healthz: the process is up. /readyz: the database answers. Neither needs auth or touches secrets. */
@@ -32,9 +30,10 @@ export async function health(app: FastifyInstance, options: HealthOptions): Prom
         await Promise.race([options.ping(), late]);
         return { status: "ready" };
       } catch (error) {
-        // The outage is logged once, by the database's status; anything else is a fault to see.
-        if (error instanceof DatabaseUnavailableError) options.database.failed(error);
-        else if (!isDatabaseUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
+        // An outage is logged once, by the database's status, from the calls that failed
+        // (the ping's own, when it gives up). This deadline is only the probe's: a process
+        // too busy to answer in time is not ready, but that is no database outage.
+        if (!isDatabaseUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
         return reply.code(503).header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS)).send({ status: "database unreachable" });
       } finally {
         clearTimeout(timer);

@@ -10,9 +10,11 @@ import { freshDatabase } from "../helper.js";
 import { type Answer, buildFaultApp, delay, loadWorkers, percentile, runLoad, seed, tally, tokenPairs, unavailableShapes } from "./fault-helper.js";
 
 const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
-const CONNECT_TIMEOUT = 500;
+const CONNECT_TIMEOUT = 1000;
 const QUERY_TIMEOUT = 1000;
 const READY_TIMEOUT = 500;
+/** The client's read deadline runs this much past statement_timeout (src/db/postgres.ts). */
+const SERVER_CANCEL_GRACE = 250;
 /** A loaded 2-core CI machine running two test files at once. */
 const MARGIN = 1000;
 const BLACKHOLE_MS = 5000;
@@ -75,7 +77,8 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
 
   t.test("every answer comes within the configured deadlines plus a margin", async (t) => {
     for (const kind of new Set(workers.map((w) => w.kind))) {
-      const limit = kind === "/readyz" ? READY_TIMEOUT + MARGIN : CONNECT_TIMEOUT + QUERY_TIMEOUT + MARGIN;
+      // A request waits at most for a connection, then for the one statement the blackhole caught.
+      const limit = kind === "/readyz" ? READY_TIMEOUT + MARGIN : CONNECT_TIMEOUT + QUERY_TIMEOUT + SERVER_CANCEL_GRACE + MARGIN;
       const times = answers.filter((a) => a.kind === kind).map((a) => a.ms);
       const slowest = Math.max(...times);
       t.ok(slowest <= limit, `${kind}: slowest ${slowest.toFixed(0)} ms, p50 ${percentile(times, 50).toFixed(0)} ms (limit ${limit} ms)`);
@@ -105,8 +108,13 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
     t.equal(started.length, 1, "one line when it starts");
     t.equal(ended.length, 1, "one summary when it ends");
     t.ok(Number(ended[0]?.failures) > 0, `the summary counts the failures (${ended[0]?.failures}, ${ended[0]?.downSeconds} s)`);
+    // An installation created just before the blackhole may lose its webhook event (its
+    // delivery reads the database): that is one line per lost event, not per request.
     t.same(
-      logs.filter((line) => Number(line.level) >= 50 && line.msg !== "database unavailable").map((line) => line.msg),
+      logs
+        .filter((line) => Number(line.level) >= 50 && line.msg !== "database unavailable")
+        .filter((line) => !(line.msg === "webhook delivery could not be prepared" && line.reason === "database unavailable"))
+        .map((line) => line.msg),
       [],
       "no other error line",
     );
