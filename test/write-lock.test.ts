@@ -138,3 +138,19 @@ t.test("an error other than SQLITE_BUSY fails at once and does not stop the queu
   t.same(lines, [], "not an outage");
   t.notOk(new DatabaseUnavailableError("x") instanceof TypeError);
 });
+
+t.test("every Prisma write of the domain, admin API and CLI goes through ctx.transaction (and so through the lock)", async (t) => {
+  // A write on ctx.db directly would meet another process's lock outside the queue and
+  // its retries: it would fail at once on SQLITE_BUSY.
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const root = new URL("../src/", import.meta.url);
+  const direct: string[] = [];
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".ts") || entry.parentPath.includes("generated")) continue;
+    const text = readFileSync(join(entry.parentPath, entry.name), "utf8");
+    for (const match of text.matchAll(/\b(?:db|prisma)\.[a-zA-Z]+\.(?:create|createMany|update|updateMany|upsert|delete|deleteMany)\(/g)) {
+      direct.push(`${entry.name}: ${match[0]}`);
+    }
+  }
+  t.same(direct, [], "no model write outside a transaction");
+});
