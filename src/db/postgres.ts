@@ -6,8 +6,7 @@
 // connection does can end the process: a lost connection fails the statements that
 // used it, the pool replaces it, and the database's DependencyStatus logs the outage.
 import pg from "pg";
-import type { DatabaseSettings } from "../config.js";
-import { DEFAULT_DATABASE_SETTINGS } from "../config.js";
+import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from "../config.js";
 import { DependencyStatus } from "../dependency-status.js";
 import { isDatabaseUnavailable } from "./unavailable.js";
 
@@ -157,8 +156,9 @@ export function createPool(
           : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle connection lost (terminated backend, server restart, idle timeout of a
-  // proxy): the pool has already dropped it; no request failed.
+  // An idle connection lost (terminated backend, server restart, a proxy's idle
+  // timeout): the pool has dropped it and no request failed, but the database may be
+  // going away; the next answer ends the outage this opens.
   pool.on("error", (error) => status.failed(error));
   return {
     pool,
