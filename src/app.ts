@@ -21,7 +21,7 @@ import { formatSchemaErrors } from "./schema-errors.js";
 import { drainHooks } from "./shutdown.js";
 import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "./error-shapes.js";
 import { connectRedis, redisMemory } from "./redis.js";
-import { exposeDependency } from "./dependency-status.js";
+import { DependencyStatus } from "./dependency-status.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -64,7 +64,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   drainHooks(app);
   rootErrorHandling(app);
-  const database = options.database ?? (await openDatabase(config.databaseUrl));
+  const database = options.database ?? (await openDatabase(config.databaseUrl, config.db, new DependencyStatus("database", app.log)));
+  app.decorate("dependencies", { database: database.status });
 
   app.decorate("config", config);
   const secretKey = options.secretKey ?? resolveSecretKey(config);
@@ -79,7 +80,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       })
     : undefined;
   if (redis) {
-    exposeDependency(app, redis.status);
+    app.dependencies.redis = redis.status;
     // Verified client secrets, shared by the processes for a day (see src/crypto/secret-hasher.ts).
     const key = createHmac("sha256", secretKey.current).update("appgrant shared secret verifications").digest();
     app.domain.hasher.share(redisMemory(redis, `${config.redisPrefix}verified:`, 86_400), key);
@@ -91,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!options.database) await database.close();
   });
 
-  await app.register(health);
+  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);
   discoveryRoute(app, registry);

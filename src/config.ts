@@ -71,7 +71,27 @@ export interface Config {
   shutdownGrace: number;
   /** Milliseconds any one Redis step may take: connecting, each command (APPGRANT_REDIS_TIMEOUT). */
   redisTimeout: number;
+  /** Deadlines and pool size of the database (see DatabaseSettings). */
+  db: DatabaseSettings;
 }
+
+/** How long the process waits on its database; past a deadline the request gets 503 + Retry-After. */
+export interface DatabaseSettings {
+  /** PostgreSQL: connections per process (APPGRANT_PG_POOL_SIZE), shared by Prisma and the token endpoint. */
+  poolSize: number;
+  /** PostgreSQL: ms to open a connection, and to wait for a free one in the pool (APPGRANT_DB_CONNECT_TIMEOUT). */
+  connectTimeoutMs: number;
+  /**
+   * ms one statement may take, lock waits included (APPGRANT_DB_QUERY_TIMEOUT): PostgreSQL's
+   * statement_timeout and the client's own read deadline; on SQLite, how long a write may wait
+   * for the write lock another process holds, counted from when it was queued.
+   */
+  queryTimeoutMs: number;
+  /** ms within which /readyz answers (APPGRANT_READY_TIMEOUT). */
+  readyTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_SETTINGS: DatabaseSettings = { poolSize: 10, connectTimeoutMs: 2000, queryTimeoutMs: 3000, readyTimeoutMs: 1000 };
 
 export class ConfigError extends Error {
   constructor(
@@ -252,6 +272,16 @@ function serverKeys(env: Env, cwd: string): { keys: string[] | undefined; file: 
   return { keys, file };
 }
 
+function databaseSettings(env: Env): DatabaseSettings {
+  const defaults = DEFAULT_DATABASE_SETTINGS;
+  return {
+    poolSize: integer(env, "APPGRANT_PG_POOL_SIZE", defaults.poolSize, 1, 1000),
+    connectTimeoutMs: integer(env, "APPGRANT_DB_CONNECT_TIMEOUT", defaults.connectTimeoutMs, 50, 600_000),
+    queryTimeoutMs: integer(env, "APPGRANT_DB_QUERY_TIMEOUT", defaults.queryTimeoutMs, 50, 600_000),
+    readyTimeoutMs: integer(env, "APPGRANT_READY_TIMEOUT", defaults.readyTimeoutMs, 50, 60_000),
+  };
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const port = integer(env, "PORT", 3000, 0, 65535);
   const adminToken = read(env, "APPGRANT_ADMIN_TOKEN");
@@ -305,5 +335,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookPolicy: webhookPolicy(env),
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
+    db: databaseSettings(env),
   };
 }

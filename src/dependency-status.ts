@@ -3,19 +3,12 @@
 // when it starts (with the first error's message, no stack) and once when it ends
 // (how long, how many failures), instead of one line with a stack per failed
 // request: a 10-second database outage under load used to write thousands.
-import type { FastifyInstance } from "fastify";
 
 declare module "fastify" {
   interface FastifyInstance {
-    /** Each dependency's status by name (`redis`, …), for health checks and metrics. */
-    dependencies: Record<string, DependencyStatus>;
+    /** The state of each dependency as requests find it (outages, failure counts), for health checks and metrics. */
+    dependencies: { database: DependencyStatus; redis?: DependencyStatus };
   }
-}
-
-/** Makes `status` readable as app.dependencies[status.name]. */
-export function exposeDependency(app: FastifyInstance, status: DependencyStatus): void {
-  if (!app.hasDecorator("dependencies")) app.decorate("dependencies", {});
-  app.dependencies[status.name] = status;
 }
 
 export interface StatusLogger {

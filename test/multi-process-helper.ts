@@ -48,10 +48,12 @@ export interface StartOptions {
   name: string;
   env: Record<string, string>;
   readyDeadlineMs?: number;
+  /** The path polled until it answers 200 (default /readyz, which queries the database through Prisma). */
+  readyPath?: string;
 }
 
 /** Starts one server process and resolves once /readyz answers 200; rejects (and kills it) otherwise. */
-export async function startServer({ name, env, readyDeadlineMs = 45_000 }: StartOptions): Promise<ServerProcess> {
+export async function startServer({ name, env, readyDeadlineMs = 45_000, readyPath = "/readyz" }: StartOptions): Promise<ServerProcess> {
   // A minimal environment: nothing of the test runner's (NODE_OPTIONS, TAP_*) leaks in.
   const childEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: "0", HOST: "127.0.0.1", ...env };
   if (process.env.HOME) childEnv.HOME = process.env.HOME;
@@ -102,13 +104,13 @@ export async function startServer({ name, env, readyDeadlineMs = 45_000 }: Start
   for (;;) {
     if (server.exited) return fail(`exited before ready (${JSON.stringify(server.exited)})`);
     try {
-      const res = await fetch(`${server.base}/readyz`, { signal: AbortSignal.timeout(Math.min(2_000, Math.max(1, timeLeft()))) });
+      const res = await fetch(`${server.base}${readyPath}`, { signal: AbortSignal.timeout(Math.min(2_000, Math.max(1, timeLeft()))) });
       if (res.status === 200) return server;
       await res.body?.cancel();
     } catch {
       // not accepting connections yet
     }
-    if (timeLeft() === 0) return fail(`/readyz did not answer 200 within ${readyDeadlineMs} ms`);
+    if (timeLeft() === 0) return fail(`${readyPath} did not answer 200 within ${readyDeadlineMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

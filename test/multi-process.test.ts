@@ -68,6 +68,10 @@ async function main(t: Test): Promise<void> {
     APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
     APPGRANT_SECRET_KEY: secretKey,
     APPGRANT_PG_POOL_SIZE: poolSize,
+    // Four processes racing on a loaded CI machine: single use is under test here, not
+    // the database deadlines (test/fault/), so a starved process must not turn into a 503.
+    APPGRANT_DB_CONNECT_TIMEOUT: "15000",
+    APPGRANT_DB_QUERY_TIMEOUT: "15000",
     LOG_LEVEL: "info",
     ...(grace !== undefined ? { APPGRANT_REFRESH_GRACE_PERIOD: grace } : {}),
   });

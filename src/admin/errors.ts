@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { STATUS_CODES } from "node:http";
 import { DomainError } from "../domain/errors.js";
-import { ServiceUnavailableError } from "../unavailable.js";
+import { asUnavailable } from "../unavailable.js";
 
 export function adminError(reply: FastifyReply, statusCode: number, code: string, message: string) {
   return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? "Error", message });
@@ -17,9 +17,10 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
   if (error.validation) {
     return adminError(reply, 400, "invalid_request", error.message);
   }
-  if (error instanceof ServiceUnavailableError) {
-    if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
-    return adminError(reply, 503, error.code, error.message);
+  const unavailable = asUnavailable(error);
+  if (unavailable) {
+    if (unavailable.retryAfter !== undefined) reply.header("Retry-After", String(unavailable.retryAfter));
+    return adminError(reply, 503, unavailable.code, unavailable.message);
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

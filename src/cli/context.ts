@@ -44,7 +44,7 @@ export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => 
   ]);
   // Opened like the server opens it: writes take the same transaction path, and what
   // the CLI seals with the server key (webhook secrets) the server can open.
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabase(config.databaseUrl, config.db);
   try {
     return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)), config);
   } finally {

@@ -16,8 +16,17 @@ export function isSqlite(url: string): boolean {
   return url.startsWith("file:");
 }
 
+/**
+ * Prisma's default error format reads the calling source file to print a code frame
+ * in each error's message: costly (~0.5 s for the first error, measured here) when a
+ * database outage fails every request, and the frame is of no use in a log.
+ */
+const errorFormat = "minimal";
+
 export async function connectSqlite(url: string): Promise<Db> {
-  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 5000 }) });
+  // No busy timeout: better-sqlite3 would wait for another process's write lock
+  // synchronously, freezing the event loop; src/db/write-lock.ts waits instead.
+  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 0 }), errorFormat });
   // Per-connection settings the adapter does not make: SQLite leaves foreign keys
   // off unless asked (cascades would silently not happen), and NORMAL sync in WAL
   // mode is durable across process crashes at a fraction of FULL's write cost.
@@ -27,5 +36,5 @@ export async function connectSqlite(url: string): Promise<Db> {
 }
 
 export function connectPostgres(pool: pg.Pool, schema: string): Db {
-  return new PostgresPrismaClient({ adapter: new PrismaPg(pool, { schema }) }) as unknown as Db;
+  return new PostgresPrismaClient({ adapter: new PrismaPg(pool, { schema }), errorFormat }) as unknown as Db;
 }

@@ -1,7 +1,8 @@
 // Opens everything that talks to the database for one process: the Prisma client
 // (admin API, CLI, domain services) and the token endpoint's store, sharing one
 // connection budget; on SQLite also the write lock they share.
-import type { Config } from "../config.js";
+import { type Config, DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from "../config.js";
+import { DependencyStatus } from "../dependency-status.js";
 import { createPostgresTokenStore } from "../oauth/postgres-token-store.js";
 import { openSqliteTokenStore } from "../oauth/sqlite-token-store.js";
 import type { TokenStore } from "../oauth/token-store.js";
@@ -15,33 +16,63 @@ export interface Database {
   prisma: Db;
   tokens: TokenStore;
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Resolves once Prisma and the token store have both answered; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Up or down, as the process's database calls find it; logs each outage twice. */
+  status: DependencyStatus;
   close(): Promise<void>;
 }
 
-export async function openDatabase(url: string): Promise<Database> {
+/** `status` defaults to one that logs nowhere (the CLI reports errors itself). */
+export async function openDatabase(
+  url: string,
+  settings: DatabaseSettings = DEFAULT_DATABASE_SETTINGS,
+  status: DependencyStatus = new DependencyStatus("database", { error() {}, info() {} }),
+): Promise<Database> {
   if (isSqlite(url)) {
     const prisma = await connectSqlite(url);
-    const lock = new WriteLock();
+    const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
     const tokens = openSqliteTokenStore(url, lock);
     return {
       prisma,
       tokens,
+      // A transaction that met another process's write lock was rolled back by Prisma;
+      // the lock runs it again, whole, until its deadline.
       transaction: (fn) => lock.run(() => prisma.$transaction(fn)),
+      ping: async () => {
+        await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
+      },
+      status,
       async close() {
         await tokens.close();
         await prisma.$disconnect();
       },
     };
   }
-  const { pool, schema } = createPool(url);
+  const { pool, schema, end } = createPool(url, settings, status);
   const prisma = connectPostgres(pool, schema);
+  // Prisma's first query loads its query compiler (~0.5 s here): paid now, at start,
+  // not by the first request or the first /readyz, which have deadlines. A database
+  // down at this moment is the requests' to report, as later.
+  await prisma.$queryRawUnsafe("SELECT 1").catch(() => undefined);
+  const tokens = createPostgresTokenStore(pool);
+  // Prisma's own limits on an interactive transaction, beyond the pool's: the wait to
+  // start one (acquire + BEGIN), and its whole length.
+  const transactionOptions = {
+    maxWait: settings.connectTimeoutMs + settings.queryTimeoutMs,
+    timeout: Math.max(5000, 2 * settings.queryTimeoutMs),
+  };
   return {
     prisma,
-    tokens: createPostgresTokenStore(pool),
-    transaction: (fn) => prisma.$transaction(fn),
+    tokens,
+    transaction: (fn) => prisma.$transaction(fn, transactionOptions),
+    ping: async () => {
+      await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
+    },
+    status,
     async close() {
       await prisma.$disconnect();
-      await pool.end();
+      await end(settings.connectTimeoutMs + settings.queryTimeoutMs);
     },
   };
 }

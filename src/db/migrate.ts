@@ -5,8 +5,9 @@
 // most set-ups; here every migration and its bookkeeping row commit together.
 import Database from "better-sqlite3";
 import pg from "pg";
+import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from "../config.js";
 import { prepareDataDirectory } from "./data-directory.js";
-import { parsePostgresUrl } from "./postgres.js";
+import { connectionDeadlines, parsePostgresUrl } from "./postgres.js";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -104,9 +105,18 @@ const POSTGRES_BOOKKEEPING = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
  * PostgreSQL: several processes may start at once, so the whole run holds an
  * advisory lock (per schema); each migration commits with its bookkeeping row.
  */
-export async function migratePostgres(url: string, migrations: Migration[] = readMigrations(POSTGRES_MIGRATIONS_DIR)): Promise<string[]> {
+export async function migratePostgres(
+  url: string,
+  migrations: Migration[] = readMigrations(POSTGRES_MIGRATIONS_DIR),
+  settings: Pick<DatabaseSettings, "connectTimeoutMs"> = DEFAULT_DATABASE_SETTINGS,
+): Promise<string[]> {
   const { connectionString, schema } = parsePostgresUrl(url);
-  const client = new pg.Client({ connectionString });
+  // The pool's connect deadline and keepalive; no statement deadline, since a migration
+  // or the wait for another process's migration lock may rightly take long. A lost
+  // connection fails the statement in progress; without this listener the 'error'
+  // event would end the process first.
+  const client = new pg.Client({ ...connectionDeadlines(settings), connectionString });
+  client.on("error", () => undefined);
   await client.connect();
   const lockKey = `appgrant-migrate:${schema}`;
   try {

@@ -13,7 +13,7 @@ import { authorizeRoute, errorPage } from "./authorize-route.js";
 import type { TokenStore } from "./token-store.js";
 import { type Authenticate, authenticateClient, basicPair } from "./client-auth.js";
 import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
-import { ServiceUnavailableError } from "../unavailable.js";
+import { asUnavailable } from "../unavailable.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
 
 export interface OAuthOptions {
@@ -41,7 +41,8 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
     if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);
   }
   if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
-  const level = error.statusCode >= 500 ? "error" : "info";
+  // A database outage is logged once, when it starts and ends (src/dependency-status.ts), not per request.
+  const level = error.statusCode >= 500 && error.error !== "temporarily_unavailable" ? "error" : "info";
   const clientId = claimedClientId(request);
   request.log[level]({ clientId, oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
   if (request.routeOptions.config?.errorPage) return errorPage(reply, error.statusCode, error.error, error.description);
@@ -50,7 +51,8 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
 
 function toOAuthError(error: FastifyError, request: FastifyRequest): OAuthError {
   if (error instanceof OAuthError) return error;
-  if (error instanceof ServiceUnavailableError) return new OAuthError("temporarily_unavailable", 503, error.message, undefined, error.retryAfter);
+  const unavailable = asUnavailable(error);
+  if (unavailable) return new OAuthError("temporarily_unavailable", 503, unavailable.message, undefined, unavailable.retryAfter);
   if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_TYPE") {
     return invalidRequest("content type must be application/x-www-form-urlencoded or application/json");
   }

@@ -164,6 +164,10 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
       return total;
     },
 
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+
     async close() {
       // The pool belongs to the Database that opened it.
     },

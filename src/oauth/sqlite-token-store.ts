@@ -73,7 +73,9 @@ const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."app
   t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
 
 export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
-  const db = new Database(url.slice("file:".length), { timeout: 2000 });
+  // No busy timeout: waiting for another process's write lock would block the event
+  // loop; the WriteLock retries asynchronously instead (see src/db/write-lock.ts).
+  const db = new Database(url.slice("file:".length), { timeout: 0 });
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
@@ -111,6 +113,8 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
   const revokeTokenStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
   const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
+
+  const pingStmt = db.prepare("SELECT 1");
 
   const insertToken = (token: NewToken) =>
     insertTokenStmt.run({
@@ -166,6 +170,9 @@ export function openSqliteTokenStore(url: string, lock: WriteLock): TokenStore {
     },
     revokeFamily(familyId, now, reason) {
       return lock.run(() => revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes);
+    },
+    async ping() {
+      pingStmt.get();
     },
     async close() {
       db.close();

@@ -108,5 +108,7 @@ export interface TokenStore {
   revokeToken(tokenId: string, now: Date, reason: string): Promise<boolean>;
   /** Revokes every live token of a family; returns how many were live. */
   revokeFamily(familyId: string, now: Date, reason: string): Promise<number>;
+  /** Resolves once the store's own connection has answered a trivial query (/readyz). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

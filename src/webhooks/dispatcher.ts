@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { randomUUID } from "node:crypto";
 import { decrypt } from "../crypto/encryption.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import type { Db } from "../db/client.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
 import { AddressRefused, type WebhookAddressPolicy } from "./address-policy.js";
@@ -101,7 +102,9 @@ export class WebhookDispatcher {
       const delivery = { id: randomUUID(), url: application.webhookUrl, secret, body, applicationId: event.applicationId, action: event.action };
       await this.#attempt(delivery, 1);
     } catch (error) {
-      log.error({ err: error, applicationId: event.applicationId }, "webhook delivery could not be prepared");
+      // The event is lost either way; a database outage is described once, by the database's status.
+      const cause = isDatabaseUnavailable(error) ? { reason: "database unavailable" } : { err: error };
+      log.error({ ...cause, applicationId: event.applicationId, action: event.action }, "webhook delivery could not be prepared");
     }
   }
 
