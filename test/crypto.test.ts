@@ -149,3 +149,32 @@ t.test("SecretHasher forgets the oldest success beyond its capacity and stays co
   t.equal(await hasher.verify(hashA, b), false);
   t.equal(await hasher.verify(hashB, a), false);
 });
+
+t.test("concurrent verifications of one secret share one budget check and one argon2 run", async (t) => {
+  const hasher = new SecretHasher();
+  const secret = generateCredential("clientSecret");
+  const stored = await hasher.hash(secret);
+  let checks = 0;
+  const before = async () => {
+    checks++;
+  };
+  const results = await Promise.all(Array.from({ length: 20 }, () => hasher.verifyAny([stored], secret, before)));
+  t.same(results, Array(20).fill(true));
+  t.equal(checks, 1, "a burst of the right secret is one attempt, not twenty");
+  t.ok(await hasher.verifyAny([stored], secret, before));
+  t.equal(checks, 1, "a remembered verification needs no check at all");
+
+  const wrong = generateCredential("clientSecret");
+  const refused = await Promise.all(Array.from({ length: 5 }, () => hasher.verifyAny([stored], wrong, before)));
+  t.same(refused, Array(5).fill(false));
+  t.equal(checks, 2, "concurrent identical guesses are one attempt too");
+  t.notOk(await hasher.verifyAny([stored], wrong, before));
+  t.equal(checks, 3, "a guess repeated later is counted again");
+
+  const refusing = async () => {
+    throw new Error("over the limit");
+  };
+  const other = generateCredential("clientSecret");
+  const outcomes = await Promise.allSettled([hasher.verifyAny([stored], other, refusing), hasher.verifyAny([stored], other, refusing)]);
+  t.same(outcomes.map((outcome) => outcome.status), ["rejected", "rejected"], "a refused check refuses every request that shared it");
+});

@@ -28,6 +28,8 @@ export interface SharedVerifications {
 export class SecretHasher {
   readonly #key = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
+  /** Verifications in progress, by the presented secret's HMAC and the hashes it is checked against. */
+  readonly #flights = new Map<string, Promise<boolean>>();
   #shared: { memory: SharedVerifications; key: Buffer } | undefined;
 
   constructor(private readonly maxRemembered = 10_000) {}
@@ -60,6 +62,33 @@ export class SecretHasher {
       }
     }
     return false;
+  }
+
+  /**
+   * Verifies `presented` against `storedHashes` (true when one matches), running
+   * `before` (the caller's budget check) and argon2 once for concurrent identical
+   * requests: a client that sends a burst right after a restart costs one
+   * verification, and the burst is not counted as a burst of guesses.
+   */
+  verifyAny(storedHashes: readonly string[], presented: string, before?: () => Promise<void>): Promise<boolean> {
+    const mac = createHmac("sha256", this.#key).update(presented).digest();
+    for (const storedHash of storedHashes) {
+      const remembered = this.#verified.get(storedHash);
+      if (remembered !== undefined && timingSafeEqual(remembered, mac)) return Promise.resolve(true);
+    }
+    const key = `${mac.toString("base64")} ${storedHashes.join(" ")}`;
+    let flight = this.#flights.get(key);
+    if (flight === undefined) {
+      flight = (async () => {
+        await before?.();
+        for (const storedHash of storedHashes) if (await this.verify(storedHash, presented)) return true;
+        return false;
+      })();
+      this.#flights.set(key, flight);
+      const done = () => this.#flights.delete(key);
+      flight.then(done, done);
+    }
+    return flight;
   }
 
   hash(secret: string): Promise<string> {

@@ -96,10 +96,8 @@ export async function authenticateClient(
   // The checksum rejects typos and garbage before any argon2 work is spent on them.
   if (isWellFormed("clientSecret", secret)) {
     if (await hasher.recognises(client.secretHashes, secret)) return authenticated;
-    await beforeVerification?.(client.clientId);
-    for (const hash of client.secretHashes) {
-      if (await hasher.verify(hash, secret)) return authenticated;
-    }
+    const before = beforeVerification && (() => beforeVerification(client.clientId));
+    if (await hasher.verifyAny(client.secretHashes, secret, before)) return authenticated;
   }
   throw invalidClient("client authentication failed", "wrong client secret");
 }
