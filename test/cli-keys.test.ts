@@ -50,7 +50,7 @@ t.test("keys reencrypt re-seals every webhook secret under the first key, in bat
   t.equal(partial.code, 1, "exit 1 while a secret opens with no configured key");
   t.same(JSON.parse(partial.stdout).unreadable, [created[1]!.id]);
   t.match(partial.stderr, new RegExp(`${created[1]!.id}.*rotate-webhook-secret`, "s"), "names the application and the way out");
-  t.notMatch(partial.stderr + partial.stdout, /agw_|a0a0|b1b1|c2c2/, "no secret and no key in the output");
+  t.notMatch(partial.stderr + partial.stdout, /agw_|(a0){8}|(b1){8}|(c2){8}/, "no secret and no key (nor 16 characters of one) in the output");
 
   const usage = await cli.env(rotated, "keys", "reencrypt", "--batch-size", "0");
   t.equal(usage.code, 2, "a bad batch size is a usage error");
