@@ -100,3 +100,15 @@ export function timestamp(values: Values, name: string): Date | undefined {
   if (Number.isNaN(date.getTime())) throw new UsageError(`--${name} must be an ISO 8601 date-time, got "${raw}"`);
   return date;
 }
+
+/** `--batch-size N` of the batched maintenance commands (purge, keys reencrypt): 1 to 10000, or their default. */
+export const batchOptions: OptionSpec = { "batch-size": { type: "string" } };
+
+export function batchSize(values: Values): number | undefined {
+  const raw = optionalString(values, "batch-size");
+  const batch = raw === undefined ? undefined : Number(raw);
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) {
+    throw new UsageError("--batch-size must be a whole number from 1 to 10000");
+  }
+  return batch;
+}

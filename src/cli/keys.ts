@@ -1,5 +1,5 @@
 // `appgrant keys …`: what a server-key rotation needs from the operator.
-import { UsageError } from "./args.js";
+import { batchOptions, batchSize } from "./args.js";
 import type { CommandTable } from "./command.js";
 import { withDomain } from "./context.js";
 import { notice, print, printJson } from "./output.js";
@@ -8,13 +8,9 @@ export const keyCommands: CommandTable = {
   "keys reencrypt": {
     usage: "[--batch-size N]",
     summary: "re-encrypt stored webhook secrets under the first server key (after a key rotation), in batches; safe to repeat",
-    options: { "batch-size": { type: "string" } },
+    options: batchOptions,
     async run({ values, json }) {
-      const raw = values["batch-size"];
-      const batch = raw === undefined ? undefined : Number(raw);
-      if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) {
-        throw new UsageError("--batch-size must be a whole number from 1 to 10000");
-      }
+      const batch = batchSize(values);
       const { reencryptWebhookSecrets } = await import("../domain/reencrypt-webhook-secrets.js");
       const result = await withDomain((ctx) => reencryptWebhookSecrets(ctx, batch));
       if (json) {

@@ -1,7 +1,7 @@
 // `appgrant migrate` and `appgrant serve`.
 import { loadConfig } from "../config.js";
 import type { Command } from "./command.js";
-import { UsageError } from "./args.js";
+import { batchOptions, batchSize } from "./args.js";
 import { describeDatabase, migrate, withDomain } from "./context.js";
 import { print, printJson } from "./output.js";
 
@@ -21,13 +21,9 @@ export const migrateCommand: Command = {
 export const purgeCommand: Command = {
   usage: "[--batch-size N]",
   summary: "delete expired codes, authorization requests and tokens past their refresh expiry, in batches",
-  options: { "batch-size": { type: "string" } },
+  options: batchOptions,
   async run({ values, json }) {
-    const raw = values["batch-size"];
-    const batch = raw === undefined ? undefined : Number(raw);
-    if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) {
-      throw new UsageError("--batch-size must be a whole number from 1 to 10000");
-    }
+    const batch = batchSize(values);
     const { purgeExpired } = await import("../domain/purge.js");
     const removed = await withDomain((ctx) => purgeExpired(ctx, batch));
     if (json) return printJson({ grants: removed.grants, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
