@@ -54,4 +54,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # (`docker stop -t`, `--stop-timeout`, Kubernetes terminationGracePeriodSeconds).
 STOPSIGNAL SIGTERM
 # The server applies pending migrations at start, then listens.
-CMD ["node", "dist/server.js"]
+CMD ["node", "dist/main/server.js"]

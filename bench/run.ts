@@ -12,8 +12,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { migrateDatabase } from "../src/db/migrate.js";
+import { migrateDatabase } from "../src/storage/migrate.js";
 import { type Seed, seedPostgres, seedSqlite } from "./seed.js";
+import { parseDatabaseUrl } from "../src/storage/settings.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -118,7 +119,7 @@ async function measureAppgrant(label: string, dir: string, databaseUrl: string, 
   const ports = Array.from({ length: processes }, (_, i) => 3917 + i);
   const servers: ChildProcess[] = [];
   try {
-    for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/server.js")], env));
+    for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/main/server.js")], env));
     const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
     const suffix = processes > 1 ? `, ${processes} processes` : "";
     return [
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     }
 
     const sqlite = `file:${join(dir, "bench.db")}`;
-    await migrateDatabase(sqlite);
+    await migrateDatabase(parseDatabaseUrl(sqlite));
     process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${perKind} token pairs…\n`);
     summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, perKind), 1)));
 
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
         const schema = `bench_${randomBytes(6).toString("hex")}`;
         const url = new URL(postgres);
         url.searchParams.set("schema", schema);
-        await migrateDatabase(url.toString());
+        await migrateDatabase(parseDatabaseUrl(url.toString()));
         process.stderr.write(`bench: seeding PostgreSQL (${schema})…\n`);
         const seed = await seedPostgres(url.toString(), perKind, perKind);
         try {

@@ -5,8 +5,8 @@ import argon2 from "argon2";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { generateClientId, generateCredential, sha256 } from "../src/crypto/tokens.js";
-import { newId } from "../src/db/ids.js";
-import { parsePostgresUrl } from "../src/db/postgres.js";
+import { newId } from "../src/shared/ids.js";
+import { parsePostgresUrl } from "../src/storage/settings.js";
 
 export interface Seed {
   clientId: string;

@@ -1,6 +1,6 @@
 // prisma/schema.prisma (SQLite) is the one source of truth for the data model. The
 // PostgreSQL schema is generated from it by this script, changing only what is
-// provider-specific; test/postgres-schema.test.ts fails when the committed copy is
+// provider-specific; test/storage/postgres-schema.test.ts fails when the committed copy is
 // stale. Run: npm run db:postgres-schema
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

@@ -1,5 +1,5 @@
 // `appgrant apps …`: applications and their client secrets, straight through src/domain.
-import { applicationJson, secretJson } from "../admin/serialize.js";
+import { applicationJson, secretJson } from "../domain/views.js";
 import {
   addSecret,
   createApplication,

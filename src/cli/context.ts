@@ -3,34 +3,25 @@
 // that lives for one command. The database drivers, Prisma and argon2 are loaded on
 // demand: they are most of the start-up time, and usage or configuration errors
 // need none of them.
-import { type Config, loadConfig } from "../config.js";
+import { type Config, loadConfig } from "../main/config.js";
 import type { DomainContext } from "../domain/context.js";
+import { describeDatabase } from "../storage/settings.js";
 import { notice } from "./output.js";
 
-/** Same test as db/client.ts's isSqlite, which cannot be imported without loading Prisma. */
-export function isSqliteUrl(databaseUrl: string): boolean {
-  return databaseUrl.startsWith("file:");
-}
-
-/** Where the database is, for messages: a SQLite path, or a PostgreSQL URL without its credentials. */
-export function describeDatabase(databaseUrl: string): string {
-  if (isSqliteUrl(databaseUrl)) return databaseUrl.slice("file:".length);
-  const url = new URL(databaseUrl);
-  return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
-}
+export { describeDatabase };
 
 /** Applies pending migrations; returns their names. */
 export async function migrate(config: Config): Promise<string[]> {
-  const { migrateDatabase } = await import("../db/migrate.js");
-  return migrateDatabase(config.databaseUrl);
+  const { migrateDatabase } = await import("../storage/migrate.js");
+  return migrateDatabase(config.database);
 }
 
 /** The server's configuration, with pending migrations applied. */
 export async function migratedConfig(): Promise<Config> {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   const applied = await migrate(config);
   if (applied.length > 0) {
-    notice(`appgrant: applied ${applied.length} migration(s) to ${describeDatabase(config.databaseUrl)}: ${applied.join(", ")}`);
+    notice(`appgrant: applied ${applied.length} migration(s) to ${describeDatabase(config.database)}: ${applied.join(", ")}`);
   }
   return config;
 }
@@ -38,13 +29,13 @@ export async function migratedConfig(): Promise<Config> {
 export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => Promise<T>): Promise<T> {
   const config = await migratedConfig();
   const [{ openDatabase, resolveSecretKey }, { SecretHasher }, { createDomainContext }] = await Promise.all([
-    import("../db/database.js"),
+    import("../storage/database.js"),
     import("../crypto/secret-hasher.js"),
     import("../domain/context.js"),
   ]);
   // Opened like the server opens it: writes take the same transaction path, and what
   // the CLI seals with the server key (webhook secrets) the server can open.
-  const database = await openDatabase(config.databaseUrl, config.db);
+  const database = await openDatabase(config.database, config.db);
   try {
     return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)), config);
   } finally {

@@ -1,6 +1,6 @@
 // `appgrant installs …`: installations and their authorization codes, straight through src/domain.
-import { installationJson } from "../admin/serialize.js";
-import { issuerWarning } from "../config.js";
+import { installationJson } from "../domain/views.js";
+import { issuerWarning } from "../main/config.js";
 import { findApplication } from "../domain/applications.js";
 import {
   createInstallation,
@@ -9,7 +9,7 @@ import {
   type InstallationStatus,
   type InstallationWithApp,
   listInstallations,
-  pendingGrant,
+  pendingCode,
   reissueCode,
   uninstall,
 } from "../domain/installations.js";
@@ -56,14 +56,14 @@ export const installCommands: CommandTable = {
         printJson({
           ...installationJson(created.installation),
           code: created.code,
-          code_expires_at: created.grant.expiresAt,
+          code_expires_at: created.authorizationCode.expiresAt,
           ...(created.redirectTo !== null ? { redirect_to: created.redirectTo } : {}),
         });
       } else {
         const fields: Field[] = [
           ...installationFields(created.installation),
           ["code", created.code],
-          ["code_expires_at", created.grant.expiresAt],
+          ["code_expires_at", created.authorizationCode.expiresAt],
         ];
         if (created.redirectTo !== null) fields.push(["redirect_to", created.redirectTo]);
         print(record(fields));
@@ -102,7 +102,7 @@ export const installCommands: CommandTable = {
     async run({ positionals, json }) {
       const { installation, pending } = await withDomain(async (ctx) => {
         const installation = await getInstallation(ctx, positionals[0]!);
-        return { installation, pending: installation.status === "active" ? await pendingGrant(ctx, installation.id) : null };
+        return { installation, pending: installation.status === "active" ? await pendingCode(ctx, installation.id) : null };
       });
       if (json) return printJson({ ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) });
       const codeState = pending ? pending.expiresAt : "none pending (exchanged, expired or revoked)";
@@ -128,7 +128,7 @@ export const installCommands: CommandTable = {
     positionals: ["id"],
     async run({ positionals, json }) {
       const issued = await withDomain((ctx) => reissueCode(ctx, positionals[0]!));
-      const shape = { ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.grant.expiresAt };
+      const shape = { ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.authorizationCode.expiresAt };
       if (json) printJson(shape);
       else print(record([...installationFields(issued.installation), ["code", shape.code], ["code_expires_at", shape.code_expires_at]]));
       shownOnce("code", json);

@@ -2,7 +2,7 @@
 // src/domain against the configured database (never the HTTP API).
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { ConfigError } from "../config.js";
+import { ConfigError } from "../main/config.js";
 import { DomainError } from "../domain/errors.js";
 import { appCommands } from "./apps.js";
 import { parseCommand, UsageError } from "./args.js";

@@ -1,5 +1,5 @@
 // `appgrant migrate` and `appgrant serve`.
-import { loadConfig } from "../config.js";
+import { loadConfig } from "../main/config.js";
 import type { Command } from "./command.js";
 import { batchOptions, batchSize } from "./args.js";
 import { describeDatabase, migrate, withDomain } from "./context.js";
@@ -9,9 +9,9 @@ export const migrateCommand: Command = {
   usage: "",
   summary: "apply pending database migrations (every other command does this too)",
   async run({ json }) {
-    const config = loadConfig(process.env);
+    const config = loadConfig();
     const applied = await migrate(config);
-    const database = describeDatabase(config.databaseUrl);
+    const database = describeDatabase(config.database);
     if (json) return printJson({ database, applied });
     if (applied.length === 0) return print(`${database}: up to date, no pending migrations.`);
     print(`${database}: applied ${applied.length} migration(s):\n${applied.map((name) => `  ${name}`).join("\n")}`);
@@ -26,9 +26,9 @@ export const purgeCommand: Command = {
     const batch = batchSize(values);
     const { purgeExpired } = await import("../domain/purge.js");
     const removed = await withDomain((ctx) => purgeExpired(ctx, batch));
-    if (json) return printJson({ grants: removed.grants, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
+    if (json) return printJson({ codes: removed.codes, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
     print(
-      `Purged ${removed.grants} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`,
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`,
     );
   },
 };
@@ -38,7 +38,7 @@ export const serveCommand: Command = {
   summary: "start the HTTP server (same as npm start)",
   async run() {
     // Loaded on demand: the other commands need neither Fastify nor its plugins.
-    const { serve } = await import("../server.js");
+    const { serve } = await import("../main/server.js");
     await serve();
   },
 };

@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { constants, tmpdir } from "node:os";
 import { optionalString, UsageError } from "./args.js";
 import type { Command } from "./command.js";
-import { describeDatabase, isSqliteUrl, migratedConfig } from "./context.js";
+import type { DatabaseLocation } from "../storage/settings.js";
+import { describeDatabase, migratedConfig } from "./context.js";
 import { print } from "./output.js";
 
 export const STUDIO_PRISMA_VERSION = "7.10.1";
@@ -21,11 +22,11 @@ export interface Invocation {
  * config has already made the path absolute). On Node 20 it opens SQLite through
  * better-sqlite3, which npx must install beside it.
  */
-export function studioInvocation(databaseUrl: string, port: number): Invocation {
-  const sqlite = isSqliteUrl(databaseUrl);
+export function studioInvocation(database: DatabaseLocation, port: number): Invocation {
+  const sqlite = database.kind === "sqlite";
   const packages = ["-p", `prisma@${STUDIO_PRISMA_VERSION}`, ...(sqlite ? ["-p", "better-sqlite3@12"] : [])];
   // Not pathToFileURL: Studio uses the path as written and would look for "%20" in a file name.
-  const url = sqlite ? `file://${databaseUrl.slice("file:".length)}` : databaseUrl;
+  const url = sqlite ? `file://${database.path}` : database.url;
   return { command: "npx", args: ["--yes", ...packages, "prisma", "studio", "--port", String(port), "--browser", "none", "--url", url] };
 }
 
@@ -74,13 +75,13 @@ export const studioCommand: Command = {
     const studioPort = port(optionalString(values, "port"));
     // Studio shows tables, not the Prisma schema: on an unmigrated database there would be nothing to browse.
     const config = await migratedConfig();
-    print(`Prisma Studio for ${describeDatabase(config.databaseUrl)}`);
+    print(`Prisma Studio for ${describeDatabase(config.database)}`);
     // Studio opens PostgreSQL on "public" whatever the URL's ?schema= says.
-    const schema = isSqliteUrl(config.databaseUrl) ? null : new URL(config.databaseUrl).searchParams.get("schema");
+    const schema = config.database.kind === "sqlite" ? null : config.database.schema;
     if (schema !== null && schema !== "public") print(`Choose the schema "${schema}" in Studio's Schema menu.`);
     print(`Open http://localhost:${studioPort} (Ctrl-C stops it; the first run downloads Prisma ${STUDIO_PRISMA_VERSION}, about two minutes).`);
     // Run outside the project as a precaution: neither the project's Prisma 6 bin nor its
     // prisma.config.ts (written for Prisma 6) can then get in Prisma 7's way.
-    return runAttached(studioInvocation(config.databaseUrl, studioPort), tmpdir());
+    return runAttached(studioInvocation(config.database, studioPort), tmpdir());
   },
 };

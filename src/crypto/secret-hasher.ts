@@ -15,7 +15,7 @@
 // server key, which every process shares. Redis thus never holds anything that could
 // authenticate (forging an entry needs the server key), and a client under attack
 // is recognised without argon2 by a process that has not verified it yet (see
-// src/oauth/rate-limit.ts).
+// src/http/oauth/rate-limit.ts).
 import argon2 from "argon2";
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 

@@ -1,14 +1,14 @@
 // Applications (OAuth clients) and their client secrets.
 import { encrypt } from "../crypto/encryption.js";
 import { generateClientId, generateCredential } from "../crypto/tokens.js";
-import { newId } from "../db/ids.js";
+import { newId } from "../shared/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
 import type { DomainContext } from "./context.js";
 import { conflict, DomainError, invalid, notFound } from "./errors.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
-import { formatScopes, isScopeToken } from "./scopes.js";
+import { formatScopes, isScopeToken, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
-import { WebhookAddressPolicy, type WebhookPolicySettings } from "../webhooks/address-policy.js";
+import { WebhookAddressPolicy, type WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -60,7 +60,7 @@ export function validateRedirectUri(value: string): void {
 }
 
 /**
- * The SSRF policy on the URL alone (src/webhooks/address-policy.ts); names are judged
+ * The SSRF policy on the URL alone (src/shared/webhook-address-policy.ts); names are judged
  * again at delivery, on their addresses. The value is not echoed: it may carry credentials.
  */
 export function validateWebhookUrl(value: string, policy: WebhookPolicySettings): void {
@@ -152,10 +152,15 @@ export function findApplication(ctx: DomainContext, reference: string): Promise<
   return ctx.db.application.findFirst({ where: { OR: [{ id: reference }, { clientId: reference }] } });
 }
 
-export async function getApplicationByClientId(ctx: DomainContext, clientId: string): Promise<Application> {
-  const application = await ctx.db.application.findUnique({ where: { clientId } });
-  if (!application) throw notFound("application");
-  return application;
+/** The application a client_id names, or null (the authorization endpoint answers unknown clients itself). */
+export function findApplicationByClientId(ctx: DomainContext, clientId: string): Promise<Application | null> {
+  return ctx.db.application.findUnique({ where: { clientId } });
+}
+
+/** Every scope some application may request, sorted: discovery's scopes_supported when APPGRANT_SCOPES is unset. */
+export async function scopesInUse(ctx: DomainContext): Promise<string[]> {
+  const applications = await ctx.db.application.findMany({ select: { scopes: true } });
+  return [...new Set(applications.flatMap((application) => parseScopes(application.scopes)))].sort();
 }
 
 export async function listApplications(ctx: DomainContext, page: PageRequest): Promise<Page<Application>> {

@@ -1,12 +1,13 @@
 // Pending /oauth/authorize requests (the headless, Ory Hydra model): appgrant
 // validates and stores the request; the platform authenticates the user, picks the
 // account and accepts or rejects through the admin API. A request is answered once.
-import { newId } from "../db/ids.js";
+import { newId } from "../shared/ids.js";
 import type { Application, AuthorizationRequest } from "../generated/prisma/client.js";
 import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
-import { createGrant, type InstallationWithApp, withQuery } from "./installations.js";
-import { formatScopes, parseScopes, scopesOutside } from "./scopes.js";
+import { createAuthorizationCode, type InstallationWithApp } from "./installations.js";
+import { withQuery } from "../shared/url.js";
+import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
 
 export const AUTHORIZATION_REQUEST_LIFETIME = 600;
 
@@ -112,7 +113,7 @@ export async function acceptAuthorizationRequest(
             include,
           });
       await tx.authorizationRequest.update({ where: { id }, data: { installationId: installation.id } });
-      const { code } = await createGrant(ctx, tx, installation, {
+      const { code } = await createAuthorizationCode(ctx, tx, installation, {
         scopes: formatScopes(scopes),
         redirectUri: request.redirectUriSent ? request.redirectUri : null,
         codeChallenge: request.codeChallenge,

@@ -1,9 +1,19 @@
-import type { Config } from "../config.js";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
-import type { Db, Tx } from "../db/client.js";
+import type { Db, Tx } from "./ports.js";
+import { addSeconds, type Clock } from "../shared/time.js";
+import type { WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
-export type Clock = () => Date;
+export type { Clock };
+
+/** The settings domain services read (src/main/config.ts holds them all). */
+export interface DomainSettings {
+  codeLifetime: number;
+  accessTokenLifetime: number;
+  refreshTokenLifetime: number;
+  issuer: string;
+  webhookPolicy: WebhookPolicySettings;
+}
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */
 export interface DomainContext {
@@ -11,19 +21,17 @@ export interface DomainContext {
   /**
    * Runs `fn` in a database transaction. Every domain write goes through this, never
    * through db directly: on SQLite it also queues behind the token endpoint's writes
-   * (see src/db/write-lock.ts).
+   * (see src/storage/write-lock.ts).
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   clock: Clock;
   hasher: SecretHasher;
   /** Server keys (APPGRANT_SECRET_KEY, APPGRANT_SECRET_KEY_FILE or the SQLite key file): the first encrypts webhook secrets, all decrypt. */
   secretKey: ServerKeys;
-  config: Pick<Config, "codeLifetime" | "accessTokenLifetime" | "refreshTokenLifetime" | "issuer" | "webhookPolicy">;
+  config: DomainSettings;
 }
 
-export function addSeconds(date: Date, seconds: number): Date {
-  return new Date(date.getTime() + seconds * 1000);
-}
+export { addSeconds };
 
 /** The context for a process: the app builds one, and so does each CLI run. */
 export function createDomainContext(

@@ -1,14 +1,15 @@
 // Installations: an application installed into an account, and the authorization
 // code each installation receives.
 import { generateCredential, sha256 } from "../crypto/tokens.js";
-import type { Tx } from "../db/client.js";
-import { newId } from "../db/ids.js";
-import type { Application, Grant, Installation, Prisma } from "../generated/prisma/client.js";
+import type { Tx } from "./ports.js";
+import { newId } from "../shared/ids.js";
+import type { Application, AuthorizationCode, Installation, Prisma } from "../generated/prisma/client.js";
 import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { revokeInstallationCredentials } from "./revocation.js";
-import { formatScopes, parseScopes, scopesOutside } from "./scopes.js";
+import { formatScopes, parseList, parseScopes, scopesOutside } from "../shared/scopes.js";
+import { withQuery } from "../shared/url.js";
 
 export const INSTALLATION_STATUSES = ["active", "uninstalled"] as const;
 export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number];
@@ -16,7 +17,7 @@ export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number];
 export type InstallationWithApp = Installation & { application: Pick<Application, "clientId" | "redirectUris"> };
 
 export interface IssuedCode {
-  grant: Grant;
+  authorizationCode: AuthorizationCode;
   /** The plaintext code: returned once, to the caller that created it; only its hash is stored. */
   code: string;
 }
@@ -29,7 +30,7 @@ export interface CreatedInstallation extends IssuedCode {
 
 const withApp = { application: { select: { clientId: true, redirectUris: true } } } as const;
 
-export interface GrantOptions {
+export interface CodeOptions {
   scopes: string;
   redirectUri?: string | null;
   codeChallenge?: string | null;
@@ -37,15 +38,15 @@ export interface GrantOptions {
 }
 
 /** Creates an authorization code for an installation, inside the caller's transaction. */
-export async function createGrant(
+export async function createAuthorizationCode(
   ctx: DomainContext,
   tx: Tx,
   installation: Pick<Installation, "id" | "applicationId">,
-  options: GrantOptions,
+  options: CodeOptions,
 ): Promise<IssuedCode> {
   const code = generateCredential("code");
   const now = ctx.clock();
-  const grant = await tx.grant.create({
+  const authorizationCode = await tx.authorizationCode.create({
     data: {
       id: newId(now.getTime()),
       codeHash: sha256(code),
@@ -59,14 +60,14 @@ export async function createGrant(
       expiresAt: addSeconds(now, ctx.config.codeLifetime),
     },
   });
-  return { grant, code };
+  return { authorizationCode, code };
 }
 
 export function installationRedirect(
   redirectUris: string,
   params: { code: string; installationId: string; account: string; issuer: string },
 ): string | null {
-  const uris = redirectUris.split(" ");
+  const uris = parseList(redirectUris);
   if (uris.length !== 1) return null;
   return withQuery(uris[0]!, {
     code: params.code,
@@ -75,13 +76,6 @@ export function installationRedirect(
     // RFC 9207: clients that check the issuer of authorization responses accept this one too.
     iss: params.issuer,
   });
-}
-
-/** `uri` with `params` added to its query (an existing query is kept). */
-export function withQuery(uri: string, params: Record<string, string | null | undefined>): string {
-  const url = new URL(uri);
-  for (const [name, value] of Object.entries(params)) if (value !== null && value !== undefined) url.searchParams.set(name, value);
-  return url.toString();
 }
 
 export async function createInstallation(
@@ -112,7 +106,7 @@ export async function createInstallation(
         },
         include: withApp,
       });
-      const issued = await createGrant(ctx, tx, installation, { scopes: installation.scopes });
+      const issued = await createAuthorizationCode(ctx, tx, installation, { scopes: installation.scopes });
       const redirectTo = installationRedirect(application.redirectUris, {
         code: issued.code,
         installationId: installation.id,
@@ -136,8 +130,8 @@ export async function getInstallation(ctx: DomainContext, id: string): Promise<I
 }
 
 /** The installation's code while it can still be exchanged: unexpired, unconsumed, unrevoked. */
-export async function pendingGrant(ctx: DomainContext, installationId: string): Promise<Grant | null> {
-  return ctx.db.grant.findFirst({
+export async function pendingCode(ctx: DomainContext, installationId: string): Promise<AuthorizationCode | null> {
+  return ctx.db.authorizationCode.findFirst({
     where: { installationId, consumedAt: null, revokedAt: null, expiresAt: { gt: ctx.clock() } },
     orderBy: { id: "desc" },
   });
@@ -193,11 +187,11 @@ export async function reissueCode(ctx: DomainContext, id: string): Promise<Issue
     const installation = await tx.installation.findUnique({ where: { id }, include: withApp });
     if (!installation) throw notFound("installation");
     if (installation.status !== "active") throw conflict("installation is uninstalled");
-    await tx.grant.updateMany({
+    await tx.authorizationCode.updateMany({
       where: { installationId: id, consumedAt: null, revokedAt: null },
       data: { revokedAt: now },
     });
-    const issued = await createGrant(ctx, tx, installation, { scopes: installation.scopes });
+    const issued = await createAuthorizationCode(ctx, tx, installation, { scopes: installation.scopes });
     return { installation, ...issued };
   });
 }

@@ -5,7 +5,7 @@
 import type { DomainContext } from "./context.js";
 
 export interface PurgeResult {
-  grants: number;
+  codes: number;
   authorizationRequests: number;
   tokens: number;
 }
@@ -25,11 +25,11 @@ async function inBatches(ctx: DomainContext, batch: number, findIds: () => Promi
 export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BATCH): Promise<PurgeResult> {
   const now = ctx.clock();
   const select = { select: { id: true }, take: batch, orderBy: { id: "asc" as const } };
-  const grants = await inBatches(
+  const codes = await inBatches(
     ctx,
     batch,
-    () => ctx.db.grant.findMany({ ...select, where: { expiresAt: { lt: now } } }),
-    (ids) => ctx.transaction(async (tx) => (await tx.grant.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+    () => ctx.db.authorizationCode.findMany({ ...select, where: { expiresAt: { lt: now } } }),
+    (ids) => ctx.transaction(async (tx) => (await tx.authorizationCode.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
   const authorizationRequests = await inBatches(
     ctx,
@@ -44,5 +44,5 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
     () => ctx.db.token.findMany({ ...select, where: { refreshExpiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.token.deleteMany({ where: { id: { in: ids }, refreshExpiresAt: { lt: now } } })).count),
   );
-  return { grants, authorizationRequests, tokens };
+  return { codes, authorizationRequests, tokens };
 }

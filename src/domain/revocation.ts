@@ -1,17 +1,10 @@
 // Revocation as bulk conditional writes: one statement per kind of thing, inside the
 // caller's transaction, touching only what is still live (so the first revocation's
 // time and reason are kept).
-import type { Tx } from "../db/client.js";
-
-export type RevocationReason =
-  | "uninstalled"
-  | "application_deleted"
-  | "code_reused"
-  | "refresh_reused"
-  | "revoked";
+import type { Tx } from "./ports.js";
 
 export async function revokeInstallationCredentials(tx: Tx, installationId: string, now: Date): Promise<void> {
-  await tx.grant.updateMany({
+  await tx.authorizationCode.updateMany({
     where: { installationId, consumedAt: null, revokedAt: null },
     data: { revokedAt: now },
   });
@@ -26,13 +19,4 @@ export async function revokeApplicationTokens(tx: Tx, applicationId: string, now
     where: { applicationId, revokedAt: null },
     data: { revokedAt: now, revokedReason: "application_deleted" },
   });
-}
-
-/** Every token descending from one grant. Returns how many were still live. */
-export async function revokeFamily(tx: Tx, familyId: string, now: Date, reason: RevocationReason): Promise<number> {
-  const { count } = await tx.token.updateMany({
-    where: { familyId, revokedAt: null },
-    data: { revokedAt: now, revokedReason: reason },
-  });
-  return count;
 }

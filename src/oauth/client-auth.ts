@@ -5,8 +5,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import { isWellFormed } from "../crypto/tokens.js";
-import { parseScopes } from "../domain/scopes.js";
-import { isWellFormedText } from "../well-formed-text.js";
+import { parseList } from "../shared/scopes.js";
+import { isWellFormedText } from "../shared/well-formed-text.js";
 import { invalidClient } from "./errors.js";
 import type { Params } from "./params.js";
 import type { TokenStore } from "./token-store.js";
@@ -85,7 +85,7 @@ export async function authenticateClient(
     id: client.id,
     clientId: client.clientId,
     clientType: client.clientType,
-    grantTypes: new Set(parseScopes(client.grantTypes)),
+    grantTypes: new Set(parseList(client.grantTypes)),
     method,
   };
   if (client.clientType === "public") {

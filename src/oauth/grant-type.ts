@@ -3,13 +3,12 @@
 // what it returns or throws. Adding a grant type (client_credentials, device code,
 // JWT bearer) means writing one module that implements GrantType and adding it to
 // the list given to the registry — the route does not change.
-import type { FastifyBaseLogger } from "fastify";
-import type { Config } from "../config.js";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
 import type { AuthenticatedClient } from "./client-auth.js";
 import type { Params } from "./params.js";
 import type { TokenStore } from "./token-store.js";
+import type { Logger } from "../shared/logger.js";
 
 export interface TokenResponse {
   access_token: string;
@@ -20,16 +19,25 @@ export interface TokenResponse {
   installation_id: string;
 }
 
+/** The settings grant handlers read (src/main/config.ts holds them all). */
+export interface GrantSettings {
+  /** Lifetimes in seconds. */
+  accessTokenLifetime: number;
+  refreshTokenLifetime: number;
+  /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
+  refreshGracePeriod: number;
+}
+
 /** What a grant handler may use: storage, configuration, time, a logger. No HTTP. */
 export interface GrantContext {
   client: AuthenticatedClient;
   /** Only the parameters the grant type declared, each present once and non-empty. */
   params: Params;
   now: Date;
-  log: FastifyBaseLogger;
+  log: Logger;
   store: TokenStore;
   hasher: SecretHasher;
-  config: Pick<Config, "accessTokenLifetime" | "refreshTokenLifetime" | "refreshGracePeriod">;
+  config: GrantSettings;
   /** Server keys for derived credentials, the current one first (see successor.ts). */
   secretKey: ServerKeys;
 }

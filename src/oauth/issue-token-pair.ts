@@ -1,7 +1,7 @@
 // Building a token pair: the row to store (hashes only) and the response to send.
 import { generateCredential, sha256 } from "../crypto/tokens.js";
-import { addSeconds } from "../domain/context.js";
-import { newId } from "../db/ids.js";
+import { addSeconds } from "../shared/time.js";
+import { newId } from "../shared/ids.js";
 import type { GrantContext, TokenResponse } from "./grant-type.js";
 import type { NewToken } from "./token-store.js";
 
@@ -17,7 +17,7 @@ export function randomPair(): PlainPair {
 export function tokenRow(
   ctx: Pick<GrantContext, "now" | "config">,
   pair: PlainPair,
-  fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "grantId" | "familyId" | "generation" | "parentId" | "scopes">,
+  fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "codeId" | "familyId" | "generation" | "parentId" | "scopes">,
 ): NewToken {
   return {
     id: newId(ctx.now.getTime()),

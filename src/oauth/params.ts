@@ -1,7 +1,7 @@
 // Token endpoint parameters: form-urlencoded (RFC 6749) or JSON (what Sentry's apps
 // send), and the authorization endpoint's query. A parameter sent twice is an error
 // (RFC 6749 §3.2), an empty one counts as absent, values must be strings of text.
-import { isWellFormedText } from "../well-formed-text.js";
+import { isWellFormedText } from "../shared/well-formed-text.js";
 import { invalidRequest } from "./errors.js";
 
 export type Params = Map<string, string>;

@@ -14,7 +14,7 @@ export interface ClientRecord {
   secretHashes: string[];
 }
 
-export interface GrantRecord {
+export interface CodeRecord {
   id: string;
   applicationId: string;
   installationId: string;
@@ -29,8 +29,8 @@ export interface GrantRecord {
   revokedAt: Date | null;
 }
 
-export interface TokenRecord extends Omit<NewToken, "grantId" | "parentId"> {
-  grantId: string | null;
+export interface TokenRecord extends Omit<NewToken, "codeId" | "parentId"> {
+  codeId: string | null;
   parentId: string | null;
   installationActive: boolean;
   rotatedAt: Date | null;
@@ -45,7 +45,7 @@ export interface NewToken {
   installationId: string;
   clientId: string;
   account: string;
-  grantId: string | null;
+  codeId: string | null;
   familyId: string;
   generation: number;
   parentId: string | null;
@@ -87,13 +87,13 @@ export function clientRecord(rows: Record<string, unknown>[]): ClientRecord | nu
 
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;
-  findGrantByCodeHash(codeHash: string): Promise<GrantRecord | null>;
+  findCodeByHash(codeHash: string): Promise<CodeRecord | null>;
   /**
    * Consumes the code and inserts its tokens in one transaction. The consume is one
    * conditional write (unconsumed, unrevoked, unexpired, installation active); false
    * when it matched nothing, i.e. another request consumed the code first.
    */
-  exchangeCode(grantId: string, now: Date, token: NewToken): Promise<boolean>;
+  exchangeCode(codeId: string, now: Date, token: NewToken): Promise<boolean>;
   findTokenByRefreshHash(refreshTokenHash: string): Promise<TokenRecord | null>;
   findSuccessor(parentId: string): Promise<TokenRecord | null>;
   /**

@@ -7,21 +7,21 @@
 // Deliveries live in memory: a process that stops with deliveries still pending
 // drops them (and logs how many). A durable outbox table is the upgrade path if a
 // platform needs at-least-once delivery across restarts.
-import type { FastifyBaseLogger } from "fastify";
+import type { Logger } from "../shared/logger.js";
 import { randomUUID } from "node:crypto";
 import { decrypt } from "../crypto/encryption.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
-import { isDatabaseUnavailable } from "../db/unavailable.js";
-import type { Db } from "../db/client.js";
+import { isDatabaseUnavailable } from "../shared/database-unavailable.js";
+import type { Db } from "../domain/ports.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
-import { AddressRefused, type WebhookAddressPolicy } from "./address-policy.js";
+import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import { SIGNATURE_HEADER, sign } from "./signature.js";
 import { DnsTimeout, postWebhook, type Resolver, systemResolver } from "./transport.js";
 
 export interface WebhookOptions {
   db: Db;
   secretKey: ServerKeys;
-  log: FastifyBaseLogger;
+  log: Logger;
   /** Attempts in all (first try included). */
   attempts?: number;
   /** First retry delay; doubles each time (with ±20% jitter). */

@@ -11,7 +11,7 @@ import { lookup as systemLookup } from "node:dns/promises";
 import { request as httpRequest, type ClientRequest, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP, type Socket } from "node:net";
-import { AddressRefused, type WebhookAddressPolicy } from "./address-policy.js";
+import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 
 /** Resolves a host name to its addresses. Injectable: tests map names without real DNS. */
 export type Resolver = (hostname: string) => Promise<string[]>;

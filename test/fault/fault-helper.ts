@@ -4,9 +4,9 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../src/app.js";
-import { type Config, loadConfig } from "../../src/config.js";
-import { ADMIN_TOKEN } from "../helper.js";
+import { buildApp } from "../../src/main/app.js";
+import { type Config, loadConfig } from "../../src/main/config.js";
+import { ADMIN_TOKEN } from "../support/helper.js";
 
 export interface Client {
   client_id: string;

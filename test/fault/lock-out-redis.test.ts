@@ -2,9 +2,9 @@
 // attack: a secret verified by any process is recognised by the restarted one.
 import { Writable } from "node:stream";
 import t from "tap";
-import { buildApp } from "../../src/app.js";
-import { buildTestApp, type TestApp } from "../helper.js";
-import { exchange, newInstallation, setup } from "../oauth-helper.js";
+import { buildApp } from "../../src/main/app.js";
+import { buildTestApp, type TestApp } from "../support/helper.js";
+import { exchange, newInstallation, setup } from "../support/oauth-helper.js";
 import { FAILURES, introspect, lockOutScenarios, wrongSecret } from "./lock-out-scenarios.js";
 import { REDIS_URL, uniquePrefix } from "./redis-helper.js";
 

@@ -2,8 +2,8 @@
 // runs them in memory, test/fault/lock-out-redis.test.ts through Redis).
 import type { Test } from "tap";
 import { generateCredential } from "../../src/crypto/tokens.js";
-import { buildTestApp, createApp, type TestApp } from "../helper.js";
-import { basic, formBody, setup } from "../oauth-helper.js";
+import { buildTestApp, createApp, type TestApp } from "../support/helper.js";
+import { basic, formBody, setup } from "../support/oauth-helper.js";
 
 /** APPGRANT_RATE_LIMIT_AUTH_FAILURES in these scenarios: small, as every failure costs an argon2 verification. */
 export const FAILURES = 2;

@@ -5,7 +5,7 @@
 // the argon2 work an attack can cause stays bounded. In memory here; through Redis in
 // lock-out-redis.test.ts.
 import t from "tap";
-import { buildTestApp, createApp } from "../helper.js";
+import { buildTestApp, createApp } from "../support/helper.js";
 import { FAILURES, introspect, lockOutScenarios, wrongSecret } from "./lock-out-scenarios.js";
 
 lockOutScenarios(t, { name: "in memory", env: () => ({}) });

@@ -16,9 +16,9 @@ import { STATUS_CODES } from "node:http";
 import fc from "fast-check";
 import type { Response as InjectResponse } from "light-my-request";
 import t from "tap";
-import { ADMIN_TOKEN, buildTestApp, type TestApp } from "../helper.js";
-import { basic, setup } from "../oauth-helper.js";
-import { snapshot } from "../state-snapshot.js";
+import { ADMIN_TOKEN, buildTestApp, type TestApp } from "../support/helper.js";
+import { basic, setup } from "../support/oauth-helper.js";
+import { snapshot } from "../support/state-snapshot.js";
 
 const RUNS = Number(process.env.APPGRANT_FUZZ_RUNS ?? 100);
 const SEED = Number(process.env.APPGRANT_FUZZ_SEED ?? 20260108);

@@ -5,15 +5,15 @@
 // success or a 503 with Retry-After in the endpoint's error shape, never a 500; the
 // process serves again once the database answers, and the outage is logged twice.
 import t, { type Test } from "tap";
-import { FaultProxy } from "../fault-proxy.js";
-import { freshDatabase } from "../helper.js";
+import { FaultProxy } from "../support/fault-proxy.js";
+import { freshDatabase } from "../support/helper.js";
 import { type Answer, buildFaultApp, delay, loadWorkers, percentile, runLoad, seed, tally, tokenPairs, unavailableShapes } from "./fault-helper.js";
 
 const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 const CONNECT_TIMEOUT = 1000;
 const QUERY_TIMEOUT = 1000;
 const READY_TIMEOUT = 500;
-/** The client's read deadline runs this much past statement_timeout (src/db/postgres.ts). */
+/** The client's read deadline runs this much past statement_timeout (src/storage/postgres.ts). */
 const SERVER_CANCEL_GRACE = 250;
 /** A loaded 2-core CI machine running two test files at once. */
 const MARGIN = 1000;

@@ -5,15 +5,15 @@
 // is back. It used to exit 1 on the pool's unhandled 'error' event when only /oauth/*
 // had been used since start (Prisma's adapter adds a listener on its first query).
 //
-// A real server process (`node --import tsx src/server.ts`), readiness polled on
+// A real server process (`node --import tsx src/main/server.ts`), readiness polled on
 // /healthz so nothing but /oauth/* touches the database before the fault; its
 // connections go through a FaultProxy and carry an application_name of their own.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import t, { type Test } from "tap";
-import { FaultProxy } from "../fault-proxy.js";
-import { ADMIN_TOKEN, freshDatabase } from "../helper.js";
-import { http, type HttpResult, type ServerProcess, startServer, stopServer } from "../multi-process-helper.js";
+import { FaultProxy } from "../support/fault-proxy.js";
+import { ADMIN_TOKEN, freshDatabase } from "../support/helper.js";
+import { http, type HttpResult, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 import { buildFaultApp, seed } from "./fault-helper.js";
 
 const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;

@@ -3,7 +3,7 @@
 // parallel test files never see each other's counters.
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { FaultProxy } from "../fault-proxy.js";
+import { FaultProxy } from "../support/fault-proxy.js";
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 

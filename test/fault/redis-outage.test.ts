@@ -4,11 +4,11 @@
 // all), nothing answers 500, the outage is logged twice, and afterwards the limits
 // are counted in Redis again.
 import t, { type Test } from "tap";
-import { buildApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import type { FaultMode } from "../fault-proxy.js";
-import { ADMIN_TOKEN, buildTestApp, freshDatabase, type TestApp } from "../helper.js";
-import { basic, newInstallation, refresh, setup, exchange } from "../oauth-helper.js";
+import { buildApp } from "../../src/main/app.js";
+import { loadConfig } from "../../src/main/config.js";
+import type { FaultMode } from "../support/fault-proxy.js";
+import { ADMIN_TOKEN, buildTestApp, freshDatabase, type TestApp } from "../support/helper.js";
+import { basic, newInstallation, refresh, setup, exchange } from "../support/oauth-helper.js";
 import { errorLines, logLines, REDIS_URL, redisProxy, redisUp, uniquePrefix, waitFor } from "./redis-helper.js";
 
 const TIMEOUT_MS = 500;

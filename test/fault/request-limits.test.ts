@@ -2,8 +2,8 @@
 // with the per-IP limit on, the default, APPGRANT_RATE_LIMIT_PER_CLIENT was never
 // enforced), in memory and through Redis.
 import t from "tap";
-import { buildTestApp, createApp, type TestApp } from "../helper.js";
-import { basic, setup } from "../oauth-helper.js";
+import { buildTestApp, createApp, type TestApp } from "../support/helper.js";
+import { basic, setup } from "../support/oauth-helper.js";
 import { REDIS_URL, uniquePrefix } from "./redis-helper.js";
 
 const backends = [

@@ -15,8 +15,8 @@ import Database from "better-sqlite3";
 import t, { type Test } from "tap";
 import { sha256 } from "../../src/crypto/tokens.js";
 import { successorTokens } from "../../src/oauth/successor.js";
-import { ADMIN_TOKEN, freshDatabase } from "../helper.js";
-import { connectSchema, http, type ServerProcess, startServer, stopServer } from "../multi-process-helper.js";
+import { ADMIN_TOKEN, freshDatabase } from "../support/helper.js";
+import { connectSchema, http, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 
 const CHAINS = 50;
 const CODES_PER_CHAIN = 5;

@@ -3,7 +3,7 @@
 // keep-alive connections are never reset under a client; the process exits within
 // APPGRANT_SHUTDOWN_GRACE (0 when clean), and past it cuts what is left and exits 1.
 //
-// A real server process (test/multi-process-helper.ts) on a fresh database (SQLite, or
+// A real server process (test/support/multi-process-helper.ts) on a fresh database (SQLite, or
 // a PostgreSQL schema with TEST_DATABASE_URL). Sixteen keep-alive clients introspect
 // in a loop; a seventeenth request is held in flight across the signal by sending its
 // body only afterwards. "Read by the server" is counted on the server's side: every
@@ -11,8 +11,8 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import t, { type Test } from "tap";
-import { ADMIN_TOKEN, freshDatabase } from "../helper.js";
-import { http as request, type ServerProcess, startServer, stopServer } from "../multi-process-helper.js";
+import { ADMIN_TOKEN, freshDatabase } from "../support/helper.js";
+import { http as request, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 import { keepAliveAgent, type Outcome, send } from "./raw-http.js";
 
 const CLIENTS = 16;

@@ -7,7 +7,7 @@
 // timeout, synchronously, for 2 s (token store) or 5 s (Prisma) per queued write.
 import Database from "better-sqlite3";
 import t, { type Test } from "tap";
-import { freshDatabase } from "../helper.js";
+import { freshDatabase } from "../support/helper.js";
 import { type Answer, buildFaultApp, delay, loadWorkers, percentile, runLoad, seed, tally, tokenPairs, unavailableShapes } from "./fault-helper.js";
 
 const QUERY_TIMEOUT = 1000;

@@ -8,8 +8,8 @@
 import t, { type Test } from "tap";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { buildTestApp, createApp, install, type TestApp } from "../helper.js";
-import { cliOnFreshDir, createArgs, databaseBytes } from "../cli-helper.js";
+import { buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
+import { cliOnFreshDir, createArgs, databaseBytes } from "../support/cli-helper.js";
 
 // ---------------------------------------------------------------- listeners
 

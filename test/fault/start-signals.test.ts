@@ -6,7 +6,7 @@
 // running as an orphan that still held its port.
 //
 // This runs the real `npm start` (npm from PATH) with the project's real start script,
-// copied into a scratch package whose dist/server.js loads the server from src/ through
+// copied into a scratch package whose dist/main/server.js loads the server from src/ through
 // tsx: what is tested is the script's signal path and the server's own shutdown, not
 // whether dist/ happens to be built and current.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,7 +15,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { REPO_ROOT } from "../multi-process-helper.js";
+import { REPO_ROOT } from "../support/multi-process-helper.js";
 
 const START_DEADLINE_MS = 45_000;
 const GRACE_SECONDS = 4;
@@ -57,7 +57,7 @@ t.test("SIGTERM to `npm start` stops the server, which frees its port", async (t
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "npm-start-probe", private: true, type: "module", scripts: { start: pkg.scripts.start } }));
   mkdirSync(join(dir, "dist"));
   const tsxApi = import.meta.resolve("tsx/esm/api");
-  const serverModule = new URL("src/server.ts", `file://${REPO_ROOT.endsWith("/") ? REPO_ROOT : `${REPO_ROOT}/`}`).href;
+  const serverModule = new URL("src/main/server.ts", `file://${REPO_ROOT.endsWith("/") ? REPO_ROOT : `${REPO_ROOT}/`}`).href;
   writeFileSync(
     join(dir, "dist", "server.js"),
     `const { register } = await import(${JSON.stringify(tsxApi)});\nregister();\nconst { serve } = await import(${JSON.stringify(serverModule)});\nawait serve();\n`,
@@ -124,14 +124,14 @@ t.test("SIGTERM to `npm start` stops the server, which frees its port", async (t
 
 t.test("the Docker image runs node itself as the container's process (signals reach it)", async (t) => {
   // No Docker daemon on the test machines: the Dockerfile is checked, not run. A shell-form
-  // CMD (`CMD node dist/server.js`) or `npm start` would put sh or npm in between as PID 1.
+  // CMD (`CMD node dist/main/server.js`) or `npm start` would put sh or npm in between as PID 1.
   const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
   const instructions = dockerfile.split("\n").filter((line) => /^(CMD|ENTRYPOINT|STOPSIGNAL)\b/.test(line));
   const cmd = instructions.filter((line) => line.startsWith("CMD")).at(-1) ?? "";
   t.match(cmd, /^CMD \[/, "CMD is in exec form (a JSON array), not shell form");
   const argv = JSON.parse(cmd.slice("CMD".length)) as string[];
   t.equal(argv[0], "node", "node is PID 1");
-  t.equal(argv[1], "dist/server.js");
+  t.equal(argv[1], "dist/main/server.js");
   t.notOk(instructions.some((line) => line.startsWith("ENTRYPOINT")), "no ENTRYPOINT wraps it");
   const stop = instructions.find((line) => line.startsWith("STOPSIGNAL"));
   t.ok(stop === undefined || /SIGTERM/.test(stop), "the stop signal is SIGTERM");

@@ -15,48 +15,48 @@ export const authorizationCode: GrantType = {
   async handle(ctx) {
     const code = ctx.params.get("code")!;
     if (!isWellFormed("code", code)) throw invalidGrant(INVALID, "malformed code");
-    const grant = await ctx.store.findGrantByCodeHash(sha256(code));
+    const stored = await ctx.store.findCodeByHash(sha256(code));
     // A code of another client is reported exactly like an unknown one.
-    if (!grant || grant.applicationId !== ctx.client.id) throw invalidGrant(INVALID, grant ? "code of another client" : "unknown code");
+    if (!stored || stored.applicationId !== ctx.client.id) throw invalidGrant(INVALID, stored ? "code of another client" : "unknown code");
 
-    if (grant.consumedAt !== null) {
+    if (stored.consumedAt !== null) {
       // RFC 6749 §10.5: a code used twice means it leaked; revoke what it produced.
-      const revoked = await ctx.store.revokeFamily(grant.id, ctx.now, "code_reused");
-      ctx.log.warn({ grantId: grant.id, revoked }, "authorization code reused: its tokens are revoked");
+      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused");
+      ctx.log.warn({ codeId: stored.id, revoked }, "authorization code reused: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }
-    if (grant.revokedAt !== null) throw invalidGrant("authorization code has been revoked");
-    if (grant.expiresAt <= ctx.now) throw invalidGrant("authorization code has expired");
-    if (!grant.installationActive) throw invalidGrant("the installation is no longer active");
-    if (grant.redirectUri !== null && ctx.params.get("redirect_uri") !== grant.redirectUri) {
+    if (stored.revokedAt !== null) throw invalidGrant("authorization code has been revoked");
+    if (stored.expiresAt <= ctx.now) throw invalidGrant("authorization code has expired");
+    if (!stored.installationActive) throw invalidGrant("the installation is no longer active");
+    if (stored.redirectUri !== null && ctx.params.get("redirect_uri") !== stored.redirectUri) {
       throw invalidGrant("redirect_uri does not match the one the code was issued for");
     }
     // RFC 9700 §2.1.1: a public client cannot prove it started the flow except through PKCE.
-    if (ctx.client.method === "none" && grant.codeChallenge === null) {
+    if (ctx.client.method === "none" && stored.codeChallenge === null) {
       throw invalidGrant("a public client can only exchange a code issued with a PKCE code_challenge");
     }
-    checkCodeVerifier(grant, ctx.params.get("code_verifier"));
+    checkCodeVerifier(stored, ctx.params.get("code_verifier"));
 
     const pair = randomPair();
     const row = tokenRow(ctx, pair, {
-      applicationId: grant.applicationId,
-      installationId: grant.installationId,
+      applicationId: stored.applicationId,
+      installationId: stored.installationId,
       clientId: ctx.client.clientId,
-      account: grant.account,
-      grantId: grant.id,
-      familyId: grant.id,
+      account: stored.account,
+      codeId: stored.id,
+      familyId: stored.id,
       generation: 1,
       parentId: null,
-      scopes: grant.scopes,
+      scopes: stored.scopes,
     });
-    if (!(await ctx.store.exchangeCode(grant.id, ctx.now, row))) {
+    if (!(await ctx.store.exchangeCode(stored.id, ctx.now, row))) {
       // Another request consumed it between our read and our write: this is the
       // second use, with the same consequence as above.
-      const revoked = await ctx.store.revokeFamily(grant.id, ctx.now, "code_reused");
-      ctx.log.warn({ grantId: grant.id, revoked }, "authorization code used concurrently: its tokens are revoked");
+      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused");
+      ctx.log.warn({ codeId: stored.id, revoked }, "authorization code used concurrently: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }
-    ctx.log.info({ grantId: grant.id, installationId: grant.installationId, tokenId: row.id }, "authorization code exchanged");
+    ctx.log.info({ codeId: stored.id, installationId: stored.installationId, tokenId: row.id }, "authorization code exchanged");
     return tokenResponse(pair, row, ctx.now);
   },
 };

@@ -1,7 +1,7 @@
 // grant_type=refresh_token (RFC 6749 §6) with rotation, reuse detection (RFC 9700
 // §4.14.2) and idempotent retry within a grace period.
 import { isWellFormed, safeEqual, sha256 } from "../../crypto/tokens.js";
-import { formatScopes, parseScopes, scopesOutside } from "../../domain/scopes.js";
+import { formatScopes, parseScopes, scopesOutside } from "../../shared/scopes.js";
 import { invalidGrant, invalidScope } from "../errors.js";
 import type { GrantContext, GrantType, TokenResponse } from "../grant-type.js";
 import { tokenResponse, tokenRow } from "../issue-token-pair.js";
@@ -66,7 +66,7 @@ export const refreshToken: GrantType = {
       installationId: token.installationId,
       clientId: token.clientId,
       account: token.account,
-      grantId: token.grantId,
+      codeId: token.codeId,
       familyId: token.familyId,
       generation: token.generation + 1,
       parentId: token.id,

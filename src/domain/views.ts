@@ -1,0 +1,42 @@
+// Database rows → admin API JSON (snake_case). Secrets never pass through here:
+// the routes that issue one add it to the one response that carries it.
+import { isSecretActive } from "./applications.js";
+import type { InstallationWithApp } from "./installations.js";
+import { parseList, parseScopes } from "../shared/scopes.js";
+import type { Application, ClientSecret } from "../generated/prisma/client.js";
+
+export function applicationJson(app: Application) {
+  return {
+    id: app.id,
+    client_id: app.clientId,
+    name: app.name,
+    redirect_uris: parseList(app.redirectUris),
+    scopes: parseScopes(app.scopes),
+    grant_types: parseList(app.grantTypes),
+    webhook_url: app.webhookUrl,
+    client_type: app.clientType,
+    created_at: app.createdAt,
+    updated_at: app.updatedAt,
+  };
+}
+
+export function secretJson(secret: ClientSecret, now: Date) {
+  return {
+    id: secret.id,
+    created_at: secret.createdAt,
+    expires_at: secret.expiresAt,
+    active: isSecretActive(secret, now),
+  };
+}
+
+export function installationJson(installation: InstallationWithApp) {
+  return {
+    id: installation.id,
+    client_id: installation.application.clientId,
+    account: installation.account,
+    scopes: parseScopes(installation.scopes),
+    status: installation.status,
+    created_at: installation.createdAt,
+    uninstalled_at: installation.uninstalledAt,
+  };
+}

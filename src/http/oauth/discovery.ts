@@ -1,0 +1,54 @@
+// RFC 8414 metadata, built from the grant registry, the endpoints and configuration
+// (never a hand-kept copy), so a client library given only the issuer URL can
+// discover and use the server.
+import type { FastifyInstance } from "fastify";
+import { scopesInUse } from "../../domain/applications.js";
+import { AUTH_METHODS } from "../../oauth/client-auth.js";
+import type { GrantRegistry } from "../../oauth/grant-type.js";
+import { PKCE_METHODS } from "../../oauth/pkce.js";
+
+const stringArray = { type: "array", items: { type: "string" } } as const;
+const metadataSchema = {
+  type: "object",
+  properties: {
+    issuer: { type: "string" },
+    authorization_endpoint: { type: "string" },
+    token_endpoint: { type: "string" },
+    revocation_endpoint: { type: "string" },
+    introspection_endpoint: { type: "string" },
+    response_types_supported: stringArray,
+    response_modes_supported: stringArray,
+    grant_types_supported: stringArray,
+    token_endpoint_auth_methods_supported: stringArray,
+    revocation_endpoint_auth_methods_supported: stringArray,
+    introspection_endpoint_auth_methods_supported: stringArray,
+    code_challenge_methods_supported: stringArray,
+    scopes_supported: stringArray,
+    authorization_response_iss_parameter_supported: { type: "boolean" },
+  },
+} as const;
+
+export function discoveryRoute(app: FastifyInstance, registry: GrantRegistry): void {
+  const { issuer } = app.config;
+  app.get("/.well-known/oauth-authorization-server", { schema: { response: { 200: metadataSchema } } }, async (_request, reply) => {
+    const scopes = app.config.scopes ?? (await scopesInUse(app.domain));
+    reply.header("Cache-Control", "public, max-age=300");
+    return {
+      issuer,
+      authorization_endpoint: `${issuer}/oauth/authorize`,
+      token_endpoint: `${issuer}/oauth/token`,
+      revocation_endpoint: `${issuer}/oauth/revoke`,
+      introspection_endpoint: `${issuer}/oauth/introspect`,
+      response_types_supported: ["code"],
+      response_modes_supported: ["query"],
+      grant_types_supported: registry.names(),
+      token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      // Resource servers may also present the admin token as a Bearer token.
+      introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((method) => method !== "none"),
+      code_challenge_methods_supported: [...PKCE_METHODS],
+      scopes_supported: scopes,
+      authorization_response_iss_parameter_supported: true,
+    };
+  });
+}

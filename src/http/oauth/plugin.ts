@@ -1,0 +1,106 @@
+// The OAuth endpoints' context: its own body parsing, error shape (RFC 6749 §5.2)
+// and no-store headers, separate from the admin API.
+import formbody from "@fastify/formbody";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { invalidRequest, OAuthError, serverError } from "../../oauth/errors.js";
+import type { GrantRegistry } from "../../oauth/grant-type.js";
+import { claimedForLog, duplicateTopLevelKey, safeName } from "../../oauth/params.js";
+import { noStore } from "./responses.js";
+import { revocationRoute } from "./revocation-route.js";
+import { introspectionRoute } from "./introspection-route.js";
+import { tokenRoute } from "./token-route.js";
+import { authorizeRoute, errorPage } from "./authorize-route.js";
+import type { TokenStore } from "../../oauth/token-store.js";
+import { type Authenticate, authenticateClient, basicPair } from "../../oauth/client-auth.js";
+import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
+import { asUnavailable } from "../../shared/unavailable.js";
+import type { ServerKeys } from "../../crypto/server-keys.js";
+
+export interface OAuthOptions {
+  registry: GrantRegistry;
+  store: TokenStore;
+  secretKey: ServerKeys;
+  rateLimits: RateLimitSettings;
+}
+
+/** POST-only endpoints of this context (others answer 405 with Allow: POST). */
+const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect"]);
+
+/** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
+function claimedClientId(request: FastifyRequest): string | undefined {
+  const basic = basicPair(request.headers.authorization);
+  if (basic) return claimedForLog(basic.id);
+  const fromBody = claimedForLog((request.body as Record<string, unknown> | undefined)?.client_id);
+  return fromBody ?? claimedForLog((request.query as Record<string, unknown> | undefined)?.client_id);
+}
+
+function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyReply) {
+  noStore(reply);
+  if (error.statusCode === 401) {
+    const scheme = /^bearer /i.test(request.headers.authorization ?? "") ? "Bearer" : "Basic";
+    if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);
+  }
+  if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
+  // A database outage is logged once, when it starts and ends (src/shared/dependency-status.ts), not per request.
+  const level = error.statusCode >= 500 && error.error !== "temporarily_unavailable" ? "error" : "info";
+  const clientId = claimedClientId(request);
+  request.log[level]({ clientId, oauthError: error.error, description: error.description, detail: error.detail }, "OAuth request refused");
+  if (request.routeOptions.config?.errorPage) return errorPage(reply, error.statusCode, error.error, error.description);
+  return reply.code(error.statusCode).send(error.toJSON());
+}
+
+function toOAuthError(error: FastifyError, request: FastifyRequest): OAuthError {
+  if (error instanceof OAuthError) return error;
+  const unavailable = asUnavailable(error);
+  if (unavailable) return new OAuthError("temporarily_unavailable", 503, unavailable.message, undefined, unavailable.retryAfter);
+  if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_TYPE") {
+    return invalidRequest("content type must be application/x-www-form-urlencoded or application/json");
+  }
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return invalidRequest("malformed request", error.code);
+  }
+  request.log.error({ err: error }, "OAuth endpoint failure");
+  return serverError();
+}
+
+export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions): Promise<void> {
+  // Only the two body types the endpoints speak; anything else is a 415 from Fastify,
+  // answered as invalid_request. JSON bodies (Sentry-style clients) get the same
+  // duplicate-parameter rule as forms (whose parser returns repeated keys as arrays).
+  app.removeAllContentTypeParsers();
+  await app.register(formbody);
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return done(invalidRequest("request body is not valid JSON"));
+    }
+    const duplicate = duplicateTopLevelKey(text);
+    if (duplicate !== null) return done(invalidRequest(`parameter ${safeName(duplicate)} is repeated`));
+    done(null, parsed);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(toOAuthError(error, request), request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    if (POST_ENDPOINTS.has(request.url.split("?")[0]!)) {
+      reply.header("Allow", "POST");
+      return sendError(new OAuthError("invalid_request", 405, "this endpoint accepts POST only"), request, reply);
+    }
+    return sendError(new OAuthError("invalid_request", 404, "no such endpoint"), request, reply);
+  });
+
+  const limits = await oauthRateLimits(app, options.rateLimits);
+  const { store } = options;
+  const { hasher } = app.domain;
+  const authenticate: Authenticate = (request, params, now) =>
+    limits.authenticate(request as FastifyRequest, (beforeVerification) =>
+      authenticateClient(request.headers, params, store, hasher, now, beforeVerification),
+    );
+  const routeOptions = { store, authenticate, preHandler: limits.hooks };
+  tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
+  revocationRoute(app, routeOptions);
+  introspectionRoute(app, routeOptions);
+  authorizeRoute(app);
+}

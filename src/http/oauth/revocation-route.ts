@@ -1,0 +1,35 @@
+// POST /oauth/revoke (RFC 7009). Client-authenticated like the token endpoint. The
+// answer is 200 whether or not the token was known, so it reveals nothing; a token
+// of another client is left alone. Revoking a refresh token revokes its family;
+// revoking an access token revokes its pair (RFC 7009 §2.1 allows both).
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { Authenticate } from "../../oauth/client-auth.js";
+import { errorSchema, noStore } from "./responses.js";
+import { findToken, tokenRequestParams } from "../../oauth/find-token.js";
+import type { TokenStore } from "../../oauth/token-store.js";
+
+export function revocationRoute(
+  app: FastifyInstance,
+  { store, authenticate, preHandler }: { store: TokenStore; authenticate: Authenticate; preHandler: preHandlerAsyncHookHandler[] },
+): void {
+  const { clock } = app.domain;
+  app.post(
+    "/revoke",
+    { preHandler, schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
+    async (request, reply) => {
+      noStore(reply);
+      const { params, token } = tokenRequestParams(request.body);
+      const now = clock();
+      const client = await authenticate(request, params, now);
+      const found = await findToken(store, token, params.get("token_type_hint"));
+      if (found && found.record.applicationId === client.id) {
+        const revoked =
+          found.kind === "refresh_token"
+            ? await store.revokeFamily(found.record.familyId, now, "revoked")
+            : Number(await store.revokeToken(found.record.id, now, "revoked"));
+        request.log.info({ tokenId: found.record.id, kind: found.kind, revoked }, "token revoked by its client");
+      }
+      return reply.code(200).send();
+    },
+  );
+}

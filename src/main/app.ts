@@ -1,0 +1,114 @@
+// Builds the Fastify application from a config object. The server entry and the
+// tests both call this; nothing here reads the environment.
+import { createHmac } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { DestinationStream } from "pino";
+import { adminApi } from "../http/admin/plugin.js";
+import type { Config } from "./config.js";
+import { SecretHasher } from "../crypto/secret-hasher.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
+import { type Database, openDatabase, resolveSecretKey } from "../storage/database.js";
+import { type Clock, createDomainContext, type DomainContext } from "../domain/context.js";
+import { health } from "../http/health.js";
+import { GrantRegistry } from "../oauth/grant-type.js";
+import { authorizationCode } from "../oauth/grants/authorization-code.js";
+import { refreshToken } from "../oauth/grants/refresh-token.js";
+import { oauthEndpoints } from "../http/oauth/plugin.js";
+import { discoveryRoute } from "../http/oauth/discovery.js";
+import { loggerOptions } from "./logging.js";
+import { installationWebhooks, type WebhookSettings } from "../http/installation-events.js";
+import { formatSchemaErrors } from "../http/schema-errors.js";
+import { drainHooks } from "./shutdown.js";
+import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "../http/error-shapes.js";
+import { connectRedis, redisMemory } from "../storage/redis.js";
+import { MemoryCounter } from "../shared/counter.js";
+import { DependencyStatus } from "../shared/dependency-status.js";
+import { RedisCounter } from "../storage/rate-limit-counter.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The state of each dependency as requests find it (outages, failure counts), for health checks and metrics. */
+    dependencies: { database: DependencyStatus; redis?: DependencyStatus };
+    domain: DomainContext;
+    config: Config;
+  }
+}
+
+/** The grant types /oauth/token serves. A new grant type is one module added here. */
+export const GRANT_TYPES = [authorizationCode, refreshToken];
+
+export interface AppOptions {
+  config: Config;
+  /** Injectable time source: tests move it instead of sleeping. */
+  clock?: Clock;
+  /** Where logs go (default stdout); tests capture them to prove nothing secret is written. */
+  logStream?: DestinationStream;
+  /** An open database; otherwise one is opened from config.database and closed with the app. */
+  database?: Database;
+  /** Webhook retry settings (tests shorten the backoff). */
+  webhooks?: WebhookSettings;
+  /** Overrides config.secretKeys and the key file (tests). */
+  secretKey?: ServerKeys;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, options.logStream),
+    trustProxy: config.trustProxy,
+    // Admin bodies are validated strictly: an unknown field is a mistake to report, not to drop.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+    bodyLimit: 64 * 1024,
+    schemaErrorFormatter: formatSchemaErrors,
+    // Requests arriving during a shutdown get drainHooks' 503 in their endpoint's shape, not Fastify's.
+    return503OnClosing: false,
+    // Errors raised before any context's handler can answer (see src/http/error-shapes.ts).
+    frameworkErrors,
+    clientErrorHandler,
+  });
+  drainHooks(app);
+  rootErrorHandling(app);
+  const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log)));
+  app.decorate("dependencies", { database: database.status });
+
+  app.decorate("config", config);
+  const secretKey = options.secretKey ?? resolveSecretKey(config);
+  app.decorate("domain", createDomainContext(database, config, new SecretHasher(), secretKey, options.clock));
+
+  const webhooks = installationWebhooks(app, options.webhooks);
+  // Redis for the shared rate limits (src/storage/redis.ts): unreachable at start, refuse to start.
+  const redis = config.redisUrl
+    ? await connectRedis(config.redisUrl, { timeoutMs: config.redisTimeout, log: app.log }).catch(async (error: unknown) => {
+        if (!options.database) await database.close();
+        throw error;
+      })
+    : undefined;
+  if (redis) {
+    app.dependencies.redis = redis.status;
+    // Verified client secrets, shared by the processes for a day (see src/crypto/secret-hasher.ts).
+    const key = createHmac("sha256", secretKey.current).update("appgrant shared secret verifications").digest();
+    app.domain.hasher.share(redisMemory(redis, `${config.redisPrefix}verified:`, 86_400), key);
+  }
+  // The rate limits count in memory on the app's clock, or in Redis with memory as its fallback.
+  const memoryCounter = new MemoryCounter(() => app.domain.clock().getTime());
+  const rateLimitCounter = redis ? new RedisCounter(redis, `${config.redisPrefix}rate-limit:`, memoryCounter) : memoryCounter;
+  // One hook, in order: pending webhook deliveries still read the database.
+  app.addHook("onClose", async () => {
+    await webhooks.close();
+    await redis?.close();
+    if (!options.database) await database.close();
+  });
+
+  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
+  await app.register(adminApi, { prefix: "/admin/v1" });
+  const registry = new GrantRegistry(GRANT_TYPES);
+  discoveryRoute(app, registry);
+  await app.register(oauthEndpoints, {
+    prefix: "/oauth",
+    registry,
+    rateLimits: { ...config.rateLimit, counter: rateLimitCounter },
+    store: database.tokens,
+    secretKey,
+  });
+  return app;
+}

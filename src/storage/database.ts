@@ -1,0 +1,86 @@
+// Opens everything that talks to the database for one process: the Prisma client
+// (admin API, CLI, domain services) and the token endpoint's store, sharing one
+// connection budget; on SQLite also the write lock they share.
+import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings } from "./settings.js";
+import { DependencyStatus } from "../shared/dependency-status.js";
+import { createPostgresTokenStore } from "./postgres-token-store.js";
+import { openSqliteTokenStore } from "./sqlite-token-store.js";
+import type { TokenStore } from "../oauth/token-store.js";
+import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
+import { createPool } from "./postgres.js";
+import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
+import { ServerKeys } from "../crypto/server-keys.js";
+import { WriteLock } from "./write-lock.js";
+
+export interface Database {
+  prisma: Db;
+  tokens: TokenStore;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Resolves once Prisma and the token store have both answered; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Up or down, as the process's database calls find it; logs each outage twice. */
+  status: DependencyStatus;
+  close(): Promise<void>;
+}
+
+/** `status` defaults to one that logs nowhere (the CLI reports errors itself). */
+export async function openDatabase(
+  location: DatabaseLocation,
+  settings: DatabaseSettings = DEFAULT_DATABASE_SETTINGS,
+  status: DependencyStatus = new DependencyStatus("database", { error() {}, info() {} }),
+): Promise<Database> {
+  if (location.kind === "sqlite") {
+    const prisma = await connectSqlite(location.path);
+    const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
+    const tokens = openSqliteTokenStore(location.path, lock);
+    return {
+      prisma,
+      tokens,
+      // A transaction that met another process's write lock was rolled back by Prisma;
+      // the lock runs it again, whole, until its deadline.
+      transaction: (fn) => lock.run(() => prisma.$transaction(fn)),
+      ping: async () => {
+        await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
+      },
+      status,
+      async close() {
+        await tokens.close();
+        await prisma.$disconnect();
+      },
+    };
+  }
+  const { pool, schema, end } = createPool(location, settings, status);
+  const prisma = connectPostgres(pool, schema);
+  // Prisma's first query loads its query compiler (~0.5 s here): paid now, at start,
+  // not by the first request or the first /readyz, which have deadlines. A database
+  // down at this moment is the requests' to report, as later.
+  await prisma.$queryRawUnsafe("SELECT 1").catch(() => undefined);
+  const tokens = createPostgresTokenStore(pool);
+  // Prisma's own limits on an interactive transaction, beyond the pool's: the wait to
+  // start one (acquire + BEGIN), and its whole length.
+  const transactionOptions = {
+    maxWait: settings.connectTimeoutMs + settings.queryTimeoutMs,
+    timeout: Math.max(5000, 2 * settings.queryTimeoutMs),
+  };
+  return {
+    prisma,
+    tokens,
+    transaction: (fn) => prisma.$transaction(fn, transactionOptions),
+    ping: async () => {
+      await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
+    },
+    status,
+    async close() {
+      await prisma.$disconnect();
+      await end(settings.connectTimeoutMs + settings.queryTimeoutMs);
+    },
+  };
+}
+
+/** The configured server keys, or (SQLite only) the key file next to the database. */
+export function resolveSecretKey(config: KeySettings): ServerKeys {
+  if (config.secretKeys !== undefined) return new ServerKeys(config.secretKeys);
+  // PostgreSQL without keys is refused by the configuration (several processes must share them).
+  if (config.database.kind !== "sqlite") throw new Error("APPGRANT_SECRET_KEY is required with PostgreSQL");
+  return new ServerKeys(loadOrCreateKeyFile(keyFileFor(config.database.path)));
+}

@@ -1,0 +1,65 @@
+// The rate limits' fixed-window counter in Redis, shared by every process, with the
+// memory counter (src/shared/counter.ts) as the fallback while Redis is unavailable
+// (see src/storage/redis.ts for the breaker).
+import type { Redis } from "ioredis";
+import type { Count, Counter, MemoryCounter } from "../shared/counter.js";
+import type { RedisLink } from "./redis.js";
+
+// One round trip each; the window's expiry is set by the hit that opens it (and
+// repaired if a key ever lost it, so that no counter can live forever).
+const HIT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+`;
+const PEEK = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+return {count, ttl}
+`;
+
+interface CounterCommands {
+  appgrantHit(key: string, windowMs: number): Promise<[number, number]>;
+  appgrantPeek(key: string): Promise<[number, number]>;
+}
+
+/** Counts in Redis; while Redis is unavailable, in `fallback` (per process: the limits hold per process). */
+export class RedisCounter implements Counter {
+  readonly #commands: CounterCommands;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly prefix: string,
+    private readonly fallback: Counter,
+  ) {
+    const redis: Redis = link.redis;
+    if (!("appgrantHit" in redis)) {
+      redis.defineCommand("appgrantHit", { numberOfKeys: 1, lua: HIT });
+      redis.defineCommand("appgrantPeek", { numberOfKeys: 1, lua: PEEK });
+    }
+    this.#commands = redis as unknown as CounterCommands;
+  }
+
+  hit(key: string, windowMs: number): Promise<Count> {
+    return this.link.attempt(
+      async () => toCount(await this.#commands.appgrantHit(this.prefix + key, windowMs)),
+      () => this.fallback.hit(key, windowMs),
+    );
+  }
+
+  peek(key: string): Promise<Count> {
+    return this.link.attempt(
+      async () => toCount(await this.#commands.appgrantPeek(this.prefix + key)),
+      () => this.fallback.peek(key),
+    );
+  }
+}
+
+function toCount([count, ttlMs]: [number, number]): Count {
+  return { count, ttlMs };
+}

@@ -1,0 +1,74 @@
+// One writer at a time within the process, for SQLite, and a bounded, asynchronous
+// wait for the write lock when another process holds it.
+//
+// Prisma's interactive transactions hold SQLite's write lock across awaits, while
+// the token endpoint writes synchronously through its own better-sqlite3 connection
+// (src/storage/sqlite-token-store.ts). If the synchronous writer met the lock held by
+// an open Prisma transaction it would busy-wait on the event loop that transaction
+// needs in order to finish. Queuing every write transaction here makes that
+// impossible. PostgreSQL has real row locks and does not use this.
+//
+// Another process (the CLI, a backup, a second server by mistake) can still hold the
+// lock. better-sqlite3 would wait for it synchronously (its busy timeout), freezing
+// the event loop: health checks, reads and every other client. So the process's
+// connections have a busy timeout of 0, and a write that finds the lock taken is
+// retried here, after a short timer, until its deadline (counted from when it was
+// queued, so the wait in the queue counts too). Past it, the write fails with a
+// DatabaseUnavailableError: the request gets 503 + Retry-After.
+import type { DependencyStatus } from "../shared/dependency-status.js";
+import { DatabaseUnavailableError, isSqliteBusy } from "../shared/database-unavailable.js";
+
+const FIRST_RETRY_MS = 2;
+const MAX_RETRY_MS = 25;
+
+export interface WriteLockOptions {
+  /** ms a write may wait for the lock, queue included. */
+  deadlineMs: number;
+  /** Told when a write gave up on the lock, and when one got it again. */
+  status?: DependencyStatus;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class WriteLock {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: WriteLockOptions = { deadlineMs: 3000 }) {}
+
+  /**
+   * Runs `fn` once every write queued before it has finished. `fn` must be safe to run
+   * again after it failed on SQLITE_BUSY: a synchronous better-sqlite3 transaction or a
+   * Prisma transaction, both rolled back by then.
+   */
+  run<T>(fn: () => T | Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.options.deadlineMs;
+    const result = this.#tail.then(() => this.#attempt(fn, deadline));
+    this.#tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  async #attempt<T>(fn: () => T | Promise<T>, deadline: number): Promise<T> {
+    for (let wait = FIRST_RETRY_MS; ; wait = Math.min(wait * 2, MAX_RETRY_MS)) {
+      try {
+        const value = await fn();
+        this.options.status?.succeeded();
+        return value;
+      } catch (error) {
+        if (!isSqliteBusy(error)) throw error;
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          const unavailable = new DatabaseUnavailableError(
+            `SQLite: the write lock was not free within ${this.options.deadlineMs} ms (another process holds it)`,
+            { cause: error },
+          );
+          this.options.status?.failed(unavailable);
+          throw unavailable;
+        }
+        await sleep(Math.min(wait, left));
+      }
+    }
+  }
+}

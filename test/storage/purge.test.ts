@@ -1,0 +1,51 @@
+import t from "tap";
+import { purgeExpired } from "../../src/domain/purge.js";
+import { buildTestApp, createApp, install } from "../support/helper.js";
+
+t.test("purges expired codes, requests and tokens in batches and keeps everything still usable", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_CONSENT_URL: "https://platform.example/consent" });
+  const app = await createApp(test);
+  const form = { "content-type": "application/x-www-form-urlencoded" };
+  const auth = `client_id=${app.client_id}&client_secret=${app.client_secret}`;
+
+  // Five installations: one code exchanged, four left to expire.
+  const installs = [];
+  for (const account of ["a", "b", "c", "d", "e"]) installs.push(await install(test, app.client_id, { account }));
+  const exchanged = await test.app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    headers: form,
+    payload: `grant_type=authorization_code&code=${installs[0]!.code}&${auth}`,
+  });
+  t.equal(exchanged.statusCode, 200);
+  const authorize = await test.app.inject({ method: "GET", url: `/oauth/authorize?response_type=code&client_id=${app.client_id}` });
+  t.equal(authorize.statusCode, 302);
+
+  // Day 100: a refresh makes a successor that lives until day 280.
+  test.clock.advance(100 * 86_400);
+  const refreshed = await test.app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    headers: form,
+    payload: `grant_type=refresh_token&refresh_token=${exchanged.json().refresh_token}&${auth}`,
+  });
+  t.equal(refreshed.statusCode, 200);
+
+  // Day 181: the first pair is past its refresh expiry, the successor is not; a code
+  // issued now is not expired.
+  test.clock.advance(81 * 86_400);
+  const liveCode = await install(test, app.client_id, { account: "f" });
+  const removed = await purgeExpired(test.app.domain, 2);
+  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1 });
+
+  const db = test.app.domain.db;
+  t.equal(await db.token.count(), 1, "the successor remains");
+  t.same((await db.authorizationCode.findMany()).map((code) => code.installationId), [liveCode.id], "the unexpired code remains");
+  const stillWorks = await test.app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    headers: form,
+    payload: `grant_type=refresh_token&refresh_token=${refreshed.json().refresh_token}&${auth}`,
+  });
+  t.equal(stillWorks.statusCode, 200, "the surviving refresh token still refreshes");
+});
