@@ -15,21 +15,35 @@ import { conflict } from "../../domain/errors.js";
 import * as s from "./schemas.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
-interface AppBody {
-  name?: string;
-  redirect_uris?: string[];
-  scopes?: string[];
-  webhook_url?: string | null;
-  client_type?: "confidential" | "public";
-}
-type IdParams = { id: string };
+const tags = ["applications"];
+const security = s.adminSecurity;
 
-export async function applicationRoutes(app: FastifyInstance): Promise<void> {
+export async function applicationRoutes(instance: FastifyInstance): Promise<void> {
+  const app = instance.withTypeProvider<s.AdminTypeProvider>();
   const ctx = app.domain;
 
-  app.post<{ Body: AppBody & { name: string; redirect_uris: string[]; scopes: string[] } }>(
+  app.post(
     "/applications",
-    { schema: { body: s.createApplicationBody, response: { 201: s.createdApplication, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "createApplication",
+        summary: "Register an application (OAuth client).",
+        body: s.createApplicationBody,
+        response: {
+          201: {
+            ...s.createdApplication,
+            "x-response-description":
+              "The application. `client_secret` and `webhook_secret` are shown once, here, and never again: the client " +
+              "secret is stored only as an argon2id hash (`null` for a public client, which has no secret), the webhook " +
+              "secret only encrypted.",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 415, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const { application, clientSecret, webhookSecret } = await createApplication(ctx, {
         name: request.body.name,
@@ -43,24 +57,58 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Querystring: { limit: number; cursor?: string } }>(
+  app.get(
     "/applications",
-    { schema: { querystring: s.listQuery, response: { 200: s.applicationList, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "listApplications",
+        summary: "List applications, oldest first, with cursor pagination.",
+        querystring: s.listQuery,
+        response: {
+          200: { ...s.applicationList, "x-response-description": "One page of applications; `next_cursor` is null on the last page." },
+          ...s.adminErrors(400, 401, 503),
+        },
+      },
+    },
     async (request) => {
       const page = await listApplications(ctx, request.query);
       return { items: page.items.map(applicationJson), next_cursor: page.nextCursor };
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     "/applications/:id",
-    { schema: { params: s.idParams, response: { 200: s.application, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "getApplication",
+        summary: "Show an application (never its secrets).",
+        params: s.idParams,
+        response: { 200: { ...s.application, "x-response-description": "The application." }, ...s.adminErrors(400, 401, 404, 503) },
+      },
+    },
     async (request) => applicationJson(await getApplication(ctx, request.params.id)),
   );
 
-  app.patch<{ Params: IdParams; Body: AppBody }>(
+  app.patch(
     "/applications/:id",
-    { schema: { params: s.idParams, body: s.updateApplicationBody, response: { 200: s.application, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "updateApplication",
+        summary: "Change an application's name, redirect URIs, scopes or webhook URL.",
+        params: s.idParams,
+        body: s.updateApplicationBody,
+        response: {
+          200: { ...s.application, "x-response-description": "The updated application." },
+          ...s.adminErrors(400, 401, 404, 415, 503),
+        },
+      },
+    },
     async (request) => {
       const body = request.body;
       const updated = await updateApplication(ctx, request.params.id, {
@@ -73,19 +121,48 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: IdParams }>(
+  app.delete(
     "/applications/:id",
-    { schema: { params: s.idParams, response: { 204: { type: "null" }, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "deleteApplication",
+        summary: "Delete an application and revoke everything issued to it.",
+        description: "Its secrets, installations, codes and tokens are revoked and deleted with it.",
+        params: s.idParams,
+        response: { 204: { type: "null", description: "Deleted." }, ...s.adminErrors(400, 401, 404, 503) },
+      },
+    },
     async (request, reply) => {
       await deleteApplication(ctx, request.params.id);
       request.log.info({ applicationId: request.params.id }, "application deleted; everything issued to it revoked");
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.post<{ Params: IdParams }>(
+  app.post(
     "/applications/:id/webhook-secret",
-    { schema: { params: s.idParams, response: { 201: s.createdWebhookSecret, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "rotateWebhookSecret",
+        summary: "Replace the application's webhook signing secret.",
+        description: "The previous secret stops signing at once.",
+        params: s.idParams,
+        response: {
+          201: {
+            ...s.createdWebhookSecret,
+            "x-response-description":
+              "The new secret. `webhook_secret` is shown once, here, and never again: it is stored encrypted " +
+              "(AES-256-GCM under a key derived from the server key).",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 404, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const webhookSecret = await rotateWebhookSecret(ctx, request.params.id);
       request.log.info({ applicationId: request.params.id }, "webhook secret rotated");
@@ -93,18 +170,51 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     "/applications/:id/secrets",
-    { schema: { params: s.idParams, response: { 200: s.secretList, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "listSecrets",
+        summary: "List an application's client secrets (metadata only, never the secret).",
+        params: s.idParams,
+        response: {
+          200: { ...s.secretList, "x-response-description": "Every stored secret of the application, oldest first." },
+          ...s.adminErrors(400, 401, 404, 503),
+        },
+      },
+    },
     async (request) => {
       const now = ctx.clock();
       return { items: (await listSecrets(ctx, request.params.id)).map((secret) => secretJson(secret, now)) };
     },
   );
 
-  app.post<{ Params: IdParams; Body: { expires_at?: string } | null }>(
+  app.post(
     "/applications/:id/secrets",
-    { schema: { params: s.idParams, body: s.createSecretBody, response: { 201: s.createdSecret, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "addSecret",
+        summary: "Add a client secret (rotation without downtime).",
+        description:
+          "An application holds at most two active secrets: add the new one, deploy it, then delete the old one. " +
+          "A third is refused with 409, as is a secret for a public client.",
+        params: s.idParams,
+        body: s.createSecretBody,
+        response: {
+          201: {
+            ...s.createdSecret,
+            "x-response-description":
+              "The new secret. `client_secret` is shown once, here, and never again: only its argon2id hash is stored.",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 404, 409, 415, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const expiresAt = request.body?.expires_at ? new Date(request.body.expires_at) : null;
       const { secret, clientSecret } = await addSecret(ctx, request.params.id, { expiresAt });
@@ -113,13 +223,20 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: IdParams & { secretId: string }; Querystring: { force: boolean } }>(
+  app.delete(
     "/applications/:id/secrets/:secretId",
     {
       schema: {
-        params: { ...s.idParams, properties: { ...s.idParams.properties, secretId: s.idParams.properties.id }, required: ["id", "secretId"] },
+        tags,
+        security,
+        operationId: "deleteSecret",
+        summary: "Delete a client secret; it stops authenticating at once.",
+        description:
+          "Deleting the application's last working secret (no other unexpired one is left) would lock it out of the " +
+          "token endpoint: that is refused with 409 unless `force=true`.",
+        params: s.secretParams,
         querystring: s.deleteSecretQuery,
-        response: { 204: { type: "null" }, ...s.errorResponses },
+        response: { 204: { type: "null", description: "Deleted." }, ...s.adminErrors(400, 401, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -128,7 +245,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
         throw error instanceof LastSecretError ? conflict(`${error.message} force=true`) : error;
       });
       request.log.info({ applicationId: request.params.id, secretId: request.params.secretId, force }, "client secret deleted");
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

@@ -25,25 +25,43 @@ const authorizationRequest = {
 
 const redirect = {
   type: "object",
-  properties: { redirect_to: { type: "string" } },
+  properties: { redirect_to: { type: "string", description: "Send the user's browser here." } },
   required: ["redirect_to"],
 } as const;
 
 const acceptBody = {
   type: "object",
   additionalProperties: false,
-  properties: { account: s.createInstallationBody.properties.account, scopes: s.applicationInput.scopes },
+  properties: {
+    account: { ...s.createInstallationBody.properties.account, description: "The account the user chose." },
+    scopes: { ...s.applicationInput.scopes, description: "Default the scopes the application asked for." },
+  },
   required: ["account"],
 } as const;
 
-type IdParams = { id: string };
+const tags = ["authorization-requests"];
+const security = s.adminSecurity;
 
-export async function authorizationRequestRoutes(app: FastifyInstance): Promise<void> {
+export async function authorizationRequestRoutes(instance: FastifyInstance): Promise<void> {
+  const app = instance.withTypeProvider<s.AdminTypeProvider>();
   const ctx = app.domain;
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     "/authorization-requests/:id",
-    { schema: { params: s.idParams, response: { 200: authorizationRequest, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "getAuthorizationRequest",
+        summary: "Show a pending authorization request, for the consent page.",
+        description: "`id` is the `request_id` that `/oauth/authorize` added to the consent URL.",
+        params: s.idParams,
+        response: {
+          200: { ...authorizationRequest, "x-response-description": "What the application asks for." },
+          ...s.adminErrors(400, 401, 404, 503),
+        },
+      },
+    },
     async (request) => {
       const found = await getAuthorizationRequest(ctx, request.params.id);
       return {
@@ -52,15 +70,39 @@ export async function authorizationRequestRoutes(app: FastifyInstance): Promise<
         application: { name: found.application.name },
         scopes: parseScopes(found.scopes),
         redirect_uri: found.redirectUri,
-        status: found.status,
+        // The column is a plain string that the domain only ever sets to one of these.
+        status: found.status as (typeof authorizationRequest.properties.status.enum)[number],
         expires_at: found.expiresAt,
       };
     },
   );
 
-  app.post<{ Params: IdParams; Body: { account: string; scopes?: string[] } }>(
+  app.post(
     "/authorization-requests/:id/accept",
-    { schema: { params: s.idParams, body: acceptBody, response: { 200: redirect, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "acceptAuthorizationRequest",
+        summary: "Accept: install the application into the account and issue a code.",
+        description:
+          "Creates the installation for (application, account), or reuses the active one, and issues a code bound to " +
+          "the request's redirect URI and PKCE challenge. A request is answered once: a second answer, or an answer " +
+          "after it expired, is 409.",
+        params: s.idParams,
+        body: acceptBody,
+        response: {
+          200: {
+            ...redirect,
+            "x-response-description":
+              "Where to send the browser: the client's redirect URI with `code`, `state` and `iss`. The code in it is " +
+              "shown once: only its SHA-256 hash is stored.",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 404, 409, 415, 503),
+        },
+      },
+    },
     async (request) => {
       const accepted = await acceptAuthorizationRequest(ctx, request.params.id, request.body);
       request.log.info(
@@ -72,9 +114,25 @@ export async function authorizationRequestRoutes(app: FastifyInstance): Promise<
     },
   );
 
-  app.post<{ Params: IdParams }>(
+  app.post(
     "/authorization-requests/:id/reject",
-    { schema: { params: s.idParams, response: { 200: redirect, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "rejectAuthorizationRequest",
+        summary: "Reject: the user declined.",
+        description: "A request is answered once; a second answer, or an answer after it expired, is 409.",
+        params: s.idParams,
+        response: {
+          200: {
+            ...redirect,
+            "x-response-description": "Where to send the browser: the client's redirect URI with `error=access_denied`, `state` and `iss`.",
+          },
+          ...s.adminErrors(400, 401, 404, 409, 503),
+        },
+      },
+    },
     async (request) => {
       const rejected = await rejectAuthorizationRequest(ctx, request.params.id);
       request.log.info({ authorizationRequestId: request.params.id }, "authorization request rejected");

@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import {
   createInstallation,
   getInstallation,
-  type InstallationStatus,
   listInstallations,
   pendingCode,
   reissueCode,
@@ -11,14 +10,40 @@ import {
 import * as s from "./schemas.js";
 import { installationJson } from "../../domain/views.js";
 
-type IdParams = { id: string };
+const tags = ["installations"];
+const security = s.adminSecurity;
 
-export async function installationRoutes(app: FastifyInstance): Promise<void> {
+export async function installationRoutes(instance: FastifyInstance): Promise<void> {
+  const app = instance.withTypeProvider<s.AdminTypeProvider>();
   const ctx = app.domain;
 
-  app.post<{ Body: { client_id: string; account: string; scopes?: string[] } }>(
+  app.post(
     "/installations",
-    { schema: { body: s.createInstallationBody, response: { 201: s.issuedCode, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "createInstallation",
+        summary: "Install an application into an account and issue its authorization code.",
+        description:
+          "`scopes` default to all the application's scopes and may not exceed them. An application has at most one " +
+          "active installation per account (409 otherwise).",
+        body: s.createInstallationBody,
+        response: {
+          201: {
+            ...s.issuedCode,
+            "x-response-description":
+              "The installation with its authorization code. `code` is shown once, here (or by " +
+              "`POST /admin/v1/installations/{id}/code`), and never again: only its SHA-256 hash is stored. " +
+              "`redirect_to` (present when the application has exactly one redirect URI) is that URI with `code`, " +
+              "`installation_id`, `account` and `iss` added: where the platform sends the user's browser. When the " +
+              "application has a webhook URL, an `installation.created` webhook carrying the code is sent in the background.",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 404, 409, 415, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const created = await createInstallation(ctx, {
         clientId: request.body.client_id,
@@ -36,9 +61,21 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Querystring: { limit: number; cursor?: string; client_id?: string; account?: string; status?: InstallationStatus } }>(
+  app.get(
     "/installations",
-    { schema: { querystring: s.installationQuery, response: { 200: s.installationList, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "listInstallations",
+        summary: "List installations, oldest first, filtered and with cursor pagination.",
+        querystring: s.installationQuery,
+        response: {
+          200: { ...s.installationList, "x-response-description": "One page of installations; `next_cursor` is null on the last page." },
+          ...s.adminErrors(400, 401, 503),
+        },
+      },
+    },
     async (request) => {
       const { limit, cursor, client_id, account, status } = request.query;
       const page = await listInstallations(ctx, { clientId: client_id, account, status }, { limit, cursor });
@@ -46,9 +83,21 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     "/installations/:id",
-    { schema: { params: s.idParams, response: { 200: s.installation, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "getInstallation",
+        summary: "Show an installation.",
+        description:
+          "`code_expires_at` is present while the installation's code can still be exchanged (unexpired, " +
+          "unexchanged, unrevoked). The code itself is never shown here.",
+        params: s.idParams,
+        response: { 200: { ...s.installation, "x-response-description": "The installation." }, ...s.adminErrors(400, 401, 404, 503) },
+      },
+    },
     async (request) => {
       const installation = await getInstallation(ctx, request.params.id);
       const pending = installation.status === "active" ? await pendingCode(ctx, installation.id) : null;
@@ -56,9 +105,27 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.post<{ Params: IdParams }>(
+  app.post(
     "/installations/:id/code",
-    { schema: { params: s.idParams, response: { 201: s.issuedCode, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "reissueCode",
+        summary: "Issue a fresh authorization code (the first was lost or expired).",
+        description: "Any earlier unexchanged code of the installation is revoked. 409 when uninstalled.",
+        params: s.idParams,
+        response: {
+          201: {
+            ...s.issuedCode,
+            "x-response-description":
+              "The installation with its new code. `code` is shown once, here, and never again: only its SHA-256 hash is stored.",
+            headers: s.noStoreHeaders,
+          },
+          ...s.adminErrors(400, 401, 404, 409, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const issued = await reissueCode(ctx, request.params.id);
       request.log.info({ installationId: issued.installation.id }, "installation code reissued");
@@ -66,14 +133,26 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: IdParams }>(
+  app.delete(
     "/installations/:id",
-    { schema: { params: s.idParams, response: { 204: { type: "null" }, ...s.errorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "uninstall",
+        summary: "Uninstall; revokes every code and token of the installation at once.",
+        description:
+          "Uninstalling an uninstalled installation changes nothing and answers 204. When the application has a " +
+          "webhook URL, the first uninstall sends an `installation.deleted` webhook.",
+        params: s.idParams,
+        response: { 204: { type: "null", description: "Uninstalled." }, ...s.adminErrors(400, 401, 404, 503) },
+      },
+    },
     async (request, reply) => {
       const { installation, changed } = await uninstall(ctx, request.params.id);
       if (changed) app.installationEvents.deleted(installation);
       request.log.info({ installationId: request.params.id }, "installation uninstalled; its codes and tokens revoked");
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

@@ -1,45 +1,94 @@
-// JSON schemas of the admin API: they validate requests and serialise responses
-// (a response can never carry a field that is not listed here). openapi.yaml
-// describes the same shapes; test/http/openapi.test.ts keeps the two in step.
+// JSON schemas of the admin API: they validate requests, type the handlers
+// (@fastify/type-provider-json-schema-to-ts) and serialise responses (a response can
+// never carry a field that is not listed here). Their descriptions and examples are
+// openapi.yaml's: @fastify/swagger generates the document from them (`npm run openapi`).
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 
 export const errorSchema = {
   type: "object",
+  description: "The admin API's one error shape.",
   properties: {
-    statusCode: { type: "integer" },
-    code: { type: "string" },
-    error: { type: "string" },
-    message: { type: "string" },
+    statusCode: { type: "integer", description: "The HTTP status, repeated." },
+    code: {
+      type: "string",
+      description: "Machine-readable: invalid_request, unauthorized, not_found, conflict, admin_disabled, server_error.",
+    },
+    error: { type: "string", description: "The HTTP reason phrase." },
+    message: { type: "string", description: "What went wrong, for a human." },
   },
   required: ["statusCode", "code", "error", "message"],
+  examples: [{ statusCode: 400, code: "invalid_request", error: "Bad Request", message: "body/redirect_uris is required" }],
+} as const;
+
+/** Every admin route needs the admin token (see the adminToken security scheme, src/http/openapi.ts). */
+export const adminSecurity = [{ adminToken: [] }];
+
+/** Response headers of an answer that carries a secret. */
+export const noStoreHeaders = {
+  "Cache-Control": { type: "string", const: "no-store", description: "Always `no-store` (RFC 6749 §5.1)." },
+  Pragma: { type: "string", const: "no-cache", description: "Always `no-cache`." },
 } as const;
 
 const timestamp = { type: "string", format: "date-time" } as const;
 const nullableTimestamp = { type: ["string", "null"], format: "date-time" } as const;
 const stringArray = { type: "array", items: { type: "string" } } as const;
+const identifier = { type: "string", minLength: 1, maxLength: 100 } as const;
 
 export const idParams = {
   type: "object",
-  properties: { id: { type: "string", minLength: 1, maxLength: 100 } },
+  properties: { id: identifier },
   required: ["id"],
 } as const;
 
-export const pageQuery = {
-  limit: { type: "integer", minimum: 1, maximum: 200, default: 50 },
-  cursor: { type: "string", minLength: 1, maxLength: 100 },
+export const secretParams = {
+  type: "object",
+  properties: {
+    id: identifier,
+    secretId: { ...identifier, description: "The `id` of a secret, as listed by `GET /admin/v1/applications/{id}/secrets`." },
+  },
+  required: ["id", "secretId"],
 } as const;
+
+export const pageQuery = {
+  limit: { type: "integer", minimum: 1, maximum: 200, default: 50, description: "Page size." },
+  cursor: { type: "string", minLength: 1, maxLength: 100, description: "The `next_cursor` of the previous page." },
+} as const;
+
+const scopesInput = { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, minItems: 1, maxItems: 100, uniqueItems: true } as const;
 
 export const applicationInput = {
   name: { type: "string", minLength: 1, maxLength: 200 },
-  redirect_uris: { type: "array", items: { type: "string", minLength: 1, maxLength: 2000 }, minItems: 1, maxItems: 20, uniqueItems: true },
-  scopes: { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, minItems: 1, maxItems: 100, uniqueItems: true },
-  webhook_url: { type: ["string", "null"], maxLength: 2000 },
+  redirect_uris: {
+    type: "array",
+    description: "Absolute URIs without fragment, matched exactly; plain http only for loopback hosts.",
+    items: { type: "string", minLength: 1, maxLength: 2000 },
+    minItems: 1,
+    maxItems: 20,
+    uniqueItems: true,
+  },
+  scopes: {
+    ...scopesInput,
+    description: "The scopes installations of this application may be granted (RFC 6749 §3.3 scope tokens).",
+  },
+  webhook_url: {
+    type: ["string", "null"],
+    description:
+      "https URL to a public address. Internal, link-local, reserved and cloud metadata addresses, other " +
+      "schemes and credentials are refused (400) unless the server opts in to internal receivers " +
+      "(APPGRANT_WEBHOOK_ALLOW_PRIVATE, APPGRANT_WEBHOOK_ALLOWED_CIDRS), which also permits plain http to them.",
+    maxLength: 2000,
+  },
 } as const;
 
 export const createApplicationBody = {
   type: "object",
   additionalProperties: false,
-  properties: { ...applicationInput, client_type: { type: "string", enum: ["confidential", "public"] } },
+  properties: {
+    ...applicationInput,
+    client_type: { type: "string", enum: ["confidential", "public"], description: "Default `confidential`. A public client has no secret." },
+  },
   required: ["name", "redirect_uris", "scopes"],
+  examples: [{ name: "Acme CI", redirect_uris: ["https://ci.acme.example/callback"], scopes: ["read", "write"] }],
 } as const;
 
 export const updateApplicationBody = {
@@ -51,11 +100,11 @@ export const updateApplicationBody = {
 
 const applicationProperties = {
   id: { type: "string" },
-  client_id: { type: "string" },
+  client_id: { type: "string", description: "Public identifier of the OAuth client." },
   name: { type: "string" },
   redirect_uris: stringArray,
   scopes: stringArray,
-  grant_types: stringArray,
+  grant_types: { ...stringArray, description: "Grant types the client may use at /oauth/token." },
   webhook_url: { type: ["string", "null"] },
   client_type: { type: "string" },
   created_at: timestamp,
@@ -70,18 +119,18 @@ export const application = {
 
 export const createdApplication = {
   type: "object",
+  description: "The application, plus its first client secret and its webhook secret (both shown once).",
   properties: {
     ...applicationProperties,
-    /** null for a public client, which has no secret. */
-    client_secret: { type: ["string", "null"] },
-    webhook_secret: { type: "string" },
+    client_secret: { type: ["string", "null"], description: "`ags_…`. Shown once; null for a public client, which has no secret." },
+    webhook_secret: { type: "string", description: "`agw_…`, the key that signs this application's webhooks. Shown once." },
   },
   required: [...Object.keys(applicationProperties), "client_secret", "webhook_secret"],
 } as const;
 
 export const createdWebhookSecret = {
   type: "object",
-  properties: { webhook_secret: { type: "string" } },
+  properties: { webhook_secret: { type: "string", description: "`agw_…`. Shown once." } },
   required: ["webhook_secret"],
 } as const;
 
@@ -95,7 +144,7 @@ const secretProperties = {
   id: { type: "string" },
   created_at: timestamp,
   expires_at: nullableTimestamp,
-  active: { type: "boolean" },
+  active: { type: "boolean", description: "Unexpired, so it authenticates." },
 } as const;
 
 export const secret = { type: "object", properties: secretProperties, required: Object.keys(secretProperties) } as const;
@@ -109,12 +158,12 @@ export const secretList = {
 export const createSecretBody = {
   type: ["object", "null"],
   additionalProperties: false,
-  properties: { expires_at: { type: "string", format: "date-time" } },
+  properties: { expires_at: { type: "string", format: "date-time", description: "Optional expiry; must be in the future." } },
 } as const;
 
 export const createdSecret = {
   type: "object",
-  properties: { ...secretProperties, client_secret: { type: "string" } },
+  properties: { ...secretProperties, client_secret: { type: "string", description: "`ags_…`. Shown once." } },
   required: [...Object.keys(secretProperties), "client_secret"],
 } as const;
 
@@ -122,9 +171,14 @@ export const createInstallationBody = {
   type: "object",
   additionalProperties: false,
   properties: {
-    client_id: { type: "string", minLength: 1, maxLength: 100 },
-    account: { type: "string", minLength: 1, maxLength: 200 },
-    scopes: applicationInput.scopes,
+    client_id: identifier,
+    account: {
+      type: "string",
+      minLength: 1,
+      maxLength: 200,
+      description: "Opaque identifier of the platform's account (organisation, workspace…).",
+    },
+    scopes: { ...scopesInput, description: "Default all the application's scopes; may not exceed them." },
   },
   required: ["client_id", "account"],
 } as const;
@@ -143,19 +197,25 @@ export const installation = {
   type: "object",
   properties: {
     ...installationProperties,
-    /** Present while the installation's code can still be exchanged. The code itself is shown only when issued. */
-    code_expires_at: timestamp,
+    code_expires_at: {
+      ...timestamp,
+      description: "Present while the installation's code can still be exchanged. The code itself is never shown here.",
+    },
   },
   required: Object.keys(installationProperties),
 } as const;
 
 export const issuedCode = {
   type: "object",
+  description: "An installation with a freshly issued authorization code (shown once).",
   properties: {
     ...installationProperties,
-    code: { type: "string" },
+    code: { type: "string", description: "`agc_…`. Shown once; single use." },
     code_expires_at: timestamp,
-    redirect_to: { type: "string" },
+    redirect_to: {
+      type: "string",
+      description: "The application's only redirect URI with `code`, `installation_id`, `account` and `iss` added.",
+    },
   },
   required: [...Object.keys(installationProperties), "code", "code_expires_at"],
 } as const;
@@ -171,27 +231,69 @@ export const installationQuery = {
   additionalProperties: false,
   properties: {
     ...pageQuery,
-    client_id: { type: "string", minLength: 1, maxLength: 100 },
-    account: { type: "string", minLength: 1, maxLength: 200 },
-    status: { type: "string", enum: ["active", "uninstalled"] },
+    client_id: { ...identifier, description: "Only installations of this application." },
+    account: { type: "string", minLength: 1, maxLength: 200, description: "Only installations in this account." },
+    status: { type: "string", enum: ["active", "uninstalled"], description: "Only installations with this status." },
   },
 } as const;
 
-/** force=true: delete even the application's last working client secret. */
 export const deleteSecretQuery = {
   type: "object",
   additionalProperties: false,
-  properties: { force: { type: "boolean", default: false } },
+  properties: { force: { type: "boolean", default: false, description: "Delete even the application's last working client secret." } },
 } as const;
 
 export const listQuery = { type: "object", additionalProperties: false, properties: pageQuery } as const;
 
-/** Standard error responses of an admin route, merged into each route's response map. */
-export const errorResponses = {
-  400: errorSchema,
-  401: errorSchema,
-  404: errorSchema,
-  409: errorSchema,
-  415: errorSchema,
-  503: errorSchema,
+/**
+ * The error responses an admin route may give, each with what it means there. A route
+ * lists the ones it can answer (`...adminErrors(400, 401, 404, 503)`): they serialise
+ * those answers and document them. `x-response-description` is the response's text in
+ * openapi.yaml (@fastify/swagger), kept apart from the error schema's own description.
+ */
+const ADMIN_ERRORS = {
+  400: {
+    ...errorSchema,
+    "x-response-description":
+      "The request failed validation; `message` names the field, e.g. `body/redirect_uris must be array`, " +
+      '`body has unknown property "redirect_uri"` or `body/name is not text (it holds a NUL or an unpaired surrogate)`.',
+  },
+  401: {
+    ...errorSchema,
+    "x-response-description": "The admin token is missing or wrong (`code` is `unauthorized`).",
+    headers: { "WWW-Authenticate": { type: "string", description: '`Bearer realm="appgrant-admin"`' } },
+  },
+  404: { ...errorSchema, "x-response-description": "No such application, secret or installation (`code` is `not_found`)." },
+  409: {
+    ...errorSchema,
+    "x-response-description":
+      "The operation conflicts with the current state (`code` is `conflict`): a second active installation of " +
+      "one application in one account, a third active secret, a secret for a public client, a code for an " +
+      "uninstalled installation, an authorization request answered twice or after it expired, deleting the last " +
+      "working client secret without `force=true`.",
+  },
+  415: { ...errorSchema, "x-response-description": "The body is not `application/json` (`code` is `invalid_request`)." },
+  503: {
+    ...errorSchema,
+    "x-response-description":
+      "The admin API is disabled because APPGRANT_ADMIN_TOKEN is not set (`code` is `admin_disabled`); `message` " +
+      "says how to set it. Or the database is unavailable (`code` is `database_unavailable`, with `Retry-After`).",
+  },
 } as const;
+
+export function adminErrors<S extends keyof typeof ADMIN_ERRORS>(...statuses: S[]): Pick<typeof ADMIN_ERRORS, S> {
+  return Object.fromEntries(statuses.map((status) => [status, ADMIN_ERRORS[status]])) as Pick<typeof ADMIN_ERRORS, S>;
+}
+
+/**
+ * Types the admin routes from these schemas: request parts as validated, answers as
+ * serialised (a date-time field may be given as a Date, which the serialiser formats).
+ */
+export type AdminTypeProvider = JsonSchemaToTsProvider<{
+  SerializerSchemaOptions: {
+    deserialize: [
+      { pattern: { type: "string"; format: "date-time" }; output: Date | string },
+      { pattern: { type: readonly ["string", "null"]; format: "date-time" }; output: Date | string | null },
+    ];
+  };
+}>;
