@@ -24,11 +24,39 @@ export async function health(app: FastifyInstance, options: HealthOptions): Prom
     if (error.retryAfter !== undefined) reply.header("Retry-After", String(error.retryAfter));
     return reply.code(503).send({ status: error.status });
   });
-  app.get("/healthz", { schema: { response: { 200: statusSchema } }, logLevel: "warn" }, async () => ({ status: "ok" }));
+  const documented = { tags: ["health"], security: [] };
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        ...documented,
+        operationId: "getHealth",
+        summary: "The process is up.",
+        response: { 200: { ...statusSchema, "x-response-description": 'Always `{"status":"ok"}` while the process serves requests.' } },
+      },
+      logLevel: "warn",
+    },
+    async () => ({ status: "ok" }),
+  );
 
   app.get(
     "/readyz",
-    { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: "warn" },
+    {
+      schema: {
+        ...documented,
+        operationId: "getReadiness",
+        summary: "The database answers.",
+        response: {
+          200: { ...statusSchema, "x-response-description": '`{"status":"ready"}`: the database answered a query.' },
+          503: {
+            ...statusSchema,
+            "x-response-description":
+              '`{"status":"database unreachable"}`: the database did not answer within APPGRANT_READY_TIMEOUT (with `Retry-After`).',
+          },
+        },
+      },
+      logLevel: "warn",
+    },
     async (request, reply) => {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_resolve, reject) => {

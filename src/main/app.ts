@@ -18,6 +18,7 @@ import { discoveryRoute } from "../http/oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { installationWebhooks, type WebhookSettings } from "../http/installation-events.js";
 import { formatSchemaErrors } from "../http/schema-errors.js";
+import { openApi } from "../http/openapi.js";
 import { drainHooks } from "./shutdown.js";
 import { clientErrorHandler, frameworkErrors, rootErrorHandling } from "../http/error-shapes.js";
 import { connectRedis, redisMemory } from "../storage/redis.js";
@@ -99,6 +100,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!options.database) await database.close();
   });
 
+  // Before the routes: it collects them, with their schemas, as they are added.
+  await openApi(app, { serve: config.docs });
   await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);

@@ -78,6 +78,12 @@ export interface Config {
   redisTimeout: number;
   /** Deadlines and pool size of the database (see DatabaseSettings). */
   db: DatabaseSettings;
+  /**
+   * Serve the OpenAPI document (GET /openapi.json) and the API reference (GET /docs) on the
+   * public port (APPGRANT_DOCS, default true): both are static descriptions of the API,
+   * the same as openapi.yaml, with nothing of this server's configuration in them.
+   */
+  docs: boolean;
 }
 
 
@@ -184,6 +190,12 @@ function consentUrl(env: Env): string | undefined {
     throw new ConfigError("APPGRANT_CONSENT_URL", `must be an absolute http(s) URL, got "${raw}"`);
   }
   return raw;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = (read(env, name) ?? String(fallback)).toLowerCase();
+  if (raw !== "true" && raw !== "false") throw new ConfigError(name, `must be true or false, got "${raw}"`);
+  return raw === "true";
 }
 
 function webhookPolicy(env: Env): Config["webhookPolicy"] {
@@ -308,5 +320,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
     db: databaseSettings(env),
+    docs: flag(env, "APPGRANT_DOCS", true),
   };
 }

@@ -5,9 +5,9 @@
 // Errors follow RFC 6749 §4.1.2.1: while the client or redirect_uri is not
 // established, an error page (never a redirect: that would be an open redirector);
 // afterwards, a redirect to the client with error, error_description, state and iss.
-// No JSON schema on the query: a repeated or malformed parameter (read as the other
-// endpoints read theirs, by readParams) must be answered in one of those two forms, not
-// as a generic 400.
+// The query's schema only documents it (see plugin.ts): a repeated or malformed
+// parameter (read as the other endpoints read theirs, by readParams) must be answered in
+// one of those two forms, not as a generic 400.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { findApplicationByClientId } from "../../domain/applications.js";
 import { createAuthorizationRequest } from "../../domain/authorization-requests.js";
@@ -16,6 +16,7 @@ import { isScopeToken, parseList, parseScopes, scopesOutside } from "../../share
 import { OAuthError } from "../../oauth/errors.js";
 import { claimedForLog, readParams, requireValid } from "../../oauth/params.js";
 import { noStore } from "./responses.js";
+import { prose } from "../openapi.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {

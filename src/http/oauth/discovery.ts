@@ -10,6 +10,7 @@ import { PKCE_METHODS } from "../../oauth/pkce.js";
 const stringArray = { type: "array", items: { type: "string" } } as const;
 const metadataSchema = {
   type: "object",
+  description: "RFC 8414 §2.",
   properties: {
     issuer: { type: "string" },
     authorization_endpoint: { type: "string" },
@@ -30,7 +31,24 @@ const metadataSchema = {
 
 export function discoveryRoute(app: FastifyInstance, registry: GrantRegistry): void {
   const { issuer } = app.config;
-  app.get("/.well-known/oauth-authorization-server", { schema: { response: { 200: metadataSchema } } }, async (_request, reply) => {
+  const schema = {
+    tags: ["discovery"],
+    operationId: "getMetadata",
+    summary: "Authorization server metadata (RFC 8414).",
+    description:
+      "Built from the registered grant types, the endpoints and the configuration, so a client library given only the " +
+      "issuer URL can discover and use the server. `scopes_supported` is APPGRANT_SCOPES, or else the union of the " +
+      "applications' scopes.",
+    security: [],
+    response: {
+      200: {
+        ...metadataSchema,
+        "x-response-description": "The metadata.",
+        headers: { "Cache-Control": { type: "string", description: "`public, max-age=300`" } },
+      },
+    },
+  };
+  app.get("/.well-known/oauth-authorization-server", { schema }, async (_request, reply) => {
     const scopes = app.config.scopes ?? (await scopesInUse(app.domain));
     reply.header("Cache-Control", "public, max-age=300");
     return {

@@ -6,22 +6,23 @@ import { bearerToken, presentsAdminToken } from "../admin-token.js";
 import type { Authenticate } from "../../oauth/client-auth.js";
 import { invalidClient } from "../../oauth/errors.js";
 import type { Params } from "../../oauth/params.js";
-import { errorSchema, noStore } from "./responses.js";
+import { clientSecurity, formOrJson, invalidRequestResponse, noStore, noStoreHeaders, oauthErrors, tokenLookupRequest } from "./responses.js";
 import { findToken, tokenRequestParams } from "../../oauth/find-token.js";
 import type { TokenStore } from "../../oauth/token-store.js";
 
 const introspectionSchema = {
   type: "object",
+  description: "RFC 7662 §2.2. Only `active` is present when the token is not active.",
   properties: {
     active: { type: "boolean" },
-    scope: { type: "string" },
+    scope: { type: "string", description: "Space-separated scopes of the token." },
     client_id: { type: "string" },
-    token_type: { type: "string" },
-    exp: { type: "integer" },
-    iat: { type: "integer" },
-    sub: { type: "string" },
-    aud: { type: "string" },
-    iss: { type: "string" },
+    token_type: { type: "string", enum: ["Bearer", "refresh_token"], description: "`Bearer` for an access token." },
+    exp: { type: "integer", description: "Expiry, seconds since the epoch." },
+    iat: { type: "integer", description: "Issue time, seconds since the epoch." },
+    sub: { type: "string", description: "The installation's account." },
+    aud: { type: "string", description: "APPGRANT_AUDIENCE (default: the issuer)." },
+    iss: { type: "string", description: "APPGRANT_ISSUER." },
     installation_id: { type: "string" },
     account: { type: "string" },
   },
@@ -50,7 +51,29 @@ export function introspectionRoute(
 
   app.post(
     "/introspect",
-    { preHandler, schema: { response: { 200: introspectionSchema, "4xx": errorSchema, "5xx": errorSchema } } },
+    {
+      preHandler,
+      schema: {
+        tags: ["oauth"],
+        operationId: "introspect",
+        summary: "Describe a token (RFC 7662).",
+        description:
+          "Two kinds of caller: a resource server of the platform, with `Authorization: Bearer <APPGRANT_ADMIN_TOKEN>`, " +
+          "which may introspect any token; or an application, client-authenticated like the token endpoint, which sees " +
+          'only its own tokens (any other token is `{"active": false}`). A token is active while it is unexpired, ' +
+          "unrevoked and not rotated. Same body rules as the token endpoint.",
+        security: [{ adminToken: [] }, ...clientSecurity],
+        body: formOrJson(tokenLookupRequest),
+        response: {
+          200: {
+            ...introspectionSchema,
+            "x-response-description": '`{"active": false}` for a token that is not active (or not the caller\'s); otherwise its description.',
+            headers: noStoreHeaders,
+          },
+          ...oauthErrors(invalidRequestResponse),
+        },
+      },
+    },
     async (request, reply) => {
       noStore(reply);
       const { params, token } = tokenRequestParams(request.body);

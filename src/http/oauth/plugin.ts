@@ -82,6 +82,14 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
     done(null, parsed);
   });
 
+  // The request schemas of this context document the parameters (openapi.yaml) and
+  // validate nothing: the endpoints read their parameters themselves (src/oauth/params.ts,
+  // each grant declaring its own), so that a repeated, empty or malformed one is answered
+  // as RFC 6749 says (invalid_request, an error page or a redirect to the client), which
+  // a schema failure cannot be. A validator that accepts everything keeps Fastify from
+  // compiling them, coercing or stripping anything; @fastify/swagger still reads them.
+  // (Response schemas are unaffected: they serialise, as everywhere.)
+  app.setValidatorCompiler(() => () => true);
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(toOAuthError(error, request), request, reply));
   app.setNotFoundHandler((request, reply) => {
     if (POST_ENDPOINTS.has(request.url.split("?")[0]!)) {

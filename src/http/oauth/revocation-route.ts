@@ -4,7 +4,7 @@
 // revoking an access token revokes its pair (RFC 7009 §2.1 allows both).
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { Authenticate } from "../../oauth/client-auth.js";
-import { errorSchema, noStore } from "./responses.js";
+import { clientSecurity, formOrJson, invalidRequestResponse, noStore, noStoreHeaders, oauthErrors, tokenLookupRequest } from "./responses.js";
 import { findToken, tokenRequestParams } from "../../oauth/find-token.js";
 import type { TokenStore } from "../../oauth/token-store.js";
 
@@ -15,7 +15,25 @@ export function revocationRoute(
   const { clock } = app.domain;
   app.post(
     "/revoke",
-    { preHandler, schema: { response: { 200: { type: "null" }, "4xx": errorSchema, "5xx": errorSchema } } },
+    {
+      preHandler,
+      schema: {
+        tags: ["oauth"],
+        operationId: "revoke",
+        summary: "Revoke an access or refresh token (RFC 7009).",
+        description:
+          "Client-authenticated like the token endpoint, with the same body rules. Revoking a refresh token revokes " +
+          "its whole family (every token descended from the same code); revoking an access token revokes its pair. A " +
+          "token that is unknown, malformed or issued to another client is left alone, and the answer is the same 200, " +
+          "so it reveals nothing.",
+        security: clientSecurity,
+        body: formOrJson(tokenLookupRequest),
+        response: {
+          200: { type: "null", description: "Empty body, whether or not the token was known.", headers: noStoreHeaders },
+          ...oauthErrors(invalidRequestResponse),
+        },
+      },
+    },
     async (request, reply) => {
       noStore(reply);
       const { params, token } = tokenRequestParams(request.body);

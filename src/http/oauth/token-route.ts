@@ -4,22 +4,80 @@ import type { Authenticate } from "../../oauth/client-auth.js";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../../oauth/errors.js";
 import type { GrantRegistry } from "../../oauth/grant-type.js";
 import { CLIENT_PARAMETERS, readParams, requireValid } from "../../oauth/params.js";
-import { errorSchema, noStore } from "./responses.js";
+import { clientParameters, clientSecurity, formOrJson, noStore, noStoreHeaders, oauthErrors } from "./responses.js";
 import type { TokenStore } from "../../oauth/token-store.js";
+import { prose } from "../openapi.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
 
 const tokenSchema = {
   type: "object",
   properties: {
-    access_token: { type: "string" },
-    token_type: { type: "string" },
-    expires_in: { type: "integer" },
-    refresh_token: { type: "string" },
-    scope: { type: "string" },
+    access_token: { type: "string", description: "`aga_…`. Shown once." },
+    // `enum` documents; the serialiser would write a `const` whatever the value.
+    token_type: { type: "string", enum: ["Bearer"] },
+    expires_in: { type: "integer", description: "Seconds until the access token expires (default 28800, 8 h)." },
+    refresh_token: {
+      type: "string",
+      description: "`agr_…`. Shown once; rotates on every refresh. Issued by both grant types served today.",
+    },
+    scope: { type: "string", description: "Space-separated granted scopes." },
     installation_id: { type: "string" },
   },
   required: ["access_token", "token_type", "expires_in", "scope", "installation_id"],
 } as const;
+
+// Documentation only (see plugin.ts): the route reads its parameters itself, each
+// grant declaring its own, so that a bad one is an RFC 6749 error.
+const authorizationCodeRequest = {
+  type: "object",
+  title: "authorization_code",
+  description: "RFC 6749 §4.1.3. Unknown parameters are ignored.",
+  properties: {
+    grant_type: { type: "string", const: "authorization_code" },
+    code: { type: "string", description: "The installation's code, `agc_…`." },
+    redirect_uri: { type: "string", description: "Required, and identical, when the code was bound to a redirect URI." },
+    ...clientParameters,
+    code_verifier: { type: "string", description: "PKCE (RFC 7636), when the code carries a challenge." },
+  },
+  required: ["grant_type", "code"],
+} as const;
+
+const refreshTokenRequest = {
+  type: "object",
+  title: "refresh_token",
+  description: "RFC 6749 §6. Unknown parameters are ignored.",
+  properties: {
+    grant_type: { type: "string", const: "refresh_token" },
+    refresh_token: { type: "string", description: "`agr_…`." },
+    scope: { type: "string", description: "Space-separated; may narrow the granted scopes, never widen them." },
+    ...clientParameters,
+  },
+  required: ["grant_type", "refresh_token"],
+} as const;
+
+const tokenRequest = { oneOf: [authorizationCodeRequest, refreshTokenRequest] };
+
+const description = prose(`Accepts \`application/x-www-form-urlencoded\` (RFC 6749) and \`application/json\`; any other
+content type is \`invalid_request\`. A parameter sent twice is \`invalid_request\`, an empty
+parameter counts as absent, and unknown parameters are ignored.
+
+Client authentication is either \`client_secret_basic\` (HTTP Basic with the
+form-urlencoded client_id and client_secret, RFC 6749 §2.3.1) or \`client_secret_post\`
+(\`client_id\` and \`client_secret\` in the body), never both. A public client sends only
+\`client_id\`.
+
+\`authorization_code\`: the code is single-use; presenting a consumed code is
+\`invalid_grant\` and revokes every token issued from it. If the code was bound to a
+redirect URI, \`redirect_uri\` must carry the identical value.
+
+\`refresh_token\`: a successful refresh revokes the previous access token and rotates the
+refresh token. \`scope\` may narrow the granted scopes, never widen them. Presenting a
+rotated refresh token again within a short grace window (while its successor is unused)
+returns the identical successor pair; after that window it is treated as reuse, revokes
+the whole token family and is \`invalid_grant\`.
+
+Every response carries \`Cache-Control: no-store\` and \`Pragma: no-cache\`.
+`);
 
 export interface TokenRouteOptions {
   registry: GrantRegistry;
@@ -33,7 +91,32 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
   const { hasher, clock } = app.domain;
   app.post(
     "/token",
-    { preHandler, schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } },
+    {
+      preHandler,
+      schema: {
+        tags: ["oauth"],
+        operationId: "token",
+        summary: "Exchange an authorization code, or refresh tokens (RFC 6749 §4.1.3, §6).",
+        description,
+        security: clientSecurity,
+        body: formOrJson(tokenRequest),
+        response: {
+          200: {
+            ...tokenSchema,
+            "x-response-description":
+              "A new access token and refresh token. This is the only response that ever carries them: the server " +
+              "stores only their SHA-256 hashes.",
+            headers: noStoreHeaders,
+          },
+          ...oauthErrors({
+            description:
+              "The request, grant, scope or grant type is not acceptable (RFC 6749 §5.2): `invalid_request`, " +
+              "`invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`.",
+            codes: ["invalid_request", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"],
+          }),
+        },
+      },
+    },
     async (request, reply) => {
       noStore(reply);
       const raw = readParams(request.body);
