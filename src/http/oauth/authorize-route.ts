@@ -56,10 +56,67 @@ function problem(query: ReturnType<typeof readParams>, names: string[]): string 
   }
 }
 
+const htmlPage = (description: string) => ({ description, content: { "text/html": { schema: { type: "string" } } } });
+
+// Documentation only, like every request schema of this context (see plugin.ts).
+const schema = {
+  tags: ["oauth"],
+  operationId: "authorize",
+  summary: "Start an authorization (RFC 6749 §4.1.1), headless.",
+  description: prose(`appgrant does not log users in: it validates the request, stores it as a pending
+authorization request (10 minutes, single use) and redirects the browser to the
+platform's consent page, APPGRANT_CONSENT_URL, with \`request_id\` added. The platform
+authenticates the user, picks the account, and accepts or rejects the request through
+\`/admin/v1/authorization-requests/{id}\`.
+
+Until the client and redirect URI are established, errors are an HTML error page, never a
+redirect. After that, errors redirect to the client's redirect URI with \`error\`,
+\`error_description\`, \`state\` and \`iss\` (RFC 6749 §4.1.2.1, RFC 9207). A repeated
+parameter, or one that is not text (a NUL), is \`invalid_request\` (and a bad \`state\` is not
+sent back). PKCE is S256 only, and required for public clients.
+`),
+  security: [],
+  querystring: {
+    type: "object",
+    properties: {
+      response_type: { type: "string", const: "code" },
+      client_id: { type: "string" },
+      redirect_uri: { type: "string", description: "One of the client's registered URIs, matched exactly; optional when it registered only one." },
+      scope: { type: "string", description: "Space-separated; default all the application's scopes; may not exceed them." },
+      state: { type: "string", description: "Returned unchanged to the client with the code or the error." },
+      code_challenge: {
+        type: "string",
+        pattern: CHALLENGE.source,
+        description: "PKCE (RFC 7636), 43 to 128 characters of `[A-Za-z0-9-._~]`.",
+      },
+      code_challenge_method: { type: "string", const: "S256", description: "`S256` only; `plain` is refused." },
+    },
+    required: ["response_type", "client_id"],
+  },
+  response: {
+    302: {
+      type: "null",
+      description:
+        "To the consent page (`APPGRANT_CONSENT_URL?request_id=…`), or, for an error once the client and redirect URI " +
+        "are known, to the redirect URI with `error`, `error_description`, `state` and `iss`.",
+      headers: {
+        Location: { type: "string", description: "Where the browser goes next." },
+        "Cache-Control": { type: "string", const: "no-store", description: "Always `no-store` (RFC 6749 §5.1)." },
+      },
+    },
+    400: htmlPage(
+      "HTML error page: the client is unknown, the redirect URI is not registered (or missing while several are), or " +
+        "client_id or redirect_uri is missing, repeated or not text (a NUL). A path under `/oauth/authorize` that is " +
+        "not percent-encoded UTF-8 gets one too.",
+    ),
+    503: htmlPage("HTML error page (`temporarily_unavailable`) while APPGRANT_CONSENT_URL is not set."),
+  },
+};
+
 export function authorizeRoute(app: FastifyInstance): void {
   const { config, domain } = app;
 
-  app.get("/authorize", { config: { errorPage: true } }, async (request, reply) => {
+  app.get("/authorize", { config: { errorPage: true }, schema }, async (request, reply) => {
     noStore(reply);
     const query = readParams(request.query);
     const page = (status: number, error: string, description: string) => {
