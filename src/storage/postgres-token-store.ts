@@ -38,7 +38,12 @@ const ts = (date: Date) => date.toISOString();
 /** The pool reads timestamp columns as UTC Dates already (src/storage/postgres.ts). */
 const postgres: Dialect<Date> = { date: (value) => value };
 
-const SELECT_CLIENT = `${selectClient("$1")} WHERE a."clientId" = $2`;
+const CLIENT_BY_ID = `${selectClient("$1")} WHERE a."clientId" = $2`;
+const CODE_BY_HASH = `${SELECT_CODE} WHERE g."codeHash" = $1`;
+const TOKEN_BY_REFRESH_HASH = `${SELECT_TOKEN} WHERE t."refreshTokenHash" = $1`;
+const TOKEN_BY_PARENT = `${SELECT_TOKEN} WHERE t."parentId" = $1`;
+const INTROSPECTION_BY_ACCESS_HASH = `${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = $1`;
+const INTROSPECTION_BY_REFRESH_HASH = `${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = $1`;
 
 /**
  * The casts of the inserted values that are not text (a bare parameter in a SELECT
@@ -110,12 +115,12 @@ const tokenValues = (t: NewToken): Params<typeof NEW_TOKEN_FIELDS> => [
 export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
   return {
     async findClient(clientId, now) {
-      const { rows } = await pool.query<ClientRow>(SELECT_CLIENT, [ts(now), clientId]);
+      const { rows } = await pool.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
       return clientRecord(rows);
     },
 
     async findCodeByHash(codeHash) {
-      const { rows } = await pool.query<CodeRow<Date>>(`${SELECT_CODE} WHERE g."codeHash" = $1`, [codeHash]);
+      const { rows } = await pool.query<CodeRow<Date>>(CODE_BY_HASH, [codeHash]);
       return rows[0] ? codeRecord(rows[0], postgres) : null;
     },
 
@@ -125,12 +130,12 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
     },
 
     async findTokenByRefreshHash(hash) {
-      const { rows } = await pool.query<TokenRow<Date>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = $1`, [hash]);
+      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_REFRESH_HASH, [hash]);
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
     async findSuccessor(parentId) {
-      const { rows } = await pool.query<TokenRow<Date>>(`${SELECT_TOKEN} WHERE t."parentId" = $1`, [parentId]);
+      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_PARENT, [parentId]);
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
@@ -140,12 +145,12 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
     },
 
     async findByAccessHash(hash) {
-      const { rows } = await pool.query<IntrospectionRow<Date>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = $1`, [hash]);
+      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_ACCESS_HASH, [hash]);
       return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
     async findByRefreshHash(hash) {
-      const { rows } = await pool.query<IntrospectionRow<Date>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = $1`, [hash]);
+      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_REFRESH_HASH, [hash]);
       return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
