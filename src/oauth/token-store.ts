@@ -72,19 +72,6 @@ export type IntrospectionRecord = Pick<
   | "revokedAt"
 >;
 
-/** The rows of the client query (one per active secret, or one with a null secret) as one record. */
-export function clientRecord(rows: Record<string, unknown>[]): ClientRecord | null {
-  const first = rows[0];
-  if (!first) return null;
-  return {
-    id: first.id as string,
-    clientId: first.clientId as string,
-    clientType: first.clientType as string,
-    grantTypes: first.grantTypes as string,
-    secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash as string])),
-  };
-}
-
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;
   findCodeByHash(codeHash: string): Promise<CodeRecord | null>;

@@ -9,9 +9,25 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
-import { type ClientRecord, clientRecord, type CodeRecord, type IntrospectionRecord, type NewToken, type TokenRecord, type TokenStore } from "../oauth/token-store.js";
-
-type Row = Record<string, unknown>;
+import type { NewToken, TokenStore } from "../oauth/token-store.js";
+import {
+  clientRecord,
+  type ClientRow,
+  codeRecord,
+  type CodeRow,
+  type Dialect,
+  introspectionRecord,
+  type IntrospectionRow,
+  NEW_TOKEN_COLUMNS,
+  NEW_TOKEN_FIELDS,
+  type NewTokenField,
+  SELECT_CODE,
+  SELECT_INTROSPECTION,
+  SELECT_TOKEN,
+  selectClient,
+  tokenRecord,
+  type TokenRow,
+} from "./token-rows.js";
 
 /**
  * Timestamps go in as UTC ISO strings: the columns are timestamp without time zone
@@ -19,46 +35,66 @@ type Row = Record<string, unknown>;
  * in the process's local time zone.
  */
 const ts = (date: Date) => date.toISOString();
+/** The pool reads timestamp columns as UTC Dates already (src/storage/postgres.ts). */
+const postgres: Dialect<Date> = { date: (value) => value };
 
-const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."applicationId", t."installationId",
-  t."clientId", t."account", t."grantId" AS "codeId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt",
-  t."accessExpiresAt", t."refreshExpiresAt", t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
+const CLIENT_BY_ID = `${selectClient("$1")} WHERE a."clientId" = $2`;
+const CODE_BY_HASH = `${SELECT_CODE} WHERE g."codeHash" = $1`;
+const TOKEN_BY_REFRESH_HASH = `${SELECT_TOKEN} WHERE t."refreshTokenHash" = $1`;
+const TOKEN_BY_PARENT = `${SELECT_TOKEN} WHERE t."parentId" = $1`;
+const INTROSPECTION_BY_ACCESS_HASH = `${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = $1`;
+const INTROSPECTION_BY_REFRESH_HASH = `${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = $1`;
 
-const INTROSPECTION_COLUMNS = `"id", "applicationId", "clientId", "installationId", "account", "familyId", "scopes",
-  "createdAt", "accessExpiresAt", "refreshExpiresAt", "rotatedAt", "revokedAt"`;
+/**
+ * The casts of the inserted values that are not text (a bare parameter in a SELECT
+ * list is text): required for every non-text field of NewToken.
+ */
+const NON_TEXT: { [K in NewTokenField as NonNullable<NewToken[K]> extends string ? never : K]: string } = {
+  generation: "int",
+  createdAt: "timestamp(3)",
+  accessExpiresAt: "timestamp(3)",
+  refreshExpiresAt: "timestamp(3)",
+};
+const CASTS: { readonly [K in NewTokenField]?: string } = NON_TEXT;
+const TOKEN_PARAMS = NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}`).join(", ");
+const N = NEW_TOKEN_FIELDS.length;
 
 /**
  * Consume-and-issue as ONE statement (one round trip, atomic by itself): lock the
  * installation FOR SHARE, apply the conditional UPDATE that consumes the code or
  * rotates the parent, and insert the new token only if that UPDATE matched a row.
- * $1–$15 are the token's columns, $16 the installation, $17 now, $18 the consumed row.
+ * $1–$N are the token's columns (NEW_TOKEN_FIELDS), then the installation, now, and the
+ * consumed row.
  */
 function consumeAndInsert(table: "Grant" | "Token", condition: string): string {
   return `WITH installation AS (
-      SELECT 1 FROM "Installation" WHERE "id" = $16 AND "status" = 'active' FOR SHARE
+      SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' FOR SHARE
     ), consumed AS (
-      UPDATE "${table}" SET "${table === "Grant" ? "consumedAt" : "rotatedAt"}" = $17::timestamp(3)
-      WHERE "id" = $18 AND ${condition} AND EXISTS (SELECT 1 FROM installation)
+      UPDATE "${table}" SET "${table === "Grant" ? "consumedAt" : "rotatedAt"}" = $${N + 2}::timestamp(3)
+      WHERE "id" = $${N + 3} AND ${condition} AND EXISTS (SELECT 1 FROM installation)
       RETURNING 1
     )
-    INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId",
-      "clientId", "account", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
-    SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::int, $11::text, $12::text,
-      $13::timestamp(3), $14::timestamp(3), $15::timestamp(3)
+    INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
+    SELECT ${TOKEN_PARAMS}
     FROM consumed
     RETURNING "id"`;
 }
 
 const EXCHANGE_CODE = consumeAndInsert(
   "Grant",
-  `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $17::timestamp(3)`,
+  `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`,
 );
 const ROTATE = consumeAndInsert(
   "Token",
-  `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $17::timestamp(3)`,
+  `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`,
 );
 
-const tokenValues = (t: NewToken) => [
+/** NewToken's values as the driver takes them, each DateTime as UTC ISO text. */
+type Params<F extends readonly NewTokenField[]> = { -readonly [I in keyof F]: F[I] extends NewTokenField ? Param<NewToken[F[I]]> : never };
+type Param<V> = V extends Date ? string : V;
+
+/** In NEW_TOKEN_FIELDS order: the type checks each position's type and the count. */
+const tokenValues = (t: NewToken): Params<typeof NEW_TOKEN_FIELDS> => [
   t.id,
   t.accessTokenHash,
   t.refreshTokenHash,
@@ -76,32 +112,16 @@ const tokenValues = (t: NewToken) => [
   ts(t.refreshExpiresAt),
 ];
 
-function tokenRecord(row: Row): TokenRecord {
-  return { ...(row as unknown as TokenRecord), generation: Number(row.generation), installationActive: row.installationStatus === "active" };
-}
-
 export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
   return {
-    async findClient(clientId, now): Promise<ClientRecord | null> {
-      const { rows } = await pool.query(
-        `SELECT a."id", a."clientId", a."clientType", a."grantTypes", s."secretHash"
-         FROM "Application" a
-         LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > $1)
-         WHERE a."clientId" = $2`,
-        [ts(now), clientId],
-      );
-      return clientRecord(rows as Row[]);
+    async findClient(clientId, now) {
+      const { rows } = await pool.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
+      return clientRecord(rows);
     },
 
-    async findCodeByHash(codeHash): Promise<CodeRecord | null> {
-      const { rows } = await pool.query(
-        `SELECT g."id", g."applicationId", g."installationId", g."scopes", g."redirectUri", g."codeChallenge",
-                g."codeChallengeMethod", g."expiresAt", g."consumedAt", g."revokedAt", i."status" AS "installationStatus", i."account"
-         FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId" WHERE g."codeHash" = $1`,
-        [codeHash],
-      );
-      const row = rows[0] as Row | undefined;
-      return row ? ({ ...(row as unknown as CodeRecord), installationActive: row.installationStatus === "active" } as CodeRecord) : null;
+    async findCodeByHash(codeHash) {
+      const { rows } = await pool.query<CodeRow<Date>>(CODE_BY_HASH, [codeHash]);
+      return rows[0] ? codeRecord(rows[0], postgres) : null;
     },
 
     async exchangeCode(codeId, now, token) {
@@ -110,19 +130,13 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
     },
 
     async findTokenByRefreshHash(hash) {
-      const { rows } = await pool.query(
-        `SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId" WHERE t."refreshTokenHash" = $1`,
-        [hash],
-      );
-      return rows[0] ? tokenRecord(rows[0] as Row) : null;
+      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_REFRESH_HASH, [hash]);
+      return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
     async findSuccessor(parentId) {
-      const { rows } = await pool.query(
-        `SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId" WHERE t."parentId" = $1`,
-        [parentId],
-      );
-      return rows[0] ? tokenRecord(rows[0] as Row) : null;
+      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_PARENT, [parentId]);
+      return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
     async rotate(parentId, now, successor) {
@@ -131,13 +145,13 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
     },
 
     async findByAccessHash(hash) {
-      const { rows } = await pool.query(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "accessTokenHash" = $1`, [hash]);
-      return (rows[0] as IntrospectionRecord | undefined) ?? null;
+      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_ACCESS_HASH, [hash]);
+      return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
     async findByRefreshHash(hash) {
-      const { rows } = await pool.query(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "refreshTokenHash" = $1`, [hash]);
-      return (rows[0] as IntrospectionRecord | undefined) ?? null;
+      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_REFRESH_HASH, [hash]);
+      return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
     async revokeToken(tokenId, now, reason) {

@@ -3,74 +3,29 @@
 // WriteLock with Prisma's transactions (see src/storage/write-lock.ts).
 import Database from "better-sqlite3";
 import type { WriteLock } from "./write-lock.js";
-import { type ClientRecord, clientRecord, type CodeRecord, type IntrospectionRecord, type NewToken, type TokenRecord, type TokenStore } from "../oauth/token-store.js";
+import type { NewToken, TokenStore } from "../oauth/token-store.js";
+import {
+  clientRecord,
+  type ClientRow,
+  codeRecord,
+  type CodeRow,
+  type Dialect,
+  introspectionRecord,
+  type IntrospectionRow,
+  NEW_TOKEN_COLUMNS,
+  NEW_TOKEN_FIELDS,
+  SELECT_CODE,
+  SELECT_INTROSPECTION,
+  SELECT_TOKEN,
+  selectClient,
+  tokenRecord,
+  type TokenRow,
+  type Wire,
+} from "./token-rows.js";
 
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
-const fromTime = (value: string | null): Date | null => (value === null ? null : new Date(value));
-
-type Row = Record<string, string | number | bigint | null>;
-
-function codeRecord(row: Row): CodeRecord {
-  return {
-    id: row.id as string,
-    applicationId: row.applicationId as string,
-    installationId: row.installationId as string,
-    installationActive: row.installationStatus === "active",
-    account: row.account as string,
-    scopes: row.scopes as string,
-    redirectUri: row.redirectUri as string | null,
-    codeChallenge: row.codeChallenge as string | null,
-    codeChallengeMethod: row.codeChallengeMethod as string | null,
-    expiresAt: fromTime(row.expiresAt as string)!,
-    consumedAt: fromTime(row.consumedAt as string | null),
-    revokedAt: fromTime(row.revokedAt as string | null),
-  };
-}
-
-function tokenRecord(row: Row): TokenRecord {
-  return {
-    id: row.id as string,
-    accessTokenHash: row.accessTokenHash as string,
-    refreshTokenHash: row.refreshTokenHash as string,
-    applicationId: row.applicationId as string,
-    installationId: row.installationId as string,
-    installationActive: row.installationStatus === "active",
-    clientId: row.clientId as string,
-    account: row.account as string,
-    codeId: row.codeId as string | null,
-    familyId: row.familyId as string,
-    generation: Number(row.generation),
-    parentId: row.parentId as string | null,
-    scopes: row.scopes as string,
-    createdAt: fromTime(row.createdAt as string)!,
-    accessExpiresAt: fromTime(row.accessExpiresAt as string)!,
-    refreshExpiresAt: fromTime(row.refreshExpiresAt as string)!,
-    rotatedAt: fromTime(row.rotatedAt as string | null),
-    revokedAt: fromTime(row.revokedAt as string | null),
-  };
-}
-
-function introspectionRecord(row: Row): IntrospectionRecord {
-  return {
-    id: row.id as string,
-    applicationId: row.applicationId as string,
-    clientId: row.clientId as string,
-    installationId: row.installationId as string,
-    account: row.account as string,
-    familyId: row.familyId as string,
-    scopes: row.scopes as string,
-    createdAt: fromTime(row.createdAt as string)!,
-    accessExpiresAt: fromTime(row.accessExpiresAt as string)!,
-    refreshExpiresAt: fromTime(row.refreshExpiresAt as string)!,
-    rotatedAt: fromTime(row.rotatedAt as string | null),
-    revokedAt: fromTime(row.revokedAt as string | null),
-  };
-}
-
-const TOKEN_COLUMNS = `t."id", t."accessTokenHash", t."refreshTokenHash", t."applicationId", t."installationId",
-  t."clientId", t."account", t."grantId" AS "codeId", t."familyId", t."generation", t."parentId", t."scopes", t."createdAt", t."accessExpiresAt", t."refreshExpiresAt",
-  t."rotatedAt", t."revokedAt", i."status" AS "installationStatus"`;
+const sqlite: Dialect<string> = { date: (value) => new Date(value) };
 
 export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore {
   // No busy timeout: waiting for another process's write lock would block the event
@@ -86,30 +41,21 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
   db.pragma("wal_autocheckpoint = 10000");
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 
-  const clientStmt = db.prepare(`SELECT a."id", a."clientId", a."clientType", a."grantTypes", s."secretHash"
-    FROM "Application" a
-    LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ?)
-    WHERE a."clientId" = ?`);
-  const codeStmt = db.prepare(`SELECT g.*, i."status" AS "installationStatus", i."account"
-    FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId" WHERE g."codeHash" = ?`);
+  const clientStmt = db.prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
+  const codeStmt = db.prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
   const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
     WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
-  const insertTokenStmt = db.prepare(`INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId",
-    "installationId", "clientId", "account", "grantId", "familyId", "generation", "parentId", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
-    VALUES (@id, @accessTokenHash, @refreshTokenHash, @applicationId, @installationId, @clientId, @account, @codeId, @familyId, @generation,
-    @parentId, @scopes, @createdAt, @accessExpiresAt, @refreshExpiresAt)`);
-  const byRefreshStmt = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"
-    WHERE t."refreshTokenHash" = ?`);
-  const successorStmt = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"
-    WHERE t."parentId" = ?`);
+  const insertTokenStmt = db.prepare<[Wire<NewToken, string>]>(
+    `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) VALUES (${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")})`,
+  );
+  const byRefreshStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
+  const successorStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
   const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
     WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
-  const INTROSPECTION_COLUMNS = `"id", "applicationId", "clientId", "installationId", "account", "familyId", "scopes",
-    "createdAt", "accessExpiresAt", "refreshExpiresAt", "rotatedAt", "revokedAt"`;
-  const byAccessStmt = db.prepare(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "accessTokenHash" = ?`);
-  const byRefreshOnlyStmt = db.prepare(`SELECT ${INTROSPECTION_COLUMNS} FROM "Token" WHERE "refreshTokenHash" = ?`);
+  const byAccessStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
+  const byRefreshOnlyStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
   const revokeTokenStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
   const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
@@ -136,34 +82,34 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
   });
 
   return {
-    async findClient(clientId, now): Promise<ClientRecord | null> {
-      return clientRecord(clientStmt.all(toSqliteTime(now), clientId) as Row[]);
+    async findClient(clientId, now) {
+      return clientRecord(clientStmt.all(toSqliteTime(now), clientId));
     },
     async findCodeByHash(codeHash) {
-      const row = codeStmt.get(codeHash) as Row | undefined;
-      return row ? codeRecord(row) : null;
+      const row = codeStmt.get(codeHash);
+      return row ? codeRecord(row, sqlite) : null;
     },
     exchangeCode(codeId, now, token) {
       return lock.run(() => exchange.immediate(codeId, toSqliteTime(now), token));
     },
     async findTokenByRefreshHash(refreshTokenHash) {
-      const row = byRefreshStmt.get(refreshTokenHash) as Row | undefined;
-      return row ? tokenRecord(row) : null;
+      const row = byRefreshStmt.get(refreshTokenHash);
+      return row ? tokenRecord(row, sqlite) : null;
     },
     async findSuccessor(parentId) {
-      const row = successorStmt.get(parentId) as Row | undefined;
-      return row ? tokenRecord(row) : null;
+      const row = successorStmt.get(parentId);
+      return row ? tokenRecord(row, sqlite) : null;
     },
     rotate(parentId, now, successor) {
       return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor));
     },
     async findByAccessHash(hash) {
-      const row = byAccessStmt.get(hash) as Row | undefined;
-      return row ? introspectionRecord(row) : null;
+      const row = byAccessStmt.get(hash);
+      return row ? introspectionRecord(row, sqlite) : null;
     },
     async findByRefreshHash(hash) {
-      const row = byRefreshOnlyStmt.get(hash) as Row | undefined;
-      return row ? introspectionRecord(row) : null;
+      const row = byRefreshOnlyStmt.get(hash);
+      return row ? introspectionRecord(row, sqlite) : null;
     },
     revokeToken(tokenId, now, reason) {
       return lock.run(() => revokeTokenStmt.run(toSqliteTime(now), reason, tokenId).changes === 1);

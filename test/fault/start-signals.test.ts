@@ -55,11 +55,11 @@ t.test("SIGTERM to `npm start` stops the server, which frees its port", async (t
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "npm-start-probe", private: true, type: "module", scripts: { start: pkg.scripts.start } }));
-  mkdirSync(join(dir, "dist"));
+  mkdirSync(join(dir, "dist", "main"), { recursive: true });
   const tsxApi = import.meta.resolve("tsx/esm/api");
   const serverModule = new URL("src/main/server.ts", `file://${REPO_ROOT.endsWith("/") ? REPO_ROOT : `${REPO_ROOT}/`}`).href;
   writeFileSync(
-    join(dir, "dist", "server.js"),
+    join(dir, "dist", "main", "server.js"),
     `const { register } = await import(${JSON.stringify(tsxApi)});\nregister();\nconst { serve } = await import(${JSON.stringify(serverModule)});\nawait serve();\n`,
   );
 

@@ -1,0 +1,221 @@
+// The token stores' rows, typed by the generated Prisma model (prisma/schema.prisma).
+// Each hot-path column list is written once, here, and checked against the model's
+// fields: a renamed or retyped field fails `tsc`. The lists build the SQL both stores
+// share (once, at module load) and the row types their drivers return; one mapper per
+// record serves both dialects, which differ only in how a DateTime comes back.
+import type { Application, AuthorizationCode, ClientSecret, Installation, Token } from "../generated/prisma/client.js";
+import type { ClientRecord, CodeRecord, IntrospectionRecord, NewToken, TokenRecord } from "../oauth/token-store.js";
+
+/** How one driver returns a DateTime column: better-sqlite3 as ISO-8601 text, pg as a Date. */
+export interface Dialect<Time> {
+  date(value: Time): Date;
+}
+
+/** A model's fields as a driver returns them: each DateTime as the dialect's Time. */
+export type Wire<M, Time> = { [K in keyof M]: M[K] extends Date ? Time : M[K] extends Date | null ? Time | null : M[K] };
+
+/** Columns of a joined model, named differently in the row: { rowName: modelField }. */
+type Joined<M, J extends Record<string, keyof M>> = { [K in keyof J]: M[J[K]] };
+
+/** Database column names that differ from the Prisma field (@map). */
+const TOKEN_COLUMN_NAMES: { readonly [K in keyof Token]?: string } = { codeId: "grantId" };
+
+/** `alias."column"` for each field, `AS "field"` where @map renamed the column. */
+function columns<M>(alias: string, fields: readonly (keyof M & string)[], names: { readonly [K in keyof M]?: string } = {}): string[] {
+  return fields.map((field) => {
+    const column = names[field] ?? field;
+    return column === field ? `${alias}."${field}"` : `${alias}."${column}" AS "${field}"`;
+  });
+}
+
+/** A joined table's columns under their row names. */
+function joined(alias: string, as: Record<string, string>): string[] {
+  return Object.entries(as).map(([name, field]) => (name === field ? `${alias}."${field}"` : `${alias}."${field}" AS "${name}"`));
+}
+
+const dateOrNull = <Time>(dialect: Dialect<Time>, value: Time | null): Date | null => (value === null ? null : dialect.date(value));
+
+// ---- Client: the application and, one row each, its active secrets' hashes.
+
+const CLIENT_FIELDS = ["id", "clientId", "clientType", "grantTypes"] as const satisfies readonly (keyof Application)[];
+const CLIENT_SECRET = { secretHash: "secretHash" } as const satisfies Record<string, keyof ClientSecret>;
+
+/** One row per active secret, or one row with a null secretHash (LEFT JOIN). */
+export type ClientRow = Pick<Application, (typeof CLIENT_FIELDS)[number]> & {
+  [K in keyof typeof CLIENT_SECRET]: ClientSecret[(typeof CLIENT_SECRET)[K]] | null;
+};
+
+/** Parameters: `now` is the placeholder of the current time (the dialect's: `?` or `$1`); then the client_id. */
+export const selectClient = (now: string) =>
+  `SELECT ${[...columns<Application>("a", CLIENT_FIELDS), ...joined("s", CLIENT_SECRET)].join(", ")}
+    FROM "Application" a
+    LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ${now})`;
+
+export function clientRecord(rows: readonly ClientRow[]): ClientRecord | null {
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    id: first.id,
+    clientId: first.clientId,
+    clientType: first.clientType,
+    grantTypes: first.grantTypes,
+    secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash])),
+  };
+}
+
+// ---- Authorization code, with its installation's status and account.
+
+const CODE_FIELDS = [
+  "id",
+  "applicationId",
+  "installationId",
+  "scopes",
+  "redirectUri",
+  "codeChallenge",
+  "codeChallengeMethod",
+  "expiresAt",
+  "consumedAt",
+  "revokedAt",
+] as const satisfies readonly (keyof AuthorizationCode)[];
+const CODE_INSTALLATION = { installationStatus: "status", account: "account" } as const satisfies Record<string, keyof Installation>;
+
+export type CodeRow<Time> = Wire<Pick<AuthorizationCode, (typeof CODE_FIELDS)[number]>, Time> &
+  Joined<Installation, typeof CODE_INSTALLATION>;
+
+export const SELECT_CODE = `SELECT ${[...columns<AuthorizationCode>("g", CODE_FIELDS), ...joined("i", CODE_INSTALLATION)].join(", ")}
+    FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId"`;
+
+export function codeRecord<Time>(row: CodeRow<Time>, dialect: Dialect<Time>): CodeRecord {
+  return {
+    id: row.id,
+    applicationId: row.applicationId,
+    installationId: row.installationId,
+    installationActive: row.installationStatus === "active",
+    account: row.account,
+    scopes: row.scopes,
+    redirectUri: row.redirectUri,
+    codeChallenge: row.codeChallenge,
+    codeChallengeMethod: row.codeChallengeMethod,
+    expiresAt: dialect.date(row.expiresAt),
+    consumedAt: dateOrNull(dialect, row.consumedAt),
+    revokedAt: dateOrNull(dialect, row.revokedAt),
+  };
+}
+
+// ---- Token (refresh and rotation), with its installation's status.
+
+const TOKEN_FIELDS = [
+  "id",
+  "accessTokenHash",
+  "refreshTokenHash",
+  "applicationId",
+  "installationId",
+  "clientId",
+  "account",
+  "codeId",
+  "familyId",
+  "generation",
+  "parentId",
+  "scopes",
+  "createdAt",
+  "accessExpiresAt",
+  "refreshExpiresAt",
+  "rotatedAt",
+  "revokedAt",
+] as const satisfies readonly (keyof Token)[];
+const TOKEN_INSTALLATION = { installationStatus: "status" } as const satisfies Record<string, keyof Installation>;
+
+export type TokenRow<Time> = Wire<Pick<Token, (typeof TOKEN_FIELDS)[number]>, Time> & Joined<Installation, typeof TOKEN_INSTALLATION>;
+
+export const SELECT_TOKEN = `SELECT ${[...columns<Token>("t", TOKEN_FIELDS, TOKEN_COLUMN_NAMES), ...joined("i", TOKEN_INSTALLATION)].join(", ")}
+    FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"`;
+
+export function tokenRecord<Time>(row: TokenRow<Time>, dialect: Dialect<Time>): TokenRecord {
+  return {
+    id: row.id,
+    accessTokenHash: row.accessTokenHash,
+    refreshTokenHash: row.refreshTokenHash,
+    applicationId: row.applicationId,
+    installationId: row.installationId,
+    installationActive: row.installationStatus === "active",
+    clientId: row.clientId,
+    account: row.account,
+    codeId: row.codeId,
+    familyId: row.familyId,
+    generation: row.generation,
+    parentId: row.parentId,
+    scopes: row.scopes,
+    createdAt: dialect.date(row.createdAt),
+    accessExpiresAt: dialect.date(row.accessExpiresAt),
+    refreshExpiresAt: dialect.date(row.refreshExpiresAt),
+    rotatedAt: dateOrNull(dialect, row.rotatedAt),
+    revokedAt: dateOrNull(dialect, row.revokedAt),
+  };
+}
+
+// ---- Introspection: the one token row, no join.
+
+const INTROSPECTION_FIELDS = [
+  "id",
+  "applicationId",
+  "clientId",
+  "installationId",
+  "account",
+  "familyId",
+  "scopes",
+  "createdAt",
+  "accessExpiresAt",
+  "refreshExpiresAt",
+  "rotatedAt",
+  "revokedAt",
+] as const satisfies readonly (keyof Token)[];
+
+export type IntrospectionRow<Time> = Wire<Pick<Token, (typeof INTROSPECTION_FIELDS)[number]>, Time>;
+
+export const SELECT_INTROSPECTION = `SELECT ${columns<Token>("t", INTROSPECTION_FIELDS, TOKEN_COLUMN_NAMES).join(", ")} FROM "Token" t`;
+
+export function introspectionRecord<Time>(row: IntrospectionRow<Time>, dialect: Dialect<Time>): IntrospectionRecord {
+  return {
+    id: row.id,
+    applicationId: row.applicationId,
+    clientId: row.clientId,
+    installationId: row.installationId,
+    account: row.account,
+    familyId: row.familyId,
+    scopes: row.scopes,
+    createdAt: dialect.date(row.createdAt),
+    accessExpiresAt: dialect.date(row.accessExpiresAt),
+    refreshExpiresAt: dialect.date(row.refreshExpiresAt),
+    rotatedAt: dateOrNull(dialect, row.rotatedAt),
+    revokedAt: dateOrNull(dialect, row.revokedAt),
+  };
+}
+
+// ---- A new token pair: the INSERT's columns, in the order of its values.
+
+export const NEW_TOKEN_FIELDS = [
+  "id",
+  "accessTokenHash",
+  "refreshTokenHash",
+  "applicationId",
+  "installationId",
+  "clientId",
+  "account",
+  "codeId",
+  "familyId",
+  "generation",
+  "parentId",
+  "scopes",
+  "createdAt",
+  "accessExpiresAt",
+  "refreshExpiresAt",
+] as const satisfies readonly (keyof Token & keyof NewToken)[];
+export type NewTokenField = (typeof NEW_TOKEN_FIELDS)[number];
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Compile-time only: every field of NewToken is inserted, each with the model's type.
+true satisfies Same<NewTokenField, keyof NewToken>;
+true satisfies (NewToken extends Pick<Token, NewTokenField> ? true : false);
+
+/** The INSERT's column list, in NEW_TOKEN_FIELDS order. */
+export const NEW_TOKEN_COLUMNS = NEW_TOKEN_FIELDS.map((field) => `"${TOKEN_COLUMN_NAMES[field] ?? field}"`).join(", ");

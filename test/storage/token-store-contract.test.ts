@@ -1,0 +1,258 @@
+// The TokenStore contract: the same cases against each store, on SQLite always and on
+// PostgreSQL too when TEST_DATABASE_URL is set. Rows are seeded through Prisma (as the
+// admin API writes them) and read back through the store's plain SQL, so a column the
+// store reads under the wrong name, or a DateTime in the wrong form, fails here.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t, { type Test } from "tap";
+import { sha256 } from "../../src/crypto/tokens.js";
+import type { NewToken, TokenStore } from "../../src/oauth/token-store.js";
+import { newId } from "../../src/shared/ids.js";
+import type { Db } from "../../src/storage/client.js";
+import { openDatabase } from "../../src/storage/database.js";
+import { migrateDatabase } from "../../src/storage/migrate.js";
+import { parseDatabaseUrl } from "../../src/storage/settings.js";
+import { freshDatabase } from "../support/helper.js";
+
+const NOW = new Date("2026-03-01T12:00:00.123Z");
+const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
+
+async function freshSqlite(t: Test): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "appgrant-contract-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const url = `file:${join(dir, "test.db")}`;
+  await migrateDatabase(parseDatabaseUrl(url));
+  return url;
+}
+
+const DATABASES: [name: string, fresh: (t: Test) => Promise<string>][] = [["sqlite", freshSqlite]];
+if (process.env.TEST_DATABASE_URL) DATABASES.push(["postgresql", freshDatabase]);
+
+interface Seeded {
+  applicationId: string;
+  clientId: string;
+  installationId: string;
+  codeId: string;
+  codeHash: string;
+}
+
+/** An application, one installation of it into `account`, and an unexpired code for it. */
+async function seed(db: Db, account: string, code: { expiresAt?: Date; revokedAt?: Date | null } = {}): Promise<Seeded> {
+  const applicationId = newId();
+  const clientId = `client-${account}`;
+  await db.application.create({
+    data: {
+      id: applicationId,
+      clientId,
+      name: account,
+      clientType: "confidential",
+      redirectUris: "https://app.example/callback",
+      scopes: "read write",
+      grantTypes: "authorization_code refresh_token",
+      createdAt: at(-3600),
+      updatedAt: at(-3600),
+    },
+  });
+  const installationId = newId();
+  await db.installation.create({
+    data: { id: installationId, applicationId, account, scopes: "read write", status: "active", activeAccount: account, createdAt: at(-60) },
+  });
+  const codeId = newId();
+  const codeHash = sha256(`code-${account}`);
+  await db.authorizationCode.create({
+    data: {
+      id: codeId,
+      codeHash,
+      applicationId,
+      installationId,
+      scopes: "read",
+      redirectUri: "https://app.example/callback",
+      codeChallenge: "challenge",
+      codeChallengeMethod: "S256",
+      createdAt: at(-10),
+      expiresAt: code.expiresAt ?? at(600),
+      revokedAt: code.revokedAt ?? null,
+    },
+  });
+  return { applicationId, clientId, installationId, codeId, codeHash };
+}
+
+function newToken(s: Seeded, name: string, extra: Partial<NewToken> = {}): NewToken {
+  return {
+    id: newId(),
+    accessTokenHash: sha256(`access-${name}`),
+    refreshTokenHash: sha256(`refresh-${name}`),
+    applicationId: s.applicationId,
+    installationId: s.installationId,
+    clientId: s.clientId,
+    account: name.split("-")[0]!,
+    codeId: s.codeId,
+    familyId: `family-${name}`,
+    generation: 1,
+    parentId: null,
+    scopes: "read",
+    createdAt: NOW,
+    accessExpiresAt: at(3600),
+    refreshExpiresAt: at(86_400),
+    ...extra,
+  };
+}
+
+const introspected = (token: NewToken, rotatedAt: Date | null = null, revokedAt: Date | null = null) => ({
+  id: token.id,
+  applicationId: token.applicationId,
+  clientId: token.clientId,
+  installationId: token.installationId,
+  account: token.account,
+  familyId: token.familyId,
+  scopes: token.scopes,
+  createdAt: token.createdAt,
+  accessExpiresAt: token.accessExpiresAt,
+  refreshExpiresAt: token.refreshExpiresAt,
+  rotatedAt,
+  revokedAt,
+});
+
+for (const [name, fresh] of DATABASES) {
+  t.test(name, async (t) => {
+    const database = await openDatabase(parseDatabaseUrl(await fresh(t)));
+    t.teardown(() => database.close());
+    const db = database.prisma;
+    const store: TokenStore = database.tokens;
+
+    t.test("finds a client by client_id with the hashes of its active secrets only", async (t) => {
+      const s = await seed(db, "client");
+      await db.clientSecret.createMany({
+        data: [
+          { id: newId(), applicationId: s.applicationId, secretHash: "hash-forever", createdAt: at(-100), expiresAt: null },
+          { id: newId(), applicationId: s.applicationId, secretHash: "hash-later", createdAt: at(-100), expiresAt: at(1) },
+          { id: newId(), applicationId: s.applicationId, secretHash: "hash-expired", createdAt: at(-100), expiresAt: at(-1) },
+          { id: newId(), applicationId: s.applicationId, secretHash: "hash-expiring-now", createdAt: at(-100), expiresAt: NOW },
+        ],
+      });
+      const client = await store.findClient(s.clientId, NOW);
+      t.strictSame({ ...client, secretHashes: [...client!.secretHashes].sort() }, {
+        id: s.applicationId,
+        clientId: s.clientId,
+        clientType: "confidential",
+        grantTypes: "authorization_code refresh_token",
+        secretHashes: ["hash-forever", "hash-later"],
+      });
+
+      const bare = await seed(db, "bare");
+      t.strictSame((await store.findClient(bare.clientId, NOW))?.secretHashes, [], "a client without secrets has none");
+      t.equal(await store.findClient("client-nobody", NOW), null, "an unknown client_id finds nothing");
+    });
+
+    t.test("finds a code by its hash, and consumes it once", async (t) => {
+      const s = await seed(db, "code");
+      const expected = {
+        id: s.codeId,
+        applicationId: s.applicationId,
+        installationId: s.installationId,
+        installationActive: true,
+        account: "code",
+        scopes: "read",
+        redirectUri: "https://app.example/callback",
+        codeChallenge: "challenge",
+        codeChallengeMethod: "S256",
+        expiresAt: at(600),
+        consumedAt: null,
+        revokedAt: null,
+      };
+      t.strictSame(await store.findCodeByHash(s.codeHash), expected);
+      t.equal(await store.findCodeByHash(sha256("no such code")), null);
+
+      const token = newToken(s, "code-1");
+      t.equal(await store.exchangeCode(s.codeId, NOW, token), true, "the first exchange consumes the code");
+      t.equal(await store.exchangeCode(s.codeId, at(1), newToken(s, "code-2")), false, "the second finds it consumed");
+      t.strictSame(await store.findCodeByHash(s.codeHash), { ...expected, consumedAt: NOW });
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-code-2")), null, "the second exchange inserted nothing");
+    });
+
+    t.test("refuses to exchange an expired or revoked code", async (t) => {
+      const expired = await seed(db, "expired", { expiresAt: NOW });
+      t.equal(await store.exchangeCode(expired.codeId, NOW, newToken(expired, "expired-1")), false);
+      const revoked = await seed(db, "revoked", { revokedAt: at(-1) });
+      t.strictSame((await store.findCodeByHash(revoked.codeHash))?.revokedAt, at(-1));
+      t.equal(await store.exchangeCode(revoked.codeId, NOW, newToken(revoked, "revoked-1")), false);
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-expired-1")), null);
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-revoked-1")), null);
+    });
+
+    t.test("inserts a token pair and finds it by its access and refresh hashes", async (t) => {
+      const s = await seed(db, "pair");
+      const token = newToken(s, "pair-1");
+      t.equal(await store.exchangeCode(s.codeId, NOW, token), true);
+      const found = await store.findTokenByRefreshHash(token.refreshTokenHash);
+      t.strictSame(found, { ...token, installationActive: true, rotatedAt: null, revokedAt: null });
+      t.equal(typeof found?.generation, "number");
+      t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token));
+      t.strictSame(await store.findByRefreshHash(token.refreshTokenHash), introspected(token));
+      t.equal(await store.findByAccessHash(token.refreshTokenHash), null, "a refresh hash is not an access hash");
+      t.equal(await store.findByRefreshHash(token.accessTokenHash), null, "nor the reverse");
+      t.equal(await store.findTokenByRefreshHash(sha256("unknown")), null);
+    });
+
+    t.test("rotates a refresh token once into its successor", async (t) => {
+      const s = await seed(db, "rotate");
+      const parent = newToken(s, "rotate-1");
+      await store.exchangeCode(s.codeId, NOW, parent);
+      t.equal(await store.findSuccessor(parent.id), null, "no successor yet");
+
+      const successor = newToken(s, "rotate-2", { familyId: parent.familyId, generation: 2, parentId: parent.id, codeId: null, createdAt: at(60) });
+      t.equal(await store.rotate(parent.id, at(60), successor), true);
+      t.equal(await store.rotate(parent.id, at(61), newToken(s, "rotate-3", { familyId: parent.familyId, generation: 2, parentId: parent.id })), false, "a rotated token rotates no more");
+
+      t.strictSame(await store.findSuccessor(parent.id), { ...successor, installationActive: true, rotatedAt: null, revokedAt: null });
+      t.strictSame((await store.findTokenByRefreshHash(parent.refreshTokenHash))?.rotatedAt, at(60));
+      t.strictSame(await store.findByAccessHash(parent.accessTokenHash), introspected(parent, at(60)));
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-rotate-3")), null);
+
+      const late = newToken(s, "late-1", { codeId: null, refreshExpiresAt: at(120) });
+      await db.token.create({ data: { ...late } });
+      t.equal(await store.rotate(late.id, at(120), newToken(s, "late-2", { parentId: late.id })), false, "an expired refresh token does not rotate");
+    });
+
+    t.test("revokes a token, and a whole family, counting only live tokens", async (t) => {
+      const s = await seed(db, "family");
+      const first = newToken(s, "family-1");
+      await store.exchangeCode(s.codeId, NOW, first);
+      const second = newToken(s, "family-2", { familyId: first.familyId, generation: 2, parentId: first.id, codeId: null });
+      await store.rotate(first.id, at(1), second);
+      const other = newToken(s, "family-other", { codeId: null });
+      await db.token.create({ data: other });
+
+      t.equal(await store.revokeFamily(first.familyId, at(2), "refresh_reused"), 2);
+      t.equal(await store.revokeFamily(first.familyId, at(3), "refresh_reused"), 0, "nothing live is left");
+      t.strictSame(await store.findByRefreshHash(first.refreshTokenHash), introspected(first, at(1), at(2)));
+      t.strictSame((await store.findTokenByRefreshHash(second.refreshTokenHash))?.revokedAt, at(2));
+      t.strictSame(
+        (await db.token.findMany({ where: { familyId: first.familyId }, orderBy: { generation: "asc" } })).map((row) => row.revokedReason),
+        ["refresh_reused", "refresh_reused"],
+      );
+      t.equal((await store.findByAccessHash(other.accessTokenHash))?.revokedAt, null, "another family is untouched");
+      t.equal(await store.rotate(second.id, at(4), newToken(s, "family-3", { parentId: second.id })), false, "a revoked token does not rotate");
+
+      t.equal(await store.revokeToken(other.id, at(5), "revoked"), true);
+      t.equal(await store.revokeToken(other.id, at(6), "revoked"), false, "revoked once");
+      t.strictSame((await store.findByAccessHash(other.accessTokenHash))?.revokedAt, at(5));
+    });
+
+    t.test("reports an uninstalled installation, and issues nothing for it", async (t) => {
+      const s = await seed(db, "gone");
+      const token = newToken(s, "gone-1", { codeId: null });
+      await db.token.create({ data: token });
+      await db.installation.update({ where: { id: s.installationId }, data: { status: "uninstalled", activeAccount: null, uninstalledAt: NOW } });
+
+      t.equal((await store.findCodeByHash(s.codeHash))?.installationActive, false);
+      t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.installationActive, false);
+      t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "gone-2")), false, "the code is not exchanged");
+      t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "nor consumed");
+      t.equal(await store.rotate(token.id, NOW, newToken(s, "gone-3", { parentId: token.id })), false, "the token does not rotate");
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-2")), null);
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-3")), null);
+    });
+  });
+}
