@@ -168,7 +168,9 @@ function unknownKeywords(schema: unknown, where: string): string[] {
     else if (key === "properties") {
       for (const [name, sub] of Object.entries(value as Json)) found.push(...unknownKeywords(sub, `${where}/properties/${name}`));
     } else if (key === "items") found.push(...unknownKeywords(value, `${where}/items`));
-    else if (key === "allOf" || key === "oneOf") (value as unknown[]).forEach((sub, i) => found.push(...unknownKeywords(sub, `${where}/${key}/${i}`)));
+    else if (key === "allOf" || key === "oneOf") {
+      for (const [i, sub] of (value as unknown[]).entries()) found.push(...unknownKeywords(sub, `${where}/${key}/${i}`));
+    }
   }
   return found;
 }
