@@ -103,7 +103,7 @@ export async function seedPostgres(url: string, codes: number, pairs: number): P
         const batch = all.slice(start, start + 5000);
         // One statement per 5000 rows: columns as arrays, unnested into rows.
         const arrays = columns.map((_, c) => batch.map((row) => (row[c] === null ? null : String(row[c]))));
-        const casts = columns.map((column, c) => `$${c + 1}::text[]`);
+        const casts = columns.map((_column, c) => `$${c + 1}::text[]`);
         const select = columns
           .map((column, c) => (/At$/.test(column) ? `u${c}::timestamp(3)` : column === "generation" ? `u${c}::int` : `u${c}`))
           .join(", ");

@@ -24,7 +24,7 @@ const COMMON: OptionSpec = {
 };
 
 export function parseCommand(argv: string[], options: OptionSpec, positionals: readonly string[]): Parsed {
-  let result;
+  let result: ReturnType<typeof parseArgs>;
   try {
     result = parseArgs({ args: argv, options: { ...options, ...COMMON }, allowPositionals: true, strict: true });
   } catch (error) {

@@ -8,6 +8,7 @@ export interface Command {
   /** Names of the required positional arguments, in order. */
   positionals?: readonly string[];
   /** Resolves to the exit code (0 when nothing is returned). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that returns nothing exits 0
   run(args: Parsed): Promise<number | void>;
 }
 

@@ -16,7 +16,7 @@ export function record(fields: readonly Field[]): string {
   const lines: string[] = [];
   for (const [key, value] of fields) {
     const items = Array.isArray(value) ? (value.length > 0 ? value : ["-"]) : [text(value as Exclude<Value, readonly string[]>)];
-    items.forEach((item, index) => lines.push(`${index === 0 ? `${key}:`.padEnd(width) : " ".repeat(width)}${item}`));
+    for (const [index, item] of items.entries()) lines.push(`${index === 0 ? `${key}:`.padEnd(width) : " ".repeat(width)}${item}`);
   }
   return lines.join("\n");
 }

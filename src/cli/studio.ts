@@ -49,7 +49,9 @@ export function runAttached(invocation: Invocation, cwd: string): Promise<number
     };
     const signals = ["SIGINT", "SIGTERM"] as const;
     for (const signal of signals) process.on(signal, forward);
-    const stopForwarding = () => signals.forEach((signal) => process.off(signal, forward));
+    const stopForwarding = () => {
+      for (const signal of signals) process.off(signal, forward);
+    };
     child.once("error", (error) => {
       stopForwarding();
       reject(new Error(`could not start ${invocation.command}: ${error.message}`));

@@ -12,7 +12,7 @@ export interface PurgeResult {
 
 export const DEFAULT_PURGE_BATCH = 500;
 
-async function inBatches(ctx: DomainContext, batch: number, findIds: () => Promise<{ id: string }[]>, remove: (ids: string[]) => Promise<number>) {
+async function inBatches(batch: number, findIds: () => Promise<{ id: string }[]>, remove: (ids: string[]) => Promise<number>) {
   let total = 0;
   for (;;) {
     const ids = (await findIds()).map((row) => row.id);
@@ -26,20 +26,17 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
   const now = ctx.clock();
   const select = { select: { id: true }, take: batch, orderBy: { id: "asc" as const } };
   const codes = await inBatches(
-    ctx,
     batch,
     () => ctx.db.authorizationCode.findMany({ ...select, where: { expiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.authorizationCode.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
   const authorizationRequests = await inBatches(
-    ctx,
     batch,
     () => ctx.db.authorizationRequest.findMany({ ...select, where: { expiresAt: { lt: now } } }),
     (ids) =>
       ctx.transaction(async (tx) => (await tx.authorizationRequest.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
   const tokens = await inBatches(
-    ctx,
     batch,
     () => ctx.db.token.findMany({ ...select, where: { refreshExpiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.token.deleteMany({ where: { id: { in: ids }, refreshExpiresAt: { lt: now } } })).count),

@@ -4,7 +4,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./app.js";
 import { purgeExpired } from "../domain/purge.js";
-import { ConfigError, issuerWarning, loadConfig } from "./config.js";
+import { type Config, ConfigError, issuerWarning, loadConfig } from "./config.js";
 import { migrateDatabase } from "../storage/migrate.js";
 import { shutdownOnSignals } from "./shutdown.js";
 import { keyFileWarning, keySource } from "../storage/secret-key.js";
@@ -21,7 +21,7 @@ function schedulePurge(app: FastifyInstance, seconds: number): void {
 }
 
 export async function serve(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {

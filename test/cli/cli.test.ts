@@ -1,7 +1,7 @@
 // The operator CLI as a whole: migrations, usage and exit codes, configuration errors.
 import { existsSync } from "node:fs";
 import t from "tap";
-import { cliOnFreshDir, json } from "../support/cli-helper.js";
+import { cliOnFreshDir, } from "../support/cli-helper.js";
 
 t.test("migrate applies the migrations once, then reports up to date", async (t) => {
   const { cli, dbFile } = cliOnFreshDir(t);

@@ -72,6 +72,7 @@ function translate(block: Block): string {
       return line;
     })
     .join("\n")
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable the script sets, not a JavaScript placeholder
     .replace(/\b(?:127\.0\.0\.1|localhost):3000\b/g, "127.0.0.1:${__README_PORT}");
 }
 

@@ -19,7 +19,10 @@ t.test("through Redis: after a restart during an attack, the client's first requ
   await first.close();
 
   const logs: string[] = [];
-  const logStream = new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) });
+  const logStream = new Writable({ write: (chunk, _encoding, done) => {
+      logs.push(String(chunk));
+      done();
+    } });
   const restarted = await buildApp({ config: first.config, clock: first.clock, logStream });
   t.teardown(() => restarted.close());
   const second: TestApp = { ...first, app: restarted, logs, close: () => restarted.close() };

@@ -21,7 +21,10 @@ const ARGON2ID_PHC = /^\$argon2id\$v=19\$(?=[^$]*\bm=\d+)(?=[^$]*\bt=\d+)(?=[^$]
  */
 async function scenario(test: TestApp) {
   const responses: string[] = [];
-  const record = <T extends { body: string }>(res: T): T => (responses.push(res.body), res);
+  const record = <T extends { body: string }>(res: T): T => {
+    responses.push(res.body);
+    return res;
+  };
   const secrets: string[] = [];
   const codes: string[] = [];
   const confidential = await createApp(test, { name: "Confidential", webhook_url: "https://confidential.example/hook" });

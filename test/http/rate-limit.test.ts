@@ -17,7 +17,7 @@ function token(test: TestApp, fields: Record<string, string>, headers: Record<st
 t.test("limits requests per IP with 429, Retry-After and the RFC error shape", async (t) => {
   const test = await buildTestApp(t, { APPGRANT_RATE_LIMIT_PER_IP: "3", APPGRANT_RATE_LIMIT_PER_CLIENT: "0" });
   const statuses: number[] = [];
-  let last;
+  let last: Awaited<ReturnType<typeof token>> | undefined;
   for (let i = 0; i < 5; i++) {
     last = await token(test, { grant_type: "refresh_token", refresh_token: "x", client_id: "nobody" });
     statuses.push(last.statusCode);

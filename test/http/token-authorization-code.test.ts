@@ -216,7 +216,7 @@ t.test("a code issued with a PKCE challenge needs the matching code_verifier", a
     { name: "missing", extra: {} },
     { name: "wrong", extra: { code_verifier: otherVerifier } },
     { name: "the challenge itself", extra: { code_verifier: s256(verifier) } },
-    { name: "one character off", extra: { code_verifier: verifier.slice(0, -1) + "Y" } },
+    { name: "one character off", extra: { code_verifier: `${verifier.slice(0, -1)}Y` } },
     { name: "the verifier with something appended", extra: { code_verifier: `${verifier}A` } },
   ];
   for (const c of grantCases) {
@@ -245,7 +245,7 @@ t.test("a code with both bindings needs both, and a public client with PKCE work
   const test = await buildTestApp(t);
   const client = await newClient(test, { client_type: "public" });
   const installation = await newInstallation(test, client);
-  const verifier = "A".repeat(20) + "-._~" + "z".repeat(30);
+  const verifier = `${"A".repeat(20)}-._~${"z".repeat(30)}`;
   const redirectUri = "https://app.example/callback";
   const code = await directCode(test, installation.id, { redirectUri, codeChallenge: s256(verifier), codeChallengeMethod: "S256" });
   expectError(t, test, await exchange(test, client, code, { code_verifier: verifier }), "invalid_grant", 400);

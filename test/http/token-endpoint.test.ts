@@ -210,7 +210,7 @@ t.test("answers each RFC 6749 §5.2 error code with its status", async (t) => {
     { name: "missing refresh_token", send: () => tokenRequest(test, { grant_type: "refresh_token" }, { client }), error: "invalid_request", status: 400 },
     { name: "wrong client secret over Basic", send: () => refresh(test, { ...client, client_secret: generateCredential("clientSecret") }, tokens.refresh_token), error: "invalid_client", status: 401, basicAuth: true },
     { name: "unknown client over client_secret_post", send: () => refresh(test, { client_id: "nobody", client_secret: client.client_secret }, tokens.refresh_token, {}, { auth: "post" }), error: "invalid_client", status: 401 },
-    { name: "unknown refresh token", send: () => refresh(test, client, "agr_" + "0".repeat(49)), error: "invalid_grant", status: 400 },
+    { name: "unknown refresh token", send: () => refresh(test, client, `agr_${"0".repeat(49)}`), error: "invalid_grant", status: 400 },
     { name: "grant type the application may not use", send: () => exchange(test, refreshOnly, refreshOnlyInstall.code), error: "unauthorized_client", status: 400 },
     { name: "unknown grant type", send: () => tokenRequest(test, { grant_type: "password", username: "u", password: "p" }, { client }), error: "unsupported_grant_type", status: 400 },
     { name: "scope beyond the grant", send: () => refresh(test, client, tokens.refresh_token, { scope: "read write" }), error: "invalid_scope", status: 400 },
@@ -284,7 +284,7 @@ t.test("no log line carries a token, code or client secret handled in a full sce
   const pair = expectTokens(t, await exchange(test, client, second.code, {}, { auth: "post", contentType: "json" }));
   await test.admin("DELETE", `/admin/v1/installations/${second.id}`);
   await refresh(test, client, pair.refresh_token);
-  const forged = "agr_" + "1".repeat(49);
+  const forged = `agr_${"1".repeat(49)}`;
   remember(test, forged);
   await refresh(test, client, forged);
   t.ok(test.logs.length > 10, "the scenario was logged");

@@ -267,7 +267,7 @@ t.test("a receiver answering 500 twice, then 200, gets the same delivery three t
   t.equal(ids.size, 1, "one delivery id across the attempts");
   t.equal(new Set(hook.deliveries.map((d) => d.body)).size, 1, "the same body each time");
   t.equal(JSON.parse(hook.deliveries[2]!.body).code, installed.code);
-  hook.deliveries.forEach((d, i) => expectSigned(t, d, app.webhook_secret, `attempt ${i + 1}`));
+  for (const [i, d] of hook.deliveries.entries()) expectSigned(t, d, app.webhook_secret, `attempt ${i + 1}`);
 
   const retries = test.entries().filter((e) => e.msg === "webhook delivery failed; will retry");
   t.same(retries.map((e) => [e.attempt, e.failure]), [[1, "HTTP 500"], [2, "HTTP 500"]], "each failure logged as a retry");

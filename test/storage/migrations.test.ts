@@ -111,7 +111,6 @@ t.test("prisma migrate deploy sees the in-process migrator's work as complete", 
 
 t.test("applies a new migration on top of earlier ones, and a failing one leaves no trace", async (t) => {
   const path = join(tempDir(t), "app.db");
-  const url = `file:${path}`;
   const base = readMigrations();
   migrateSqlite(path, base);
   const added = { name: "29990101000000_add_note", sql: 'ALTER TABLE "Application" ADD COLUMN "note" TEXT;', checksum: "x" };

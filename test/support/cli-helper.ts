@@ -39,6 +39,7 @@ export function cliOnFreshDir(t: { teardown(fn: () => unknown): void }): { cli: 
   return { cli, dbFile };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read the CLI's JSON output by path, as a user's jq would
 export function json(result: Run): any {
   if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout);

@@ -29,7 +29,10 @@ const issued = new WeakMap<TestApp, Set<string>>();
 
 export function remember(test: TestApp, ...values: (string | null | undefined)[]): void {
   let set = issued.get(test);
-  if (!set) issued.set(test, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    issued.set(test, set);
+  }
   for (const value of values) if (value) set.add(value);
 }
 
@@ -226,7 +229,7 @@ export function expectNothingSecretLogged(t: Test, test: TestApp): void {
   const secrets = issuedSecrets(test);
   t.ok(secrets.length > 0, "the scenario handled credentials");
   const leaked = secrets.filter((secret) => test.logs.some((line) => line.includes(secret)));
-  t.same(leaked.map((secret) => secret.slice(0, 4) + "…"), [], "no log line contains a token, code or client secret");
+  t.same(leaked.map((secret) => `${secret.slice(0, 4)}…`), [], "no log line contains a token, code or client secret");
 }
 
 /** The stored row of a token pair, found the way the server finds it: by the SHA-256 of its refresh token. */

@@ -134,7 +134,10 @@ t.test("the transport checks the socket's peer before writing anything", async (
   const policy = {
     hasOptIn: true,
     checkUrl: () => undefined,
-    checkAddress: (address: string) => (peerChecks.push(address), "refused at connect"),
+    checkAddress: (address: string) => {
+      peerChecks.push(address);
+      return "refused at connect";
+    },
   } as unknown as WebhookAddressPolicy;
   const error = await postWebhook(`http://127.0.0.1:${port}/hook`, {
     headers: {},
