@@ -207,8 +207,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         response: {
           201: {
             ...s.createdSecret,
-            "x-response-description":
-              "The new secret. `client_secret` is shown once, here, and never again: only its argon2id hash is stored.",
+            "x-response-description": "The new secret. `client_secret` is shown once, here, and never again: only its argon2id hash is stored.",
             headers: s.noStoreHeaders,
           },
           ...s.adminErrors(400, 401, 404, 409, 415, 503),

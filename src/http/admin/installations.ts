@@ -1,12 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import {
-  createInstallation,
-  getInstallation,
-  listInstallations,
-  pendingCode,
-  reissueCode,
-  uninstall,
-} from "../../domain/installations.js";
+import { createInstallation, getInstallation, listInstallations, pendingCode, reissueCode, uninstall } from "../../domain/installations.js";
 import * as s from "./schemas.js";
 import { installationJson } from "../../domain/views.js";
 
@@ -129,7 +122,9 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
     async (request, reply) => {
       const issued = await reissueCode(ctx, request.params.id);
       request.log.info({ installationId: issued.installation.id }, "installation code reissued");
-      return reply.code(201).send({ ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.authorizationCode.expiresAt });
+      return reply
+        .code(201)
+        .send({ ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.authorizationCode.expiresAt });
     },
   );
 

@@ -54,7 +54,13 @@ export const pageQuery = {
   cursor: { type: "string", minLength: 1, maxLength: 100, description: "The `next_cursor` of the previous page." },
 } as const;
 
-const scopesInput = { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, minItems: 1, maxItems: 100, uniqueItems: true } as const;
+const scopesInput = {
+  type: "array",
+  items: { type: "string", minLength: 1, maxLength: 200 },
+  minItems: 1,
+  maxItems: 100,
+  uniqueItems: true,
+} as const;
 
 export const applicationInput = {
   name: { type: "string", minLength: 1, maxLength: 200 },
