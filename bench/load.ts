@@ -13,7 +13,11 @@ const targets = urls.split(",");
 const path = kind === "introspect" ? "/oauth/introspect" : "/oauth/token";
 
 const body = (value: string) =>
-  kind === "refresh" ? `grant_type=refresh_token&refresh_token=${value}` : kind === "introspect" ? `token=${value}` : `grant_type=authorization_code&code=${value}`;
+  kind === "refresh"
+    ? `grant_type=refresh_token&refresh_token=${value}`
+    : kind === "introspect"
+      ? `token=${value}`
+      : `grant_type=authorization_code&code=${value}`;
 
 const results = await Promise.all(
   targets.map((url, index) => {

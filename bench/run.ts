@@ -82,7 +82,17 @@ function load(dir: string, ports: number[], kind: Kind, values: string[], durati
   const file = join(dir, `values-${randomBytes(4).toString("hex")}.json`);
   writeFileSync(file, JSON.stringify(values));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`).join(",");
-  const [command, args] = pinned(core, ["--import", "tsx", join(root, "bench/load.ts"), urls, file, kind, String(duration), String(CONNECTIONS), authorization]);
+  const [command, args] = pinned(core, [
+    "--import",
+    "tsx",
+    join(root, "bench/load.ts"),
+    urls,
+    file,
+    kind,
+    String(duration),
+    String(CONNECTIONS),
+    authorization,
+  ]);
   const out = execFileSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 20 });
   rmSync(file);
   return JSON.parse(out.trim().split("\n").pop()!) as { rps: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number };

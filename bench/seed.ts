@@ -67,7 +67,21 @@ const COLUMNS = {
   ClientSecret: ["id", "applicationId", "secretHash", "createdAt"],
   Installation: ["id", "applicationId", "account", "scopes", "status", "activeAccount", "createdAt"],
   Grant: ["id", "codeHash", "applicationId", "installationId", "scopes", "createdAt", "expiresAt"],
-  Token: ["id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId", "clientId", "account", "familyId", "generation", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt"],
+  Token: [
+    "id",
+    "accessTokenHash",
+    "refreshTokenHash",
+    "applicationId",
+    "installationId",
+    "clientId",
+    "account",
+    "familyId",
+    "generation",
+    "scopes",
+    "createdAt",
+    "accessExpiresAt",
+    "refreshExpiresAt",
+  ],
 } as const;
 
 const quoted = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(", ");

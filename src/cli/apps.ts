@@ -40,7 +40,7 @@ function moreHint(command: string, nextCursor: string | null): string {
 
 export const appCommands: CommandTable = {
   "apps create": {
-    usage: "--name N --redirect-uri U [--redirect-uri U2] --scope S [--scope S2 | --scopes \"a b\"] [--webhook-url W] [--public]",
+    usage: '--name N --redirect-uri U [--redirect-uri U2] --scope S [--scope S2 | --scopes "a b"] [--webhook-url W] [--public]',
     summary: "register an application; prints its client secret once",
     options: {
       name: { type: "string" },
@@ -66,7 +66,10 @@ export const appCommands: CommandTable = {
       );
       if (json) printJson({ ...applicationJson(application), client_secret: clientSecret, webhook_secret: webhookSecret });
       else {
-        const secrets: Field[] = [["client_secret", clientSecret ?? "(none: public client)"], ["webhook_secret", webhookSecret]];
+        const secrets: Field[] = [
+          ["client_secret", clientSecret ?? "(none: public client)"],
+          ["webhook_secret", webhookSecret],
+        ];
         print(record([...applicationFields(application), ...secrets]));
       }
       shownOnce(clientSecret !== null ? "client_secret and webhook_secret" : "webhook_secret", json);
@@ -143,7 +146,14 @@ export const appCommands: CommandTable = {
       const shape = secretJson(issued.secret, now);
       if (json) printJson({ ...shape, client_secret: issued.clientSecret });
       else {
-        print(record([["id", shape.id], ["created_at", shape.created_at], ["expires_at", shape.expires_at ?? "never"], ["client_secret", issued.clientSecret]]));
+        print(
+          record([
+            ["id", shape.id],
+            ["created_at", shape.created_at],
+            ["expires_at", shape.expires_at ?? "never"],
+            ["client_secret", issued.clientSecret],
+          ]),
+        );
       }
       shownOnce("client_secret", json);
     },
@@ -171,7 +181,13 @@ export const appCommands: CommandTable = {
     async run({ positionals, json }) {
       const webhookSecret = await withDomain((ctx) => rotateWebhookSecret(ctx, positionals[0]!));
       if (json) printJson({ id: positionals[0], webhook_secret: webhookSecret });
-      else print(record([["id", positionals[0]!], ["webhook_secret", webhookSecret]]));
+      else
+        print(
+          record([
+            ["id", positionals[0]!],
+            ["webhook_secret", webhookSecret],
+          ]),
+        );
       shownOnce("webhook_secret", json);
     },
   },

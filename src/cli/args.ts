@@ -63,7 +63,9 @@ export function repeated(values: Values, name: string): string[] {
 
 /** A repeatable option whose values may each hold several items separated by commas or spaces. */
 export function splitList(values: Values, name: string): string[] {
-  return repeated(values, name).flatMap((value) => value.split(/[\s,]+/)).filter((item) => item !== "");
+  return repeated(values, name)
+    .flatMap((value) => value.split(/[\s,]+/))
+    .filter((item) => item !== "");
 }
 
 /** --scope S (repeatable, taken as is) plus --scopes "a b,c". */

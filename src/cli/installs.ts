@@ -41,7 +41,7 @@ function statusFilter(value: string | undefined): InstallationStatus | undefined
 
 export const installCommands: CommandTable = {
   "installs create": {
-    usage: "--client-id C --account A [--scope S] [--scope S2 | --scopes \"a b\"] (default: all the application's scopes)",
+    usage: '--client-id C --account A [--scope S] [--scope S2 | --scopes "a b"] (default: all the application\'s scopes)',
     summary: "install an application into an account; prints its code once",
     options: { "client-id": { type: "string" }, account: { type: "string" }, ...scopeOptions },
     async run({ values, json }) {

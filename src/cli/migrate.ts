@@ -27,9 +27,7 @@ export const purgeCommand: Command = {
     const { purgeExpired } = await import("../domain/purge.js");
     const removed = await withDomain((ctx) => purgeExpired(ctx, batch));
     if (json) return printJson({ codes: removed.codes, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
-    print(
-      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`,
-    );
+    print(`Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`);
   },
 };
 

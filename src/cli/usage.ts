@@ -23,9 +23,15 @@ function section(title: string, entries: [string, Command][]): string {
 export function usage(commands: CommandTable): string {
   const entries = Object.entries(commands);
   const groups = Object.keys(GROUP_TITLES).map((group) =>
-    section(GROUP_TITLES[group]!, entries.filter(([name]) => name.startsWith(`${group} `))),
+    section(
+      GROUP_TITLES[group]!,
+      entries.filter(([name]) => name.startsWith(`${group} `)),
+    ),
   );
-  const others = section("Database and server", entries.filter(([name]) => !name.includes(" ")));
+  const others = section(
+    "Database and server",
+    entries.filter(([name]) => !name.includes(" ")),
+  );
   return `Usage: appgrant <command> [options]\n\n${[...groups, others].join("\n\n")}\n\n${FOOTER}`;
 }
 

@@ -167,11 +167,7 @@ export async function listApplications(ctx: DomainContext, page: PageRequest): P
   return toPage(await ctx.db.application.findMany(pageArgs(page)), page);
 }
 
-export async function updateApplication(
-  ctx: DomainContext,
-  id: string,
-  patch: Partial<Omit<ApplicationInput, "clientType">>,
-): Promise<Application> {
+export async function updateApplication(ctx: DomainContext, id: string, patch: Partial<Omit<ApplicationInput, "clientType">>): Promise<Application> {
   validateInput(patch, ctx.config.webhookPolicy);
   const data: Record<string, unknown> = { updatedAt: ctx.clock() };
   if (patch.name !== undefined) data.name = patch.name.trim();
@@ -219,11 +215,7 @@ export async function listSecrets(ctx: DomainContext, applicationId: string): Pr
 }
 
 /** Adds a secret for rotation; refused while two are already active. */
-export async function addSecret(
-  ctx: DomainContext,
-  applicationId: string,
-  options: { expiresAt?: Date | null } = {},
-): Promise<IssuedSecret> {
+export async function addSecret(ctx: DomainContext, applicationId: string, options: { expiresAt?: Date | null } = {}): Promise<IssuedSecret> {
   const application = await getApplication(ctx, applicationId);
   if (application.clientType !== "confidential") throw conflict("a public client has no client secret");
   const now = ctx.clock();
@@ -259,12 +251,7 @@ export class LastSecretError extends DomainError {
  * Deletes a client secret. Deleting the last one that works (no other unexpired secret
  * left) locks the application out of the token endpoint, so it takes `force`.
  */
-export async function deleteSecret(
-  ctx: DomainContext,
-  applicationId: string,
-  secretId: string,
-  options: { force?: boolean } = {},
-): Promise<void> {
+export async function deleteSecret(ctx: DomainContext, applicationId: string, secretId: string, options: { force?: boolean } = {}): Promise<void> {
   const now = ctx.clock();
   await ctx.transaction(async (tx) => {
     // Writing the application row first locks it (PostgreSQL), so two concurrent

@@ -143,11 +143,7 @@ export interface InstallationFilter {
   status?: InstallationStatus | undefined;
 }
 
-export async function listInstallations(
-  ctx: DomainContext,
-  filter: InstallationFilter,
-  page: PageRequest,
-): Promise<Page<InstallationWithApp>> {
+export async function listInstallations(ctx: DomainContext, filter: InstallationFilter, page: PageRequest): Promise<Page<InstallationWithApp>> {
   const args = pageArgs(page);
   const where: Prisma.InstallationWhereInput = {
     ...args.where,

@@ -33,8 +33,7 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
   const authorizationRequests = await inBatches(
     batch,
     () => ctx.db.authorizationRequest.findMany({ ...select, where: { expiresAt: { lt: now } } }),
-    (ids) =>
-      ctx.transaction(async (tx) => (await tx.authorizationRequest.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+    (ids) => ctx.transaction(async (tx) => (await tx.authorizationRequest.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
   const tokens = await inBatches(
     batch,

@@ -63,8 +63,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   const packet: unknown = (error as { rawPacket?: unknown }).rawPacket;
   const path = /^[A-Z]+ (\S+)/.exec(Buffer.isBuffer(packet) ? packet.subarray(0, 4096).toString("latin1") : "")?.[1] ?? "/";
   const shape = shapeOf(path);
-  const body =
-    shape === "admin" ? adminBody(status, message) : shape === "oauth" ? oauthBody(message) : errorPageHtml("invalid_request", message);
+  const body = shape === "admin" ? adminBody(status, message) : shape === "oauth" ? oauthBody(message) : errorPageHtml("invalid_request", message);
   const type = shape === "page" ? "text/html" : "application/json";
   if (socket.writable) {
     socket.write(

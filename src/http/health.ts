@@ -26,26 +26,22 @@ export async function health(app: FastifyInstance, options: HealthOptions): Prom
   });
   app.get("/healthz", { schema: { response: { 200: statusSchema } }, logLevel: "warn" }, async () => ({ status: "ok" }));
 
-  app.get(
-    "/readyz",
-    { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: "warn" },
-    async (request, reply) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new DatabaseUnavailableError(`no answer within ${options.deadlineMs} ms`)), options.deadlineMs);
-      });
-      try {
-        await Promise.race([options.ping(), late]);
-        return { status: "ready" };
-      } catch (error) {
-        // An outage is logged once, by the database's status, from the calls that failed
-        // (the ping's own, when it gives up). This deadline is only the probe's: a process
-        // too busy to answer in time is not ready, but that is no database outage.
-        if (!isDatabaseUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
-        return reply.code(503).header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS)).send({ status: "database unreachable" });
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  );
+  app.get("/readyz", { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: "warn" }, async (request, reply) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new DatabaseUnavailableError(`no answer within ${options.deadlineMs} ms`)), options.deadlineMs);
+    });
+    try {
+      await Promise.race([options.ping(), late]);
+      return { status: "ready" };
+    } catch (error) {
+      // An outage is logged once, by the database's status, from the calls that failed
+      // (the ping's own, when it gives up). This deadline is only the probe's: a process
+      // too busy to answer in time is not ready, but that is no database outage.
+      if (!isDatabaseUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
+      return reply.code(503).header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS)).send({ status: "database unreachable" });
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 }

@@ -25,7 +25,11 @@ export function installationWebhooks(app: FastifyInstance, settings: WebhookSett
   const dispatcher = new WebhookDispatcher({ db: app.domain.db, secretKey: app.domain.secretKey, log: app.log, policy, ...settings });
   app.decorate("installationEvents", {
     created(installation, code) {
-      dispatcher.send({ applicationId: installation.applicationId, action: "created", payload: { installation: installationJson(installation), code } });
+      dispatcher.send({
+        applicationId: installation.applicationId,
+        action: "created",
+        payload: { installation: installationJson(installation), code },
+      });
     },
     deleted(installation) {
       dispatcher.send({ applicationId: installation.applicationId, action: "deleted", payload: { installation: installationJson(installation) } });

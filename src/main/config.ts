@@ -80,7 +80,6 @@ export interface Config {
   db: DatabaseSettings;
 }
 
-
 export { ConfigError };
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -165,10 +164,7 @@ function trustProxy(env: Env): boolean | string[] {
   const entries = raw.split(",").map((entry) => entry.trim());
   for (const entry of entries) {
     if (!PROXY_NAMES.has(entry) && !isAddressOrCidr(entry)) {
-      throw new ConfigError(
-        "APPGRANT_TRUST_PROXY",
-        `must be true, false, or the proxies' addresses or CIDRs (comma-separated), got "${entry}"`,
-      );
+      throw new ConfigError("APPGRANT_TRUST_PROXY", `must be true, false, or the proxies' addresses or CIDRs (comma-separated), got "${entry}"`);
     }
   }
   return entries;

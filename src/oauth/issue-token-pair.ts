@@ -30,11 +30,7 @@ export function tokenRow(
   };
 }
 
-export function tokenResponse(
-  pair: PlainPair,
-  row: Pick<NewToken, "scopes" | "accessExpiresAt" | "installationId">,
-  now: Date,
-): TokenResponse {
+export function tokenResponse(pair: PlainPair, row: Pick<NewToken, "scopes" | "accessExpiresAt" | "installationId">, now: Date): TokenResponse {
   return {
     access_token: pair.accessToken,
     token_type: "Bearer",

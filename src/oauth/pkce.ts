@@ -17,10 +17,7 @@ export function s256(verifier: string): string {
  * code issued without one is refused too, so an attacker cannot downgrade a flow
  * (RFC 9700 §2.1.1).
  */
-export function checkCodeVerifier(
-  grant: { codeChallenge: string | null; codeChallengeMethod: string | null },
-  verifier: string | undefined,
-): void {
+export function checkCodeVerifier(grant: { codeChallenge: string | null; codeChallengeMethod: string | null }, verifier: string | undefined): void {
   if (grant.codeChallenge === null) {
     if (verifier !== undefined) throw invalidGrant("code_verifier sent for a code issued without a code_challenge");
     return;

@@ -179,7 +179,8 @@ export class WebhookAddressPolicy {
     const listed = this.#allowed.some((range) => match.kind() === range[0].kind() && match.match(range));
     const opened = listed || (kind === "internal" && this.#allowPrivate);
     if (opened) return undefined;
-    if (kind === "public") return protocol === "https:" ? undefined : `plain http is allowed only to internal receivers opened by ${OPT_IN}; use https for ${label}`;
+    if (kind === "public")
+      return protocol === "https:" ? undefined : `plain http is allowed only to internal receivers opened by ${OPT_IN}; use https for ${label}`;
     if (kind === "internal") return `${label} is inside the network; to deliver there set ${OPT_IN}`;
     return `${label} is not a webhook destination unless APPGRANT_WEBHOOK_ALLOWED_CIDRS lists it`;
   }
@@ -206,7 +207,11 @@ export class WebhookAddressPolicy {
     if (METADATA_NAMES.has(name)) return `${name} is a cloud metadata name, never a webhook destination`;
     if (name === "localhost" || name.endsWith(".localhost")) {
       // RFC 6761: always loopback, whatever DNS says.
-      return this.checkAddress("127.0.0.1", url.protocol) && this.checkAddress("::1", url.protocol) && `${name} is a loopback name; to deliver there set ${OPT_IN}`;
+      return (
+        this.checkAddress("127.0.0.1", url.protocol) &&
+        this.checkAddress("::1", url.protocol) &&
+        `${name} is a loopback name; to deliver there set ${OPT_IN}`
+      );
     }
     if (url.protocol === "http:" && !this.hasOptIn) return `must use https (plain http is allowed only to internal receivers opened by ${OPT_IN})`;
     return undefined;

@@ -60,9 +60,11 @@ export function migrateSqlite(path: string, migrations: Migration[] = readMigrat
     // BEGIN IMMEDIATE takes the write lock first, so two processes starting at once
     // cannot both apply the same migration.
     const run = db.transaction(() => {
-      const rows = db
-        .prepare(`SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`)
-        .all() as { migration_name: string; checksum: string; finished_at: string | null }[];
+      const rows = db.prepare(`SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`).all() as {
+        migration_name: string;
+        checksum: string;
+        finished_at: string | null;
+      }[];
       const failed = rows.find((row) => row.finished_at === null);
       if (failed) {
         throw new MigrationError(

@@ -80,14 +80,8 @@ function consumeAndInsert(table: "Grant" | "Token", condition: string): string {
     RETURNING "id"`;
 }
 
-const EXCHANGE_CODE = consumeAndInsert(
-  "Grant",
-  `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`,
-);
-const ROTATE = consumeAndInsert(
-  "Token",
-  `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`,
-);
+const EXCHANGE_CODE = consumeAndInsert("Grant", `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`);
+const ROTATE = consumeAndInsert("Token", `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`);
 
 /** NewToken's values as the driver takes them, each DateTime as UTC ISO text. */
 type Params<F extends readonly NewTokenField[]> = { -readonly [I in keyof F]: F[I] extends NewTokenField ? Param<NewToken[F[I]]> : never };
@@ -155,10 +149,11 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
     },
 
     async revokeToken(tokenId, now, reason) {
-      const { rowCount } = await pool.query(
-        `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`,
-        [ts(now), reason, tokenId],
-      );
+      const { rowCount } = await pool.query(`UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`, [
+        ts(now),
+        reason,
+        tokenId,
+      ]);
       return rowCount === 1;
     },
 

@@ -10,7 +10,6 @@ import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings, type PostgresLocation
 import { DependencyStatus } from "../shared/dependency-status.js";
 import { isDatabaseUnavailable } from "../shared/database-unavailable.js";
 
-
 /** What operators see in pg_stat_activity, unless DATABASE_URL sets its own application_name. */
 export const APPLICATION_NAME = "appgrant";
 /**

@@ -2,7 +2,7 @@
 // memory counter (src/shared/counter.ts) as the fallback while Redis is unavailable
 // (see src/storage/redis.ts for the breaker).
 import type { Redis } from "ioredis";
-import type { Count, Counter, } from "../shared/counter.js";
+import type { Count, Counter } from "../shared/counter.js";
 import type { RedisLink } from "./redis.js";
 
 // One round trip each; the window's expiry is set by the hit that opens it (and

@@ -151,7 +151,11 @@ export function redisMemory(
   ttlSeconds: number,
 ): { get(name: string): Promise<string | undefined>; set(name: string, value: string): Promise<void> } {
   return {
-    get: (name) => link.attempt(async (redis) => (await redis.get(prefix + name)) ?? undefined, () => undefined),
+    get: (name) =>
+      link.attempt(
+        async (redis) => (await redis.get(prefix + name)) ?? undefined,
+        () => undefined,
+      ),
     set: (name, value) =>
       link.attempt(
         async (redis) => {

@@ -48,7 +48,8 @@ export function keySource(config: KeySettings): string {
 
 /** A warning when the key file can be read by users other than its owner; undefined otherwise. */
 export function keyFileWarning(config: KeySettings): string | undefined {
-  const file = config.secretKeyFile ?? (config.secretKeys === undefined && config.database.kind === "sqlite" ? keyFileFor(config.database.path) : undefined);
+  const file =
+    config.secretKeyFile ?? (config.secretKeys === undefined && config.database.kind === "sqlite" ? keyFileFor(config.database.path) : undefined);
   if (file === undefined) return undefined;
   let mode: number;
   try {

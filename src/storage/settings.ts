@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../shared/config-error.js";
 
-export type DatabaseLocation = { kind: "sqlite"; /** Absolute path of the database file. */ path: string } | PostgresLocation;
+export type DatabaseLocation = { kind: "sqlite" /** Absolute path of the database file. */; path: string } | PostgresLocation;
 
 export interface PostgresLocation {
   kind: "postgres";

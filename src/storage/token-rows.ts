@@ -79,8 +79,7 @@ const CODE_FIELDS = [
 ] as const satisfies readonly (keyof AuthorizationCode)[];
 const CODE_INSTALLATION = { installationStatus: "status", account: "account" } as const satisfies Record<string, keyof Installation>;
 
-export type CodeRow<Time> = Wire<Pick<AuthorizationCode, (typeof CODE_FIELDS)[number]>, Time> &
-  Joined<Installation, typeof CODE_INSTALLATION>;
+export type CodeRow<Time> = Wire<Pick<AuthorizationCode, (typeof CODE_FIELDS)[number]>, Time> & Joined<Installation, typeof CODE_INSTALLATION>;
 
 export const SELECT_CODE = `SELECT ${[...columns<AuthorizationCode>("g", CODE_FIELDS), ...joined("i", CODE_INSTALLATION)].join(", ")}
     FROM "Grant" g JOIN "Installation" i ON i."id" = g."installationId"`;
@@ -215,7 +214,7 @@ export type NewTokenField = (typeof NEW_TOKEN_FIELDS)[number];
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time only: every field of NewToken is inserted, each with the model's type.
 true satisfies Same<NewTokenField, keyof NewToken>;
-true satisfies (NewToken extends Pick<Token, NewTokenField> ? true : false);
+true satisfies NewToken extends Pick<Token, NewTokenField> ? true : false;
 
 /** The INSERT's column list, in NEW_TOKEN_FIELDS order. */
 export const NEW_TOKEN_COLUMNS = NEW_TOKEN_FIELDS.map((field) => `"${TOKEN_COLUMN_NAMES[field] ?? field}"`).join(", ");

@@ -17,7 +17,8 @@ import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-add
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 /** getaddrinfo, as Node's own connections use it (hosts file included). */
-export const systemResolver: Resolver = async (hostname) => (await systemLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+export const systemResolver: Resolver = async (hostname) =>
+  (await systemLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
 export class DnsTimeout extends Error {
   override name = "DnsTimeout";
@@ -69,7 +70,11 @@ function guardedLookup(options: PostOptions, protocol: string) {
         const allowed = candidates.filter((_address, i) => refusals[i] === undefined);
         // Every address refused: the name points inside the network. Some refused: use only the others.
         if (allowed.length === 0) return callback(new AddressRefused(refusals[0]!), "");
-        if (lookupOptions.all) return callback(null, allowed.map((address) => ({ address, family: isIP(address) })));
+        if (lookupOptions.all)
+          return callback(
+            null,
+            allowed.map((address) => ({ address, family: isIP(address) })),
+          );
         callback(null, allowed[0]!, isIP(allowed[0]!));
       },
       (error: NodeJS.ErrnoException) => callback(error, ""),

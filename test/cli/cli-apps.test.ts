@@ -43,22 +43,40 @@ t.test("apps create shows the client and webhook secrets once; show and list nev
 
 t.test("apps create --json carries the secret; --scopes splits; --public has none", async (t) => {
   const { cli } = cliOnFreshDir(t);
-  const confidential = await cli("apps", "create", "--json", "--name", "A", "--redirect-uri", "https://a.example/cb", "--scopes", "read, write admin");
+  const confidential = await cli(
+    "apps",
+    "create",
+    "--json",
+    "--name",
+    "A",
+    "--redirect-uri",
+    "https://a.example/cb",
+    "--scopes",
+    "read, write admin",
+  );
   const body = json(confidential);
   t.match(body.client_secret, /^ags_/);
   t.match(body.webhook_secret, /^agw_/);
   t.same(body.scopes, ["read", "write", "admin"]);
   t.match(confidential.stderr, /shown only this once/, "the warning goes to stderr, keeping stdout JSON");
 
-  const publicApp = json(await cli("apps", "create", "--json", "--public", "--name", "P", "--redirect-uri", "http://localhost:9000/cb", "--scope", "read"));
+  const publicApp = json(
+    await cli("apps", "create", "--json", "--public", "--name", "P", "--redirect-uri", "http://localhost:9000/cb", "--scope", "read"),
+  );
   t.equal(publicApp.client_type, "public");
   t.equal(publicApp.client_secret, null);
 
   const page = json(await cli("apps", "list", "--json", "--limit", "1"));
-  t.same(page.items.map((app: { id: string }) => app.id), [body.id]);
+  t.same(
+    page.items.map((app: { id: string }) => app.id),
+    [body.id],
+  );
   t.equal(page.next_cursor, body.id);
   const next = json(await cli("apps", "list", "--json", "--limit", "1", "--cursor", page.next_cursor));
-  t.same(next.items.map((app: { id: string }) => app.id), [publicApp.id]);
+  t.same(
+    next.items.map((app: { id: string }) => app.id),
+    [publicApp.id],
+  );
 });
 
 t.test("add-secret issues a rotation secret once and refuses a third active one", async (t) => {

@@ -43,8 +43,7 @@ t.test("installs: create prints the code once; show, list filters, uninstall", a
   t.equal(reissueRefused.code, 1, "an uninstalled installation gets no new code");
   t.match(reissueRefused.stderr, /uninstalled/);
 
-  const ids = async (...filters: string[]) =>
-    json(await cli("installs", "list", "--json", ...filters)).items.map((item: { id: string }) => item.id);
+  const ids = async (...filters: string[]) => json(await cli("installs", "list", "--json", ...filters)).items.map((item: { id: string }) => item.id);
   const [byAccount, active, gone, byClient, listed] = await Promise.all([
     ids("--account", "globex"),
     ids("--status", "active"),

@@ -21,7 +21,10 @@ t.test("keys reencrypt re-seals every webhook secret under the first key, in bat
   }
   const sealed = () => {
     const db = new Database(dbFile, { readonly: true });
-    const rows = db.prepare(`SELECT "id", "webhookSecretEncrypted" FROM "Application" ORDER BY "id"`).all() as { id: string; webhookSecretEncrypted: string }[];
+    const rows = db.prepare(`SELECT "id", "webhookSecretEncrypted" FROM "Application" ORDER BY "id"`).all() as {
+      id: string;
+      webhookSecretEncrypted: string;
+    }[];
     db.close();
     return rows;
   };

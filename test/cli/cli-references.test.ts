@@ -34,8 +34,15 @@ t.test("installs list --client-id accepts the application's id as well as its cl
     cli("installs", "list", "--client-id", app.id),
     cli("installs", "list", "--client-id", "nope", "--json"),
   ]);
-  for (const [listed, name] of [[byClientId, "<client_id>"], [byId, "<id>"]] as const) {
-    t.same(json(listed).items.map((item: { id: string }) => item.id), [mine.id], `--client-id ${name} lists only that application's installations`);
+  for (const [listed, name] of [
+    [byClientId, "<client_id>"],
+    [byId, "<id>"],
+  ] as const) {
+    t.same(
+      json(listed).items.map((item: { id: string }) => item.id),
+      [mine.id],
+      `--client-id ${name} lists only that application's installations`,
+    );
   }
   t.match(human.stdout, new RegExp(`${mine.id}\\s+${app.client_id}\\s+acme`));
   t.same(json(unknown).items, [], "an unknown reference lists nothing");

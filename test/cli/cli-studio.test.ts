@@ -93,12 +93,26 @@ t.test("studio migrates, runs Prisma 7 Studio on the absolute file URL, and stop
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
     .all()
     .map((row) => (row as { name: string }).name);
-  t.ok(["Application", "Installation", "Grant", "Token"].every((name) => tables.includes(name)), "tables exist before Studio opens");
+  t.ok(
+    ["Application", "Installation", "Grant", "Token"].every((name) => tables.includes(name)),
+    "tables exist before Studio opens",
+  );
 
   const call = studio.record();
   t.same(call.args, [
-    "--yes", "-p", "prisma@7.10.1", "-p", "better-sqlite3@12",
-    "prisma", "studio", "--port", "5601", "--browser", "none", "--url", `file://${dbFile}`,
+    "--yes",
+    "-p",
+    "prisma@7.10.1",
+    "-p",
+    "better-sqlite3@12",
+    "prisma",
+    "studio",
+    "--port",
+    "5601",
+    "--browser",
+    "none",
+    "--url",
+    `file://${dbFile}`,
   ]);
   t.match(call.args.at(-1), /^file:\/\/\//, "file: plus three slashes and the absolute path");
   t.not(call.cwd, process.cwd(), "runs outside the project, away from its Prisma 6 CLI and prisma.config.ts");
@@ -111,28 +125,44 @@ t.test("studio migrates, runs Prisma 7 Studio on the absolute file URL, and stop
 
 t.test("a PostgreSQL URL goes to Studio as is, without the SQLite driver", async (t) => {
   const url = "postgresql://appgrant:hunter2@db.internal:5432/appgrant";
-  t.same(studioInvocation(parseDatabaseUrl(url), 5555).args, ["--yes", "-p", "prisma@7.10.1", "prisma", "studio", "--port", "5555", "--browser", "none", "--url", url]);
+  t.same(studioInvocation(parseDatabaseUrl(url), 5555).args, [
+    "--yes",
+    "-p",
+    "prisma@7.10.1",
+    "prisma",
+    "studio",
+    "--port",
+    "5555",
+    "--browser",
+    "none",
+    "--url",
+    url,
+  ]);
 });
 
 // Needs a server: set TEST_DATABASE_URL=postgresql://… as for the rest of the suite.
 const postgres = process.env.TEST_DATABASE_URL;
-t.test("studio on PostgreSQL migrates the schema, never prints the password, and returns Studio's failure", { skip: postgres ? false : "TEST_DATABASE_URL is not set" }, async (t) => {
-  const { start } = setup(t);
-  const schema = `test_${randomBytes(8).toString("hex")}`;
-  const url = new URL(postgres!);
-  url.searchParams.set("schema", schema);
-  t.teardown(async () => {
-    const client = new pg.Client({ connectionString: postgres });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
-  const studio = start({ DATABASE_URL: url.toString(), APPGRANT_SECRET_KEY: "k".repeat(64), FAKE_NPX_EXIT: "3" });
-  t.equal(await studio.exited, 3, studio.stderr);
-  t.equal(studio.record().args.at(-1), url.toString());
-  t.match(studio.stderr, /applied \d+ migration/);
-  if (url.password) t.notOk((studio.stdout + studio.stderr).includes(url.password), "the password is not printed");
-});
+t.test(
+  "studio on PostgreSQL migrates the schema, never prints the password, and returns Studio's failure",
+  { skip: postgres ? false : "TEST_DATABASE_URL is not set" },
+  async (t) => {
+    const { start } = setup(t);
+    const schema = `test_${randomBytes(8).toString("hex")}`;
+    const url = new URL(postgres!);
+    url.searchParams.set("schema", schema);
+    t.teardown(async () => {
+      const client = new pg.Client({ connectionString: postgres });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    });
+    const studio = start({ DATABASE_URL: url.toString(), APPGRANT_SECRET_KEY: "k".repeat(64), FAKE_NPX_EXIT: "3" });
+    t.equal(await studio.exited, 3, studio.stderr);
+    t.equal(studio.record().args.at(-1), url.toString());
+    t.match(studio.stderr, /applied \d+ migration/);
+    if (url.password) t.notOk((studio.stdout + studio.stderr).includes(url.password), "the password is not printed");
+  },
+);
 
 t.test("studio refuses a bad port before starting anything", async (t) => {
   const { dir, start, recordFile } = setup(t);

@@ -1,7 +1,7 @@
 // The operator CLI as a whole: migrations, usage and exit codes, configuration errors.
 import { existsSync } from "node:fs";
 import t from "tap";
-import { cliOnFreshDir, } from "../support/cli-helper.js";
+import { cliOnFreshDir } from "../support/cli-helper.js";
 
 t.test("migrate applies the migrations once, then reports up to date", async (t) => {
   const { cli, dbFile } = cliOnFreshDir(t);
@@ -17,21 +17,22 @@ t.test("migrate applies the migrations once, then reports up to date", async (t)
 
 t.test("exit codes: 2 for usage errors, 1 for refusals, 0 for help", async (t) => {
   const { cli } = cliOnFreshDir(t);
-  const [none, unknown, unknownSub, missingFlag, missingId, extra, badOption, badLimit, badStatus, badDate, notFound, help, commandHelp] = await Promise.all([
-    cli(),
-    cli("frobnicate"),
-    cli("apps", "frob"),
-    cli("apps", "create", "--redirect-uri", "https://a.example/cb", "--scope", "read"),
-    cli("apps", "show"),
-    cli("apps", "show", "a", "b"),
-    cli("apps", "list", "--bogus"),
-    cli("apps", "list", "--limit", "0"),
-    cli("installs", "list", "--status", "paused"),
-    cli("apps", "add-secret", "some-id", "--expires-at", "soon"),
-    cli("installs", "show", "01a21555-0000-7000-8000-000000000000"),
-    cli("--help"),
-    cli("installs", "create", "--help"),
-  ]);
+  const [none, unknown, unknownSub, missingFlag, missingId, extra, badOption, badLimit, badStatus, badDate, notFound, help, commandHelp] =
+    await Promise.all([
+      cli(),
+      cli("frobnicate"),
+      cli("apps", "frob"),
+      cli("apps", "create", "--redirect-uri", "https://a.example/cb", "--scope", "read"),
+      cli("apps", "show"),
+      cli("apps", "show", "a", "b"),
+      cli("apps", "list", "--bogus"),
+      cli("apps", "list", "--limit", "0"),
+      cli("installs", "list", "--status", "paused"),
+      cli("apps", "add-secret", "some-id", "--expires-at", "soon"),
+      cli("installs", "show", "01a21555-0000-7000-8000-000000000000"),
+      cli("--help"),
+      cli("installs", "create", "--help"),
+    ]);
   t.equal(none.code, 2);
   t.match(none.stderr, /Usage: appgrant <command>/);
   t.equal(unknown.code, 2);

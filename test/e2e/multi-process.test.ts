@@ -204,19 +204,16 @@ async function main(t: Test): Promise<void> {
       t.equal(family[0]?.revokedReason, "code_reused", `code ${i}: ... for code reuse`);
     }
     t.comment(`winning processes: ${winners.join(" ")}`);
-    const { rows: counted } = await dbClient.query<{ count: string }>(
-      `SELECT count(*) FROM "Token" WHERE "installationId" = ANY($1)`,
-      [installs.map((i) => i.id)],
-    );
+    const { rows: counted } = await dbClient.query<{ count: string }>(`SELECT count(*) FROM "Token" WHERE "installationId" = ANY($1)`, [
+      installs.map((i) => i.id),
+    ]);
     t.equal(Number(counted[0]?.count), N, `${N} codes produced ${N} Token rows in all`);
   });
 
   await t.test("2. one refresh token, thirty concurrent refreshes over three processes: exactly one successor", async (t) => {
     const N = 10;
     const PER_TOKEN = 30;
-    const pairs = await Promise.all(
-      Array.from({ length: N }, async (_, i) => exchangeOk(trio[i % 3]!, (await installOn(trio[(i + 1) % 3]!)).code)),
-    );
+    const pairs = await Promise.all(Array.from({ length: N }, async (_, i) => exchangeOk(trio[i % 3]!, (await installOn(trio[(i + 1) % 3]!)).code)));
     const parents = await Promise.all(pairs.map((pair) => rowByRefresh(pair.refresh_token)));
     const scenarioStart = Date.now();
     const results = await Promise.all(
@@ -290,7 +287,10 @@ async function main(t: Test): Promise<void> {
 
       const family = await tokenRows("familyId", (await rowByRefresh(first.refresh_token)).familyId);
       t.equal(family.length, 2, `${label}: the family has two rows (no successor was issued to the reuse)`);
-      t.ok(family.every((row) => row.revokedAt !== null), `${label}: every row of the family is revoked`);
+      t.ok(
+        family.every((row) => row.revokedAt !== null),
+        `${label}: every row of the family is revoked`,
+      );
       t.equal(family[1]?.revokedReason, "refresh_reused", `${label}: ... for refresh token reuse`);
     }
   });
@@ -306,7 +306,10 @@ async function main(t: Test): Promise<void> {
     t.equal(await active(B, third.access_token), false, "B introspects the newest access token as inactive");
     const family = await tokenRows("familyId", (await rowByRefresh(first.refresh_token)).familyId);
     t.equal(family.length, 3, "three generations, no fourth");
-    t.ok(family.every((row) => row.revokedAt !== null), "every row of the family is revoked");
+    t.ok(
+      family.every((row) => row.revokedAt !== null),
+      "every row of the family is revoked",
+    );
   });
 
   await t.test("4. uninstall through one process revokes what the others issued", async (t) => {
@@ -328,7 +331,10 @@ async function main(t: Test): Promise<void> {
     }
     const rows = await tokenRows("installationId", installation.id);
     t.equal(rows.length, 3, "the installation's three Token rows, nothing issued after");
-    t.ok(rows.every((row) => row.revokedAt !== null), "every one of them is revoked");
+    t.ok(
+      rows.every((row) => row.revokedAt !== null),
+      "every one of them is revoked",
+    );
   });
 
   await t.test("4b. uninstall racing twenty concurrent refreshes: no token of the installation stays live", async (t) => {
@@ -369,7 +375,11 @@ async function main(t: Test): Promise<void> {
         timing.answered = performance.now();
         return res;
       });
-      interface Attempt { res: HttpResult; sent: number; answered: number }
+      interface Attempt {
+        res: HttpResult;
+        sent: number;
+        answered: number;
+      }
       let answeredCount = 0;
       const attempt = async (server: ServerProcess, refreshToken: string): Promise<Attempt> => {
         const sent = performance.now();
@@ -380,9 +390,7 @@ async function main(t: Test): Promise<void> {
       let chains: Attempt[][];
       if (round.kind === "burst") {
         setTimeout(fire, round.delayMs);
-        const all = await Promise.all(
-          Array.from({ length: FAMILIES * STEPS }, (_, j) => attempt(trio[j % 3]!, pairs[j % FAMILIES]!.refresh_token)),
-        );
+        const all = await Promise.all(Array.from({ length: FAMILIES * STEPS }, (_, j) => attempt(trio[j % 3]!, pairs[j % FAMILIES]!.refresh_token)));
         chains = pairs.map((_, f) => all.filter((_, j) => j % FAMILIES === f));
       } else {
         if (round.after === 0) fire();
@@ -437,7 +445,10 @@ async function main(t: Test): Promise<void> {
       t.equal(rows.length, FAMILIES + successors.size, `${label}: one row per code and one per distinct successor returned, nothing else`);
       const perParent = new Map<string, number>();
       for (const row of rows) if (row.parentId) perParent.set(row.parentId, (perParent.get(row.parentId) ?? 0) + 1);
-      t.ok([...perParent.values()].every((n) => n === 1), `${label}: no refresh token has two successors`);
+      t.ok(
+        [...perParent.values()].every((n) => n === 1),
+        `${label}: no refresh token has two successors`,
+      );
       // Whatever a refresh returned during the race is dead now, on every process.
       const stillActive = await Promise.all(ok.map((a, k) => active(trio[k % 3]!, String(a.res.body.access_token))));
       t.same(stillActive.filter(Boolean), [], `${label}: the ${ok.length} pairs returned during the race are inactive everywhere`);

@@ -55,31 +55,38 @@ const NPM_START = /^(\s*)((?:[A-Za-z_][A-Za-z0-9_]*=\S.*\s)?)npm start\s*$/;
 
 /** A block as the session runs it, or the reason it cannot be part of the walkthrough. */
 function translate(block: Block): string {
-  return block.code
-    .split("\n")
-    .map((line, offset) => {
-      const code = line.replace(/(^|\s)#.*$/, "");
-      if (/^\s*npm install\s*$/.test(code)) return line.replace("npm install", "__readme_skip npm install");
-      const start = NPM_START.exec(code);
-      if (start) return `${start[1]}${start[2]}__readme_npm_start`;
-      const stray = /(?:^|[\s;&|(])(npm|npx)\s+(\S+)/.exec(code);
-      if (stray && !(stray[1] === "npx" && stray[2] === "appgrant")) {
-        throw new Error(
-          `README line ${block.line + 1 + offset}: \`${line.trim()}\` in a \`\`\`sh block is not part of the walkthrough ` +
-            "(the README test runs every ```sh block); put it in a ```console or ```text block",
-        );
-      }
-      return line;
-    })
-    .join("\n")
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable the script sets, not a JavaScript placeholder
-    .replace(/\b(?:127\.0\.0\.1|localhost):3000\b/g, "127.0.0.1:${__README_PORT}");
+  return (
+    block.code
+      .split("\n")
+      .map((line, offset) => {
+        const code = line.replace(/(^|\s)#.*$/, "");
+        if (/^\s*npm install\s*$/.test(code)) return line.replace("npm install", "__readme_skip npm install");
+        const start = NPM_START.exec(code);
+        if (start) return `${start[1]}${start[2]}__readme_npm_start`;
+        const stray = /(?:^|[\s;&|(])(npm|npx)\s+(\S+)/.exec(code);
+        if (stray && !(stray[1] === "npx" && stray[2] === "appgrant")) {
+          throw new Error(
+            `README line ${block.line + 1 + offset}: \`${line.trim()}\` in a \`\`\`sh block is not part of the walkthrough ` +
+              "(the README test runs every ```sh block); put it in a ```console or ```text block",
+          );
+        }
+        return line;
+      })
+      .join("\n")
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable the script sets, not a JavaScript placeholder
+      .replace(/\b(?:127\.0\.0\.1|localhost):3000\b/g, "127.0.0.1:${__README_PORT}")
+  );
 }
 
 t.test("the Node.js versions README names are the ones the dependencies declare, and every dependency runs on them", async (t) => {
-  const semver = createRequire(import.meta.url)("semver") as { satisfies(version: string, range: string): boolean; minVersion(range: string): { major: number; minor: number } | null };
+  const semver = createRequire(import.meta.url)("semver") as {
+    satisfies(version: string, range: string): boolean;
+    minVersion(range: string): { major: number; minor: number } | null;
+  };
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { engines: { node: string } };
-  const lock = JSON.parse(readFileSync(join(REPO_ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { engines?: { node?: unknown } }> };
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { engines?: { node?: unknown } }>;
+  };
   const minimums = pkg.engines.node.split("||").map((range) => semver.minVersion(range.trim())!);
   t.ok(minimums.length > 0);
   const quickStart = README.slice(README.indexOf("## Quick start"), README.indexOf("## Create an application"));
@@ -89,7 +96,11 @@ t.test("the Node.js versions README names are the ones the dependencies declare,
     const refusing = Object.entries(lock.packages).filter(
       ([, entry]) => typeof entry.engines?.node === "string" && !semver.satisfies(version, entry.engines.node),
     );
-    t.same(refusing.map(([path, entry]) => `${path}: ${String(entry.engines?.node)}`), [], `every installed package accepts Node.js ${version} (no EBADENGINE)`);
+    t.same(
+      refusing.map(([path, entry]) => `${path}: ${String(entry.engines?.node)}`),
+      [],
+      `every installed package accepts Node.js ${version} (no EBADENGINE)`,
+    );
   }
 });
 
@@ -144,7 +155,10 @@ __readme_npm_start() {
 }
 `;
   const body = translated
-    .map(({ index, line, script }) => `__README_BLOCK=${index}\necho "__README_BEGIN ${index} (README line ${line})"\n${script}\necho "__README_END ${index}"\n`)
+    .map(
+      ({ index, line, script }) =>
+        `__README_BLOCK=${index}\necho "__README_BEGIN ${index} (README line ${line})"\n${script}\necho "__README_END ${index}"\n`,
+    )
     .join("\n");
   const epilogue = `__readme_stop\necho "__README_TOKENS \${ACCESS_TOKEN:-} \${REFRESH_TOKEN:-}"\n`;
   writeFileSync(join(dir, "session.sh"), `${prelude}\n${body}\n${epilogue}`);
@@ -196,7 +210,11 @@ __readme_npm_start() {
   });
 
   t.equal(status, 0, "the session ends normally");
-  t.same(stderr.split("\n").filter((line) => line.startsWith("__README_FAIL")), [], "no command failed");
+  t.same(
+    stderr.split("\n").filter((line) => line.startsWith("__README_FAIL")),
+    [],
+    "no command failed",
+  );
   for (const { index, line } of translated) {
     t.ok(stdout.includes(`__README_END ${index}\n`), `block ${index} (README line ${line}) ran to its end`);
   }

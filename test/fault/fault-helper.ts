@@ -133,7 +133,12 @@ export async function tokenPairs(app: FastifyInstance, client: Client, codes: st
   const refreshTokens: string[] = [];
   let accessToken = "";
   for (const code of codes) {
-    const res = await app.inject({ method: "POST", url: "/oauth/token", headers: FORM, payload: tokenForm(client, { grant_type: "authorization_code", code }) });
+    const res = await app.inject({
+      method: "POST",
+      url: "/oauth/token",
+      headers: FORM,
+      payload: tokenForm(client, { grant_type: "authorization_code", code }),
+    });
     if (res.statusCode !== 200) throw new Error(`setup: ${res.statusCode} ${res.body}`);
     refreshTokens.push(res.json().refresh_token as string);
     accessToken = res.json().access_token as string;
@@ -148,7 +153,12 @@ export type Worker = { kind: string; request: () => Promise<{ status: number; re
  * chain per refresh token (writes), introspection (reads), admin reads and writes
  * (Prisma, the writes in transactions), and `extra` (health endpoints).
  */
-export function loadWorkers(app: FastifyInstance, client: Client, tokens: { refreshTokens: string[]; accessToken: string }, extra: string[]): Worker[] {
+export function loadWorkers(
+  app: FastifyInstance,
+  client: Client,
+  tokens: { refreshTokens: string[]; accessToken: string },
+  extra: string[],
+): Worker[] {
   const answer = (res: { statusCode: number; headers: Record<string, unknown>; body: string }) => ({
     status: res.statusCode,
     retryAfter: res.headers["retry-after"] as string | undefined,
@@ -183,7 +193,12 @@ export function loadWorkers(app: FastifyInstance, client: Client, tokens: { refr
     {
       kind: "admin write",
       request: paced(() =>
-        app.inject({ method: "POST", url: "/admin/v1/installations", headers: ADMIN, payload: { client_id: client.client_id, account: `load-${++accounts}` } }),
+        app.inject({
+          method: "POST",
+          url: "/admin/v1/installations",
+          headers: ADMIN,
+          payload: { client_id: client.client_id, account: `load-${++accounts}` },
+        }),
       ),
     },
     ...extra.map((url) => ({ kind: url, request: paced(() => app.inject({ method: "GET", url })) })),
@@ -198,7 +213,9 @@ export function unavailableShapes(answers: Answer[]): string[] {
       .map((a) => {
         if (a.kind === "/readyz") return `readyz ${a.body}`;
         const body = JSON.parse(a.body) as Record<string, unknown>;
-        return a.kind.startsWith("admin") ? `admin ${body.statusCode} ${body.code} ${body.error}` : `oauth ${body.error} ${Object.keys(body).sort().join(",")}`;
+        return a.kind.startsWith("admin")
+          ? `admin ${body.statusCode} ${body.code} ${body.error}`
+          : `oauth ${body.error} ${Object.keys(body).sort().join(",")}`;
       }),
   );
   return [...shapes].sort();

@@ -19,10 +19,12 @@ t.test("through Redis: after a restart during an attack, the client's first requ
   await first.close();
 
   const logs: string[] = [];
-  const logStream = new Writable({ write: (chunk, _encoding, done) => {
+  const logStream = new Writable({
+    write: (chunk, _encoding, done) => {
       logs.push(String(chunk));
       done();
-    } });
+    },
+  });
   const restarted = await buildApp({ config: first.config, clock: first.clock, logStream });
   t.teardown(() => restarted.close());
   const second: TestApp = { ...first, app: restarted, logs, close: () => restarted.close() };
@@ -30,4 +32,3 @@ t.test("through Redis: after a restart during an attack, the client's first requ
   const res = await exchange(second, client, installation.code);
   t.equal(res.statusCode, 200, "a secret verified by any process within the window is recognised without argon2");
 });
-

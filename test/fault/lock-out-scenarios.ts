@@ -8,14 +8,7 @@ import { basic, formBody, setup } from "../support/oauth-helper.js";
 /** APPGRANT_RATE_LIMIT_AUTH_FAILURES in these scenarios: small, as every failure costs an argon2 verification. */
 export const FAILURES = 2;
 
-export function introspect(
-  test: TestApp,
-  ip: string,
-  clientId: string,
-  secret: string,
-  token: string,
-  headers: Record<string, string> = {},
-) {
+export function introspect(test: TestApp, ip: string, clientId: string, secret: string, token: string, headers: Record<string, string> = {}) {
   return test.app.inject({
     method: "POST",
     url: "/oauth/introspect",
@@ -70,9 +63,14 @@ export function lockOutScenarios(t: Test, backend: { name: string; env: () => Re
       mine.push((await introspect(test, "10.0.0.1", client.client_id, client.client_secret!, tokens.access_token)).statusCode);
     }
     t.same(mine, [200, 200, 200, 200, 200], "the client presenting its secret is served throughout");
-    const rotated = await tokenFrom(test, "10.0.0.1", { grant_type: "refresh_token", refresh_token: tokens.refresh_token }, {
-      authorization: basic(client.client_id, client.client_secret!),
-    });
+    const rotated = await tokenFrom(
+      test,
+      "10.0.0.1",
+      { grant_type: "refresh_token", refresh_token: tokens.refresh_token },
+      {
+        authorization: basic(client.client_id, client.client_secret!),
+      },
+    );
     t.equal(rotated.statusCode, 200, "and gets tokens");
   });
 
@@ -157,13 +155,14 @@ export function lockOutScenarios(t: Test, backend: { name: string; env: () => Re
     const test = await buildTestApp(t, { ...backend.env(), APPGRANT_RATE_LIMIT_AUTH_FAILURES: String(FAILURES) });
     const { client, tokens } = await setup(test);
     const argon2 = argon2Spy(test);
-    const fromOneAddress = await Promise.all(
-      Array.from({ length: 10 }, () => introspect(test, "10.66.8.1", client.client_id, wrongSecret(), "x")),
-    );
+    const fromOneAddress = await Promise.all(Array.from({ length: 10 }, () => introspect(test, "10.66.8.1", client.client_id, wrongSecret(), "x")));
     const fromMany = await Promise.all(
       Array.from({ length: 20 }, (_, i) => introspect(test, `10.66.9.${i + 1}`, client.client_id, wrongSecret(), "x")),
     );
-    t.notOk([...fromOneAddress, ...fromMany].some((res) => res.statusCode === 200), "no guess succeeded");
+    t.notOk(
+      [...fromOneAddress, ...fromMany].some((res) => res.statusCode === 200),
+      "no guess succeeded",
+    );
     t.ok(argon2.count <= 2 * FAILURES, `at most ${2 * FAILURES} argon2 verifications in the window (${argon2.count})`);
     t.equal((await introspect(test, "10.0.0.1", client.client_id, client.client_secret!, tokens.access_token)).statusCode, 200);
   });
@@ -182,4 +181,3 @@ export function lockOutScenarios(t: Test, backend: { name: string; env: () => Re
     t.ok(Number(refused.headers["retry-after"]) > 0, "Retry-After says when");
   });
 }
-

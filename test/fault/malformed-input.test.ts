@@ -111,12 +111,38 @@ interface Fixture {
 }
 
 const QUERY_NAMES = [
-  "client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method",
-  "limit", "cursor", "account", "status", "force", "id",
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "scope",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+  "limit",
+  "cursor",
+  "account",
+  "status",
+  "force",
+  "id",
 ];
 const BODY_NAMES = [
-  "grant_type", "client_id", "client_secret", "code", "refresh_token", "redirect_uri", "code_verifier", "scope", "token",
-  "token_type_hint", "name", "redirect_uris", "scopes", "webhook_url", "client_type", "account", "expires_at",
+  "grant_type",
+  "client_id",
+  "client_secret",
+  "code",
+  "refresh_token",
+  "redirect_uri",
+  "code_verifier",
+  "scope",
+  "token",
+  "token_type_hint",
+  "name",
+  "redirect_uris",
+  "scopes",
+  "webhook_url",
+  "client_type",
+  "account",
+  "expires_at",
 ];
 /** Parameters each OAuth endpoint always reads (so a bad value there must be refused). */
 const OAUTH_READS: Record<string, string[]> = {
@@ -125,7 +151,15 @@ const OAUTH_READS: Record<string, string[]> = {
   "/oauth/introspect": ["token", "token_type_hint", "client_id", "client_secret"],
   "/oauth/authorize": ["client_id", "redirect_uri", "state", "response_type", "scope", "code_challenge", "code_challenge_method"],
 };
-const ODD_TYPES = ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/octet-stream", "application/jsonx", "image/png", "*/*"];
+const ODD_TYPES = [
+  "text/plain",
+  "application/xml",
+  "multipart/form-data; boundary=x",
+  "application/octet-stream",
+  "application/jsonx",
+  "image/png",
+  "*/*",
+];
 const ALL_TYPES = ["application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded", "APPLICATION/JSON", ...ODD_TYPES];
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "PROPFIND"];
 
@@ -140,7 +174,8 @@ function jsonValue(fx: Fixture): fc.Arbitrary<unknown> {
 type Body = { type: string | undefined; payload: string | undefined };
 
 function bodyArb(fx: Fixture): fc.Arbitrary<Body> {
-  const form = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...BODY_NAMES), oddText), fc.oneof(oddText, fc.constantFrom(...fx.known))), { maxLength: 6 })
+  const form = fc
+    .array(fc.tuple(fc.oneof(fc.constantFrom(...BODY_NAMES), oddText), fc.oneof(oddText, fc.constantFrom(...fx.known))), { maxLength: 6 })
     .map((pairs) => pairs.map(([k, v]) => `${pct(k)}=${pct(v)}`).join("&"));
   const payload = fc.oneof(
     jsonValue(fx).map((value) => JSON.stringify(value) ?? "null"),
@@ -166,16 +201,19 @@ function headersArb(fx: Fixture, admin: boolean): fc.Arbitrary<Record<string, st
     headerText.map((text) => `Bearer ${text}`),
     headerText,
     // (encodeURIComponent, inside basic(), cannot take a lone surrogate: a NUL stands in.)
-    fc.tuple(fc.oneof(fc.constantFrom(...fx.known), anyText), anyText)
+    fc
+      .tuple(fc.oneof(fc.constantFrom(...fx.known), anyText), anyText)
       .map(([id, secret]) => basic(id.replace(/[\ud800-\udfff]/g, "\u0000"), secret.replace(/[\ud800-\udfff]/g, "x"))),
     headerText.map((text) => `Basic ${Buffer.from(text, "latin1").toString("base64")}`),
   );
-  return fc.record({
-    authorization,
-    accept: fc.option(fc.constantFrom("*/*", "text/html", "application/json", "x/y;q=2"), { nil: undefined }),
-    "x-forwarded-for": fc.option(headerText, { nil: undefined }),
-    "user-agent": fc.option(headerText, { nil: undefined }),
-  }).map((headers) => Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined)) as Record<string, string>);
+  return fc
+    .record({
+      authorization,
+      accept: fc.option(fc.constantFrom("*/*", "text/html", "application/json", "x/y;q=2"), { nil: undefined }),
+      "x-forwarded-for": fc.option(headerText, { nil: undefined }),
+      "user-agent": fc.option(headerText, { nil: undefined }),
+    })
+    .map((headers) => Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined)) as Record<string, string>);
 }
 
 /** The defect that makes a request one the endpoint must refuse (and so change nothing). */
@@ -193,7 +231,9 @@ function poisonsFor(route: Route): Poison[] {
 function requestArb(route: Route, fx: Fixture): fc.Arbitrary<Req> {
   const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const paramValue = (name: string) => fc.oneof({ arbitrary: fc.constantFrom(...(fx.values[`${route.path}:${name}`] ?? ["x"])), weight: 3 }, anyText);
-  const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_NAMES), oddText), fc.oneof(anyText, fc.constantFrom(...fx.known))), { maxLength: 6 });
+  const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_NAMES), oddText), fc.oneof(anyText, fc.constantFrom(...fx.known))), {
+    maxLength: 6,
+  });
   const admin = route.path.startsWith("/admin/");
   const key = `${route.method} ${route.path}`;
   return fc
@@ -247,8 +287,7 @@ function requestArb(route: Route, fx: Fixture): fc.Arbitrary<Req> {
             if (where === 0 && params.length > 0) params[r.pick % params.length] = r.nul;
             else if (where === 1 && route.method !== "GET") {
               [type, payload] = ["application/json", JSON.stringify({ ...safeObject(payload), [r.pick % 2 ? "name" : r.bad]: r.bad })];
-            }
-            else query.push([r.pick % 2 ? QUERY_NAMES[r.pick % QUERY_NAMES.length]! : r.nul, r.nul]);
+            } else query.push([r.pick % 2 ? QUERY_NAMES[r.pick % QUERY_NAMES.length]! : r.nul, r.nul]);
           }
           break;
         case "auth":
@@ -339,19 +378,26 @@ function problemWith(req: Req, res: InjectResponse): string | null {
   }
   const keys = Object.keys(body).sort().join(",");
   if (keys !== "code,error,message,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
-  if (body.statusCode !== res.statusCode || body.error !== STATUS_CODES[res.statusCode]) return `status and label disagree: ${res.body.slice(0, 200)}`;
+  if (body.statusCode !== res.statusCode || body.error !== STATUS_CODES[res.statusCode])
+    return `status and label disagree: ${res.body.slice(0, 200)}`;
   return null;
 }
 
-const describe = (req: Req) => `${req.method} ${req.url.slice(0, 300)} ${JSON.stringify(req.headers).slice(0, 300)} ${JSON.stringify(req.payload?.slice(0, 300))}`;
+const describe = (req: Req) =>
+  `${req.method} ${req.url.slice(0, 300)} ${JSON.stringify(req.headers).slice(0, 300)} ${JSON.stringify(req.payload?.slice(0, 300))}`;
 
 t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, no state change (seed ${SEED}, ${RUNS} runs per route)`, async (t) => {
   const test = await buildTestApp(t, ENV);
   const confidential = await setup(test, { app: { redirect_uris: [CALLBACK] } });
   const publicClient = await setup(test, { app: { redirect_uris: [CALLBACK], client_type: "public" } });
-  const authorize = await test.app.inject({ method: "GET", url: `/oauth/authorize?response_type=code&client_id=${confidential.client.client_id}&state=s` });
+  const authorize = await test.app.inject({
+    method: "GET",
+    url: `/oauth/authorize?response_type=code&client_id=${confidential.client.client_id}&state=s`,
+  });
   const requestId = new URL(String(authorize.headers.location)).searchParams.get("request_id")!;
-  const secretIds = (await test.admin("GET", `/admin/v1/applications/${confidential.client.id}/secrets`)).json().items.map((s: { id: string }) => s.id);
+  const secretIds = (await test.admin("GET", `/admin/v1/applications/${confidential.client.id}/secrets`))
+    .json()
+    .items.map((s: { id: string }) => s.id);
 
   const routes = routesOf(test);
   t.ok(routes.length >= 20 && routes.some((r) => r.path === "/oauth/token"), `the route tree was read (${routes.length} routes)`);
@@ -371,11 +417,19 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
     methodsAt,
     templates: {
       "GET /oauth/authorize": {
-        response_type: "code", client_id: confidential.client.client_id, redirect_uri: CALLBACK, state: "s", scope: "read",
-        code_challenge: challenge, code_challenge_method: "S256",
+        response_type: "code",
+        client_id: confidential.client.client_id,
+        redirect_uri: CALLBACK,
+        state: "s",
+        scope: "read",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
       },
       "POST /oauth/token": {
-        grant_type: "refresh_token", refresh_token: publicClient.tokens.refresh_token, client_id: publicClient.client.client_id, scope: "read",
+        grant_type: "refresh_token",
+        refresh_token: publicClient.tokens.refresh_token,
+        client_id: publicClient.client.client_id,
+        scope: "read",
       },
       "POST /oauth/revoke": { token: publicClient.tokens.access_token, token_type_hint: "access_token", client_id: publicClient.client.client_id },
       "POST /oauth/introspect": { token: confidential.tokens.access_token, client_id: confidential.client.client_id },
@@ -389,14 +443,30 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
       "DELETE /admin/v1/applications/:id/secrets/:secretId": {},
     },
     known: [
-      ...values.client_id!, ...appIds, ...installationIds, requestId, CALLBACK, "authorization_code", "refresh_token", "code", "S256", "read",
+      ...values.client_id!,
+      ...appIds,
+      ...installationIds,
+      requestId,
+      CALLBACK,
+      "authorization_code",
+      "refresh_token",
+      "code",
+      "S256",
+      "read",
       // The confidential client's credentials only: without its secret (never in the corpus) they change nothing.
-      confidential.tokens.access_token, confidential.tokens.refresh_token, confidential.installation.code,
+      confidential.tokens.access_token,
+      confidential.tokens.refresh_token,
+      confidential.installation.code,
     ],
     deepTemplates: {
       "POST /oauth/token": {
-        grant_type: "refresh_token", refresh_token: confidential.tokens.refresh_token, code: confidential.installation.code,
-        client_id: publicClient.client.client_id, redirect_uri: CALLBACK, code_verifier: "v".repeat(43), scope: "read",
+        grant_type: "refresh_token",
+        refresh_token: confidential.tokens.refresh_token,
+        code: confidential.installation.code,
+        client_id: publicClient.client.client_id,
+        redirect_uri: CALLBACK,
+        code_verifier: "v".repeat(43),
+        scope: "read",
       },
       "POST /oauth/revoke": { token: confidential.tokens.refresh_token, token_type_hint: "refresh_token", client_id: publicClient.client.client_id },
       "POST /oauth/introspect": { token: confidential.tokens.access_token, client_id: publicClient.client.client_id },
@@ -404,7 +474,10 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
   };
 
   const baseline = await snapshot(test);
-  t.ok(baseline.token.length >= 2 && baseline.authorizationRequest.length === 1, "a real installation, token pairs and a pending request are present");
+  t.ok(
+    baseline.token.length >= 2 && baseline.authorizationRequest.length === 1,
+    "a real installation, token pairs and a pending request are present",
+  );
   const statuses = new Map<number, number>();
   const started = Date.now();
   for (const route of [...routes, { method: "GET", path: "/admin/v1/nothing/:id" }, { method: "POST", path: "/oauth/nothing" }]) {
@@ -424,5 +497,10 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
     });
   }
   const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-  t.comment(`${total} requests in ${Date.now() - started} ms; by status: ${[...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(" ")}`);
+  t.comment(
+    `${total} requests in ${Date.now() - started} ms; by status: ${[...statuses]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" ")}`,
+  );
 });

@@ -61,7 +61,10 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
     const unexpected = answers.filter((a) => ![200, 201, 503].includes(a.status));
     t.same(unexpected.slice(0, 5), [], `no other status among ${answers.length} answers`);
     const unavailable = answers.filter((a) => a.status === 503);
-    t.ok(unavailable.every((a) => /^\d+$/.test(a.retryAfter ?? "")), `all ${unavailable.length} 503s carry Retry-After`);
+    t.ok(
+      unavailable.every((a) => /^\d+$/.test(a.retryAfter ?? "")),
+      `all ${unavailable.length} 503s carry Retry-After`,
+    );
     t.same(unavailableShapes(answers), [
       "admin 503 database_unavailable Service Unavailable",
       "oauth temporarily_unavailable error,error_description",

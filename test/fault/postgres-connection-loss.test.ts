@@ -85,8 +85,7 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
 
   await direct.connect();
   const backends = async () =>
-    (await direct.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [applicationName])).rows[0]!
-      .n;
+    (await direct.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [applicationName])).rows[0]!.n;
   t.ok((await backends()) >= 1, "the process holds an idle pool connection, visible by its application_name");
 
   await t.test("its idle connections terminated by pg_terminate_backend: the process stays up", async (t) => {

@@ -57,9 +57,13 @@ export function send(request: RawRequest): Promise<Outcome> {
           receivedAt: Date.now(),
         }),
       );
-      res.on("error", (error: NodeJS.ErrnoException) => settle({ kind: "error", code: error.code ?? error.message, reusedSocket: req.reusedSocket, sentAt }));
+      res.on("error", (error: NodeJS.ErrnoException) =>
+        settle({ kind: "error", code: error.code ?? error.message, reusedSocket: req.reusedSocket, sentAt }),
+      );
     });
-    req.on("error", (error: NodeJS.ErrnoException) => settle({ kind: "error", code: error.code ?? error.message, reusedSocket: req.reusedSocket, sentAt }));
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      settle({ kind: "error", code: error.code ?? error.message, reusedSocket: req.reusedSocket, sentAt }),
+    );
     req.end(body);
   });
 }

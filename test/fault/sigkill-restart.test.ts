@@ -47,7 +47,9 @@ interface Chain {
 }
 
 /** Reads the database directly, SQLite or PostgreSQL, with `?` placeholders. */
-async function reader(databaseUrl: string): Promise<{ all(sql: string, ...params: string[]): Promise<Record<string, unknown>[]>; close(): Promise<void> }> {
+async function reader(
+  databaseUrl: string,
+): Promise<{ all(sql: string, ...params: string[]): Promise<Record<string, unknown>[]>; close(): Promise<void> }> {
   if (databaseUrl.startsWith("file:")) {
     const db = new Database(databaseUrl.slice("file:".length), { readonly: true });
     return { all: async (sql, ...params) => db.prepare(sql).all(...params) as Record<string, unknown>[], close: async () => void db.close() };
@@ -56,7 +58,12 @@ async function reader(databaseUrl: string): Promise<{ all(sql: string, ...params
   return {
     all: async (sql, ...params) => {
       let n = 0;
-      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as Record<string, unknown>[];
+      return (
+        await client.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows as Record<string, unknown>[];
     },
     close: () => client.end(),
   };
@@ -79,9 +86,11 @@ async function call(base: string, form: Record<string, string>, basic: string): 
 /** Runs fn over items, `width` at a time. */
 async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 t.test("SIGKILL during 50 refresh chains and code exchanges; restart on the same database", async (t: Test) => {
@@ -119,7 +128,15 @@ t.test("SIGKILL during 50 refresh chains and code exchanges; restart on the same
   const app = await admin("/applications", { name: "Chains", redirect_uris: ["https://app.example/cb"], scopes: ["read", "write"] });
   t.equal(app.status, 201);
   const basic = `Basic ${Buffer.from(`${app.body.client_id}:${app.body.client_secret}`).toString("base64")}`;
-  const chains: Chain[] = Array.from({ length: CHAINS }, () => ({ codes: [], exchanged: [], exchangeUnanswered: [], refreshUnanswered: [], current: undefined, abandoned: [], failures: [] }));
+  const chains: Chain[] = Array.from({ length: CHAINS }, () => ({
+    codes: [],
+    exchanged: [],
+    exchangeUnanswered: [],
+    refreshUnanswered: [],
+    current: undefined,
+    abandoned: [],
+    failures: [],
+  }));
   const accounts = chains.flatMap((chain, c) => Array.from({ length: CODES_PER_CHAIN }, (_, k) => ({ chain, account: `acct-${c}-${k}` })));
   await pool(accounts, 8, async ({ chain, account }) => {
     const installed = await admin("/installations", { client_id: app.body.client_id, account });
@@ -180,7 +197,11 @@ t.test("SIGKILL during 50 refresh chains and code exchanges; restart on the same
   }
   await killed;
   phase("load until the kill");
-  t.same(chains.flatMap((c) => c.failures), [], "no refusal before the kill");
+  t.same(
+    chains.flatMap((c) => c.failures),
+    [],
+    "no refusal before the kill",
+  );
   t.equal(before.exited?.signal, "SIGKILL", "the first process was killed");
 
   const exchangedBefore = chains.flatMap((c) => c.exchanged);
@@ -217,7 +238,10 @@ t.test("SIGKILL during 50 refresh chains and code exchanges; restart on the same
     const first = await call(after.base, { grant_type: "refresh_token", refresh_token: presented }, basic);
     const second = await call(after.base, { grant_type: "refresh_token", refresh_token: presented }, basic);
     const matches = (answer: Answer) =>
-      answer !== "unanswered" && answer.status === 200 && answer.body.refresh_token === expected.refreshToken && answer.body.access_token === expected.accessToken;
+      answer !== "unanswered" &&
+      answer.status === 200 &&
+      answer.body.refresh_token === expected.refreshToken &&
+      answer.body.access_token === expected.accessToken;
     if (matches(first) && matches(second)) sameOnRetry++;
     else t.fail(`retry of an unanswered refresh: ${JSON.stringify(first)} / ${JSON.stringify(second)}`);
   });
@@ -231,8 +255,12 @@ t.test("SIGKILL during 50 refresh chains and code exchanges; restart on the same
     const [row] = await db.all(`SELECT "id" FROM "Token" WHERE "refreshTokenHash" = ?`, sha256(pair.refresh_token));
     const children = await db.all(`SELECT "id" FROM "Token" WHERE "parentId" = ?`, String(row?.id));
     const ok =
-      first !== "unanswered" && again !== "unanswered" && first.status === 200 && again.status === 200 &&
-      first.body.refresh_token === again.body.refresh_token && children.length === 1;
+      first !== "unanswered" &&
+      again !== "unanswered" &&
+      first.status === 200 &&
+      again.status === 200 &&
+      first.body.refresh_token === again.body.refresh_token &&
+      children.length === 1;
     if (ok) once++;
     else t.fail(`acknowledged refresh token: ${JSON.stringify(first)} / ${JSON.stringify(again)} / ${children.length} successors`);
   });

@@ -116,11 +116,28 @@ t.test("SIGTERM under load: every request read is answered, keep-alive clients g
   // A request in flight across the signal: headers now, the body after the signal.
   let slowRest: () => void = () => undefined;
   const slow = new Promise<Outcome>((resolve) => {
-    const req = http.request({ host: "127.0.0.1", port: port(server), method: "POST", path: SLOW_PATH, agent: false, headers: { ...headers, "content-length": String(body.length) } });
+    const req = http.request({
+      host: "127.0.0.1",
+      port: port(server),
+      method: "POST",
+      path: SLOW_PATH,
+      agent: false,
+      headers: { ...headers, "content-length": String(body.length) },
+    });
     req.on("response", (res) => {
       let text = "";
       res.on("data", (chunk: Buffer) => (text += chunk));
-      res.on("end", () => resolve({ kind: "response", status: res.statusCode ?? 0, headers: res.headers, body: text, reusedSocket: false, sentAt: 0, receivedAt: Date.now() }));
+      res.on("end", () =>
+        resolve({
+          kind: "response",
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: text,
+          reusedSocket: false,
+          sentAt: 0,
+          receivedAt: Date.now(),
+        }),
+      );
     });
     req.on("error", (error: NodeJS.ErrnoException) => resolve({ kind: "error", code: error.code ?? error.message, reusedSocket: false, sentAt: 0 }));
     req.write(body.slice(0, 10));
@@ -166,12 +183,24 @@ t.test("SIGTERM under load: every request read is answered, keep-alive clients g
   // A request sent just after kill() may still get a 200 (the signal reaches the server's event loop a moment
   // later), but none sent after a 503 came back: the drain had begun by then.
   const firstRefusal = Math.min(...unavailable.map((o) => o.receivedAt));
-  t.same(responses.filter((o) => o.status === 200 && o.sentAt > firstRefusal), [], "once draining, no request is served normally again");
+  t.same(
+    responses.filter((o) => o.status === 200 && o.sentAt > firstRefusal),
+    [],
+    "once draining, no request is served normally again",
+  );
 
   // A keep-alive connection is never reset under a client; a brand-new connection may be
   // refused, or reset by the kernel when it was still in the listen backlog (never read).
-  t.same(errors.filter((e) => e.reusedSocket), [], "no error on a reused keep-alive connection");
-  t.same(errors.filter((e) => !["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(e.code)), [], "new connections are only refused or reset");
+  t.same(
+    errors.filter((e) => e.reusedSocket),
+    [],
+    "no error on a reused keep-alive connection",
+  );
+  t.same(
+    errors.filter((e) => !["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(e.code)),
+    [],
+    "new connections are only refused or reset",
+  );
 
   const read = lines.filter((line) => line.includes('"msg":"incoming request"') && line.includes(`"url":"${LOAD_PATH}"`)).length;
   t.equal(read, responses.length, `every request the server read (${read}) was answered`);

@@ -65,7 +65,10 @@ async function main(t: Test): Promise<void> {
     // From the lock on (the second before it warms the app up) until the end of the run.
     const health = answers.filter((a) => a.kind === "/healthz" && a.at >= lockedAt);
     t.ok(health.filter(during).length >= 20, `${health.filter(during).length} health checks while the lock was held`);
-    const p99 = percentile(health.map((a) => a.ms), 99);
+    const p99 = percentile(
+      health.map((a) => a.ms),
+      99,
+    );
     t.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms, max ${Math.max(...health.map((a) => a.ms)).toFixed(0)} ms (${health.length} checks)`);
     for (const kind of ["introspect", "admin read", "/readyz", "/healthz"]) {
       const locked = answers.filter((a) => a.kind === kind && during(a));
@@ -77,8 +80,14 @@ async function main(t: Test): Promise<void> {
     const unexpected = answers.filter((a) => ![200, 201, 503].includes(a.status));
     t.same(unexpected.slice(0, 5), [], `no other status among ${answers.length} answers`);
     const unavailable = answers.filter((a) => a.status === 503);
-    t.ok(unavailable.every((a) => /^\d+$/.test(a.retryAfter ?? "")), `all ${unavailable.length} 503s carry Retry-After`);
-    t.same(unavailableShapes(answers), ["admin 503 database_unavailable Service Unavailable", "oauth temporarily_unavailable error,error_description"]);
+    t.ok(
+      unavailable.every((a) => /^\d+$/.test(a.retryAfter ?? "")),
+      `all ${unavailable.length} 503s carry Retry-After`,
+    );
+    t.same(unavailableShapes(answers), [
+      "admin 503 database_unavailable Service Unavailable",
+      "oauth temporarily_unavailable error,error_description",
+    ]);
     for (const kind of ["token", "admin write"]) {
       t.ok(
         answers.some((a) => a.kind === kind && during(a) && a.status === 503),
@@ -93,7 +102,11 @@ async function main(t: Test): Promise<void> {
 
   t.test("writes succeed again once the lock is released", async (t) => {
     const after = answers.filter((a) => a.at >= releasedAt + 100);
-    for (const kind of kinds) t.ok(after.some((a) => a.kind === kind), `${kind}: answered after the release`);
+    for (const kind of kinds)
+      t.ok(
+        after.some((a) => a.kind === kind),
+        `${kind}: answered after the release`,
+      );
     t.same(
       after.filter((a) => a.status >= 300).map((a) => `${a.kind} ${a.status} at ${(a.at - releasedAt).toFixed(0)} ms`),
       [],

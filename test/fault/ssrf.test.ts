@@ -163,7 +163,11 @@ t.test("refuses every hostile webhook_url at creation and on PATCH, with a 400 n
   for (const [url, why] of HOSTILE) {
     const created = await register(test, url);
     t.equal(created.statusCode, 400, `POST ${why}: ${url} → 400`);
-    t.match(created.json(), { statusCode: 400, code: "invalid_request", error: "Bad Request", message: /^webhook_url: / }, `POST ${why}: names webhook_url`);
+    t.match(
+      created.json(),
+      { statusCode: 400, code: "invalid_request", error: "Bad Request", message: /^webhook_url: / },
+      `POST ${why}: names webhook_url`,
+    );
     const patched = await test.admin("PATCH", `/admin/v1/applications/${kept.id}`, { webhook_url: url });
     t.equal(patched.statusCode, 400, `PATCH ${why}: ${url} → 400`);
     t.match(patched.json().message, /^webhook_url: /, `PATCH ${why}: names webhook_url`);
@@ -176,7 +180,13 @@ t.test("refuses every hostile webhook_url at creation and on PATCH, with a 400 n
 
 t.test("accepts public https URLs, and names, which are judged at delivery", async (t) => {
   const test = await buildSsrfApp(t);
-  for (const url of ["https://app.example/hook", "https://93.184.216.34/hook", "https://[2606:4700:4700::1111]/hook", "https://hooks.example.com:8443/a?b=c", "https://[64:ff9b::5db8:d822]/hook"]) {
+  for (const url of [
+    "https://app.example/hook",
+    "https://93.184.216.34/hook",
+    "https://[2606:4700:4700::1111]/hook",
+    "https://hooks.example.com:8443/a?b=c",
+    "https://[64:ff9b::5db8:d822]/hook",
+  ]) {
     t.equal((await register(test, url)).statusCode, 201, url);
   }
 });
@@ -246,7 +256,11 @@ function expectRefusedOnce(t: Test, test: SsrfApp, applicationId: string, what: 
   t.equal(refused.length, 1, `${what}: one refusal logged`);
   t.equal(refused[0]?.level, 50, `${what}: at error level`);
   t.equal(refused[0]?.attempt, 1, `${what}: at the first attempt`);
-  t.same(mine.filter((e) => e.msg !== REFUSED).map((e) => e.msg), [], `${what}: not retried, not delivered`);
+  t.same(
+    mine.filter((e) => e.msg !== REFUSED).map((e) => e.msg),
+    [],
+    `${what}: not retried, not delivered`,
+  );
   return refused[0];
 }
 
@@ -279,8 +293,15 @@ t.test("a stored URL in any loopback form is refused at delivery: the listener g
     const refused = expectRefusedOnce(t, test, app.id, url);
     t.match(refused?.reason, /loopback|unspecified/, `${url}: the reason names the address class (${refused?.reason})`);
   }
-  for (const { installed } of apps) t.notOk(test.logs.some((line) => line.includes(installed.code)), "no log line carries the code");
-  t.notOk(test.logs.some((line) => /agw_|ags_/.test(line)), "no log line carries a secret");
+  for (const { installed } of apps)
+    t.notOk(
+      test.logs.some((line) => line.includes(installed.code)),
+      "no log line carries the code",
+    );
+  t.notOk(
+    test.logs.some((line) => /agw_|ags_/.test(line)),
+    "no log line carries a secret",
+  );
 });
 
 t.test("names that resolve to forbidden addresses are refused at delivery, before any connection", async (t) => {
@@ -343,7 +364,13 @@ t.test("DNS rebinding: each attempt connects only to the address it checked", ne
   t.same(permitted.requests, ["/hook"], "the first attempt went to the address it had checked");
   t.equal(target.connections, 0, "127.0.0.1 never got a connection");
   t.same(test.lookups, ["rebind.test", "rebind.test"], "one lookup per attempt: nothing resolves the name a second time between check and connect");
-  t.same(test.entries().filter((e) => /webhook/.test(e.msg)).map((e) => e.msg), ["webhook delivery failed; will retry", REFUSED]);
+  t.same(
+    test
+      .entries()
+      .filter((e) => /webhook/.test(e.msg))
+      .map((e) => e.msg),
+    ["webhook delivery failed; will retry", REFUSED],
+  );
 });
 
 t.test("a name with permitted and forbidden addresses is connected to the permitted ones only", needsSecondLoopback, async (t) => {
@@ -365,7 +392,11 @@ t.test("with the opt-ins, deliveries reach internal receivers, by address and by
   const optIns: Record<string, string>[] = [{ APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true" }, { APPGRANT_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" }];
   for (const env of optIns) {
     const test = await buildSsrfApp(t, env, zone);
-    for (const url of [`http://127.0.0.1:${listener.port}/by-address`, `http://hooks.internal:${listener.port}/by-name`, `http://127.1:${listener.port}/short`]) {
+    for (const url of [
+      `http://127.0.0.1:${listener.port}/by-address`,
+      `http://hooks.internal:${listener.port}/by-name`,
+      `http://127.1:${listener.port}/short`,
+    ]) {
       const created = await createApp(test, { client_type: "public", webhook_url: url });
       await install(test, created.client_id);
     }

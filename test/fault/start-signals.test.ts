@@ -54,7 +54,10 @@ t.test("SIGTERM to `npm start` stops the server, which frees its port", async (t
   const dir = mkdtempSync(join(tmpdir(), "appgrant-npm-start-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "npm-start-probe", private: true, type: "module", scripts: { start: pkg.scripts.start } }));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: "npm-start-probe", private: true, type: "module", scripts: { start: pkg.scripts.start } }),
+  );
   mkdirSync(join(dir, "dist", "main"), { recursive: true });
   const tsxApi = import.meta.resolve("tsx/esm/api");
   const serverModule = new URL("src/main/server.ts", `file://${REPO_ROOT.endsWith("/") ? REPO_ROOT : `${REPO_ROOT}/`}`).href;
@@ -132,7 +135,10 @@ t.test("the Docker image runs node itself as the container's process (signals re
   const argv = JSON.parse(cmd.slice("CMD".length)) as string[];
   t.equal(argv[0], "node", "node is PID 1");
   t.equal(argv[1], "dist/main/server.js");
-  t.notOk(instructions.some((line) => line.startsWith("ENTRYPOINT")), "no ENTRYPOINT wraps it");
+  t.notOk(
+    instructions.some((line) => line.startsWith("ENTRYPOINT")),
+    "no ENTRYPOINT wraps it",
+  );
   const stop = instructions.find((line) => line.startsWith("STOPSIGNAL"));
   t.ok(stop === undefined || /SIGTERM/.test(stop), "the stop signal is SIGTERM");
 });

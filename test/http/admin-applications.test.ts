@@ -114,7 +114,12 @@ t.test("validates redirect_uris, scopes, webhook_url and client_type on create",
     { name: "credentials in the URI", body: { redirect_uris: ["https://user:pw@app.example/cb"] }, status: 400, field: "redirect_uris" },
     { name: "whitespace in the URI", body: { redirect_uris: ["https://app.example/a b"] }, status: 400, field: "redirect_uris" },
     { name: "no redirect URI", body: { redirect_uris: [] }, status: 400, field: "redirect_uris" },
-    { name: "a duplicated redirect URI", body: { redirect_uris: ["https://a.example/cb", "https://a.example/cb"] }, status: 400, field: "redirect_uris" },
+    {
+      name: "a duplicated redirect URI",
+      body: { redirect_uris: ["https://a.example/cb", "https://a.example/cb"] },
+      status: 400,
+      field: "redirect_uris",
+    },
     { name: "a redirect URI that is not a string", body: { redirect_uris: [42] }, status: 400, field: "redirect_uris" },
     { name: "scopes with colons and dots", body: { scopes: ["repo:read", "org.admin"] }, status: 201 },
     { name: "no scope", body: { scopes: [] }, status: 400, field: "scopes" },
@@ -170,11 +175,19 @@ t.test("lists applications with cursor pagination, without overlap", async (t) =
 
   const second = await test.admin("GET", `/admin/v1/applications?limit=2&cursor=${encodeURIComponent(page1.next_cursor)}`);
   const page2 = second.json();
-  t.same(page2.items.map((a: { name: string }) => a.name), ["third"], "the second page has the rest");
+  t.same(
+    page2.items.map((a: { name: string }) => a.name),
+    ["third"],
+    "the second page has the rest",
+  );
   t.equal(page2.next_cursor, null, "the last page has no next cursor");
 
   const ids = [...page1.items, ...page2.items].map((a: { id: string }) => a.id);
-  t.same(ids, created.map((a) => a.id), "together the pages list every application exactly once");
+  t.same(
+    ids,
+    created.map((a) => a.id),
+    "together the pages list every application exactly once",
+  );
   t.notMatch(first.body + second.body, /client_secret|ags_/, "the list never carries secrets");
 
   const exact = await test.admin("GET", "/admin/v1/applications?limit=3");

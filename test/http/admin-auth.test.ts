@@ -32,7 +32,11 @@ t.test("rejects requests without the right admin token with 401 and WWW-Authenti
         ...(method === "POST" ? { payload: { name: "x", redirect_uris: ["https://a.example/cb"], scopes: ["read"] } } : {}),
       });
       t.equal(res.statusCode, 401, `${c.name}: ${method} ${url} → 401`);
-      t.same(res.json(), { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message }, `${c.name}: admin error shape`);
+      t.same(
+        res.json(),
+        { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message },
+        `${c.name}: admin error shape`,
+      );
       t.match(res.json().message, c.message, `${c.name}: says why`);
       t.equal(res.headers["www-authenticate"], WWW_AUTHENTICATE, `${c.name}: WWW-Authenticate`);
       t.notMatch(res.body, ADMIN_TOKEN, `${c.name}: does not echo the token`);

@@ -164,7 +164,11 @@ t.test("GET shows code_expires_at while the code is pending and never the code",
   t.match(pending.json(), { id: created.id, client_id: app.client_id, account: "acme", status: "active", scopes: ["read", "write"] });
 
   test.clock.advance(599);
-  t.equal((await test.admin("GET", `/admin/v1/installations/${created.id}`)).json().code_expires_at, created.code_expires_at, "still shown 1 s before expiry");
+  t.equal(
+    (await test.admin("GET", `/admin/v1/installations/${created.id}`)).json().code_expires_at,
+    created.code_expires_at,
+    "still shown 1 s before expiry",
+  );
 
   test.clock.advance(2);
   const expired = await test.admin("GET", `/admin/v1/installations/${created.id}`);

@@ -13,7 +13,8 @@ const CREDENTIAL_SOURCE = `(?:${Object.values(PREFIXES).join("|")})[0-9A-Za-z]{4
 const CREDENTIAL = new RegExp(CREDENTIAL_SOURCE);
 const credentialsIn = (text: string) => [...text.matchAll(new RegExp(CREDENTIAL_SOURCE, "g"))].map((m) => m[0]);
 /** $argon2id$v=19$<m, t and p in any order>$<salt>$<hash> */
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$(?=[^$]*\bm=\d+)(?=[^$]*\bt=\d+)(?=[^$]*\bp=\d+)[mtp]=\d+(,[mtp]=\d+){2}\$[A-Za-z0-9+/]{16,}\$[A-Za-z0-9+/]{32,}$/;
+const ARGON2ID_PHC =
+  /^\$argon2id\$v=19\$(?=[^$]*\bm=\d+)(?=[^$]*\bt=\d+)(?=[^$]*\bp=\d+)[mtp]=\d+(,[mtp]=\d+){2}\$[A-Za-z0-9+/]{16,}\$[A-Za-z0-9+/]{32,}$/;
 
 /**
  * Everything the admin API and the token endpoint hand out in a typical life. Returns

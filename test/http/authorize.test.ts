@@ -71,9 +71,15 @@ const pageCases: { name: string; params: (clientId: string) => Params }[] = [
     name: "an unregistered redirect_uri",
     params: (id) => ({ response_type: "code", client_id: id, redirect_uri: `https://evil.example/cb?x=${HOSTILE}`, state: HOSTILE }),
   },
-  { name: "a registered redirect_uri plus a trailing slash", params: (id) => ({ response_type: "code", client_id: id, redirect_uri: `${CALLBACK}/` }) },
+  {
+    name: "a registered redirect_uri plus a trailing slash",
+    params: (id) => ({ response_type: "code", client_id: id, redirect_uri: `${CALLBACK}/` }),
+  },
   { name: "a registered redirect_uri plus a query", params: (id) => ({ response_type: "code", client_id: id, redirect_uri: `${CALLBACK}?next=1` }) },
-  { name: "a registered redirect_uri in other letter case", params: (id) => ({ response_type: "code", client_id: id, redirect_uri: CALLBACK.toUpperCase() }) },
+  {
+    name: "a registered redirect_uri in other letter case",
+    params: (id) => ({ response_type: "code", client_id: id, redirect_uri: CALLBACK.toUpperCase() }),
+  },
   { name: "no redirect_uri while two are registered", params: (id) => ({ response_type: "code", client_id: id, state: HOSTILE }) },
   {
     name: "a repeated client_id",
@@ -146,14 +152,24 @@ const goodPkce = pkcePair();
 
 const redirectCases: RedirectCase[] = [
   { name: "response_type is missing", error: "invalid_request", params: base, state: "xyz" },
-  { name: "response_type=token (implicit)", error: "unsupported_response_type", params: (id) => ({ ...base(id), response_type: "token" }), state: "xyz" },
+  {
+    name: "response_type=token (implicit)",
+    error: "unsupported_response_type",
+    params: (id) => ({ ...base(id), response_type: "token" }),
+    state: "xyz",
+  },
   {
     name: "response_type=code id_token",
     error: "unsupported_response_type",
     params: (id) => ({ ...base(id), response_type: "code id_token" }),
     state: "xyz",
   },
-  { name: "a scope the client may not use", error: "invalid_scope", params: (id) => ({ ...base(id), response_type: "code", scope: "admin" }), state: "xyz" },
+  {
+    name: "a scope the client may not use",
+    error: "invalid_scope",
+    params: (id) => ({ ...base(id), response_type: "code", scope: "admin" }),
+    state: "xyz",
+  },
   {
     name: "one allowed and one unknown scope",
     error: "invalid_scope",
@@ -279,7 +295,13 @@ t.test("a redirected error keeps the query of the registered redirect_uri", asyn
 t.test("a valid request is stored and the browser goes to the consent page with request_id only", async (t) => {
   const test = await buildTestApp(t, ENV);
   const client = await createApp(test, { name: "Deploy Bot", redirect_uris: [CALLBACK, OTHER_CALLBACK], scopes: ["read", "write", "admin"] });
-  const res = await authorize(test, { response_type: "code", client_id: client.client_id, redirect_uri: OTHER_CALLBACK, scope: "write read", state: "s" });
+  const res = await authorize(test, {
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: OTHER_CALLBACK,
+    scope: "write read",
+    state: "s",
+  });
   const id = requestId(t, res);
   t.same([...new URL(String(res.headers.location)).searchParams.keys()], ["request_id"], "nothing of the request leaks into the consent URL");
   t.equal(res.headers["cache-control"], "no-store");

@@ -49,8 +49,7 @@ async function metadata(test: TestApp): Promise<Metadata> {
 }
 
 const form = (params: Record<string, string>) => new URLSearchParams(params).toString();
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
 type Client = { client_id: string; client_secret: string | null };
 
@@ -194,10 +193,16 @@ t.test("each advertised token endpoint auth method authenticates a client", asyn
     t.equal(res.json().error, "invalid_grant", `${method}: authenticated, the token is what is refused`);
     // The same request with a wrong secret fails authentication, so the check above is meaningful.
     if (method !== "none") {
-      const wrong = await authenticatedPost(test, "/oauth/token", method, { ...client, client_secret: "wrong" }, {
-        grant_type: "refresh_token",
-        refresh_token: "agr_unknown",
-      });
+      const wrong = await authenticatedPost(
+        test,
+        "/oauth/token",
+        method,
+        { ...client, client_secret: "wrong" },
+        {
+          grant_type: "refresh_token",
+          refresh_token: "agr_unknown",
+        },
+      );
       t.equal(wrong.json().error, "invalid_client", `${method}: a wrong secret is refused`);
     }
   }

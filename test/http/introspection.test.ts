@@ -247,10 +247,18 @@ t.test("wrong or missing caller credentials are invalid_client (401)", async (t)
     { name: "no credentials at all", caller: { none: true } },
     { name: "a wrong bearer token", caller: { bearer: `${ADMIN_TOKEN}x` }, challenge: /^Bearer / },
     { name: "an access token as the bearer", caller: { bearer: tokens.access_token }, challenge: /^Bearer / },
-    { name: "a wrong client secret over HTTP Basic", caller: { client: { client_id: client.client_id, client_secret: wrongSecret } }, challenge: /^Basic / },
+    {
+      name: "a wrong client secret over HTTP Basic",
+      caller: { client: { client_id: client.client_id, client_secret: wrongSecret } },
+      challenge: /^Basic /,
+    },
     { name: "a wrong client secret in the body", caller: { client: { client_id: client.client_id, client_secret: wrongSecret }, auth: "post" } },
     { name: "a confidential client_id without a secret", caller: { client: { client_id: client.client_id, client_secret: null }, auth: "post" } },
-    { name: "an unknown client", caller: { client: { client_id: "unknownclient0000000", client_secret: client.client_secret } }, challenge: /^Basic / },
+    {
+      name: "an unknown client",
+      caller: { client: { client_id: "unknownclient0000000", client_secret: client.client_secret } },
+      challenge: /^Basic /,
+    },
   ];
   for (const c of cases) {
     for (const token of [tokens.access_token, "garbage"]) {

@@ -26,7 +26,12 @@ async function scenario(test: TestApp) {
   const tokens: string[] = [];
   const basic = `Basic ${Buffer.from(`${confidential.client_id}:${secrets[1]}`).toString("base64")}`;
   const form = { authorization: basic, "content-type": "application/x-www-form-urlencoded" };
-  const exchanged = await test.app.inject({ method: "POST", url: "/oauth/token", headers: form, payload: `grant_type=authorization_code&code=${codes[2]}` });
+  const exchanged = await test.app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    headers: form,
+    payload: `grant_type=authorization_code&code=${codes[2]}`,
+  });
   tokens.push(exchanged.json().access_token, exchanged.json().refresh_token);
   const refreshed = await test.app.inject({
     method: "POST",
@@ -42,7 +47,11 @@ async function scenario(test: TestApp) {
   // Credentials where a careless logger would pick them up.
   const [secret, code] = [secrets[0]!, codes[1]!];
   await test.admin("GET", `/admin/v1/installations?code=${code}&client_secret=${secret}&refresh_token=${tokens[3]}&account=acme`);
-  await test.app.inject({ method: "GET", url: `/admin/v1/applications?access_token=${tokens[2]}`, headers: { authorization: `Bearer ${tokens[2]}` } });
+  await test.app.inject({
+    method: "GET",
+    url: `/admin/v1/applications?access_token=${tokens[2]}`,
+    headers: { authorization: `Bearer ${tokens[2]}` },
+  });
   await test.app.inject({
     method: "POST",
     url: "/oauth/token",
@@ -71,7 +80,10 @@ async function scenario(test: TestApp) {
 t.test("no log line contains the admin token, a client secret, a code, a token or an Authorization header", async (t) => {
   const test = await buildTestApp(t, { LOG_LEVEL: "trace" });
   const { secrets, codes, tokens } = await scenario(test);
-  const lines = test.logs.join("").split("\n").filter((line) => line !== "");
+  const lines = test.logs
+    .join("")
+    .split("\n")
+    .filter((line) => line !== "");
 
   t.ok(lines.length >= 20, `the logs were captured (${lines.length} lines)`);
   const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -79,8 +91,14 @@ t.test("no log line contains the admin token, a client secret, a code, a token o
     parsed.some((l) => (l.req as { url?: string } | undefined)?.url?.startsWith("/admin/v1/installations?")),
     "request lines with their query strings are logged",
   );
-  t.ok(parsed.some((l) => l.msg === "installation created"), "the routes' own lines are logged");
-  t.ok(parsed.some((l) => typeof l.oauthError === "string"), "the token endpoint's refusals are logged with their error code");
+  t.ok(
+    parsed.some((l) => l.msg === "installation created"),
+    "the routes' own lines are logged",
+  );
+  t.ok(
+    parsed.some((l) => typeof l.oauthError === "string"),
+    "the token endpoint's refusals are logged with their error code",
+  );
 
   const all = lines.join("\n");
   t.notOk(all.includes(ADMIN_TOKEN), "the admin token is not logged");
@@ -122,8 +140,18 @@ t.test("redactUrl masks every credential-bearing parameter and nothing else", as
 t.test("censor replaces credential-named keys three levels deep and leaves class instances to their serializers", async (t) => {
   const error = Object.assign(new Error("boom"), { code: "P2002" });
   t.same(
-    censor({ code: "agc_x", nested: { client_secret: "s", deeper: { refresh_token: "r", keep: 1 } }, list: [{ token: "t" }], Authorization: "Basic x" }),
-    { code: "[Redacted]", nested: { client_secret: "[Redacted]", deeper: { refresh_token: "[Redacted]", keep: 1 } }, list: [{ token: "[Redacted]" }], Authorization: "[Redacted]" },
+    censor({
+      code: "agc_x",
+      nested: { client_secret: "s", deeper: { refresh_token: "r", keep: 1 } },
+      list: [{ token: "t" }],
+      Authorization: "Basic x",
+    }),
+    {
+      code: "[Redacted]",
+      nested: { client_secret: "[Redacted]", deeper: { refresh_token: "[Redacted]", keep: 1 } },
+      list: [{ token: "[Redacted]" }],
+      Authorization: "[Redacted]",
+    },
   );
   t.equal((censor({ err: error }) as { err: Error }).err, error, "an Error goes to pino's err serializer untouched");
 });

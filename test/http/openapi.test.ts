@@ -89,9 +89,20 @@ async function buildObservedApp(t: Test): Promise<{ app: FastifyInstance; routes
 // The keywords that make up a schema's substance; anything else must be listed as
 // documentation-only, so a new validation keyword in the code cannot slip past.
 const SUBSTANCE = [
-  "type", "enum", "const", "format", "default",
-  "minLength", "maxLength", "minimum", "maximum",
-  "minItems", "maxItems", "uniqueItems", "minProperties", "additionalProperties",
+  "type",
+  "enum",
+  "const",
+  "format",
+  "default",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "maximum",
+  "minItems",
+  "maxItems",
+  "uniqueItems",
+  "minProperties",
+  "additionalProperties",
 ] as const;
 const DOCUMENTATION_ONLY = new Set(["description", "examples", "example", "title"]);
 
@@ -106,9 +117,7 @@ function substance(schema: unknown, where: string): unknown {
     else if (key === "required") out.required = [...(value as string[])].sort();
     else if (key === "items") out.items = substance(value, `${where}.items`);
     else if (key === "properties") {
-      out.properties = Object.fromEntries(
-        Object.entries(value as Json).map(([name, sub]) => [name, substance(sub, `${where}.${name}`)]),
-      );
+      out.properties = Object.fromEntries(Object.entries(value as Json).map(([name, sub]) => [name, substance(sub, `${where}.${name}`)]));
     } else if ((SUBSTANCE as readonly string[]).includes(key)) out[key] = value;
     else throw new Error(`${where}: keyword "${key}" is not compared by this test; add it to SUBSTANCE or DOCUMENTATION_ONLY`);
   }
@@ -136,9 +145,7 @@ function fastifyParameters(schema: unknown): Json {
 function documentedParameters(operation: Operation, pathItem: Json, location: "path" | "query"): Json {
   const all = [...((pathItem.parameters as Operation["parameters"]) ?? []), ...(operation.parameters ?? [])];
   return Object.fromEntries(
-    all
-      .filter((p) => p.in === location)
-      .map((p) => [p.name, { required: p.required ?? false, schema: substance(p.schema, p.name) }]),
+    all.filter((p) => p.in === location).map((p) => [p.name, { required: p.required ?? false, schema: substance(p.schema, p.name) }]),
   );
 }
 
@@ -156,8 +163,16 @@ t.test("openapi.yaml is a valid OpenAPI 3.1 document", async (t) => {
 // JSON Schema tolerates unknown keywords, so neither the validator nor a reader
 // notices prose that YAML split into a key (`description: a, b` in a flow mapping).
 const SCHEMA_KEYWORDS = new Set<string>([
-  ...SUBSTANCE, ...DOCUMENTATION_ONLY,
-  "properties", "items", "required", "pattern", "allOf", "oneOf", "discriminator", "$ref",
+  ...SUBSTANCE,
+  ...DOCUMENTATION_ONLY,
+  "properties",
+  "items",
+  "required",
+  "pattern",
+  "allOf",
+  "oneOf",
+  "discriminator",
+  "$ref",
 ]);
 
 function unknownKeywords(schema: unknown, where: string): string[] {
@@ -278,11 +293,7 @@ t.test("every route's documented statuses and shapes match its Fastify schema", 
     if (schema.body === undefined) {
       t.equal(operation.requestBody, undefined, `${name}: documents no body`);
     } else {
-      t.same(
-        Object.keys(operation.requestBody?.content ?? {}),
-        ["application/json"],
-        `${name}: the admin API takes JSON bodies`,
-      );
+      t.same(Object.keys(operation.requestBody?.content ?? {}), ["application/json"], `${name}: the admin API takes JSON bodies`);
       t.same(
         substance(operation.requestBody?.content["application/json"]?.schema, `openapi ${name} body`),
         substance(schema.body, `route ${name} body`),

@@ -56,7 +56,12 @@ t.test("after too many failed authentications even the right secret is refused b
     const res = await token(test, { grant_type: "authorization_code", code: installation.code, client_id: app.client_id, client_secret: wrong });
     t.equal(res.statusCode, 401);
   }
-  const blocked = await token(test, { grant_type: "authorization_code", code: installation.code, client_id: app.client_id, client_secret: app.client_secret! });
+  const blocked = await token(test, {
+    grant_type: "authorization_code",
+    code: installation.code,
+    client_id: app.client_id,
+    client_secret: app.client_secret!,
+  });
   t.equal(blocked.statusCode, 429);
   t.equal(blocked.json().error, "temporarily_unavailable");
   t.ok(Number(blocked.headers["retry-after"]) > 0, "Retry-After says when");

@@ -29,8 +29,10 @@ async function expectLogged(t: Test, test: TestApp, clientId: string, request: (
 t.test("refusals at the token, revocation and introspection endpoints name the claimed client_id", async (t) => {
   const test = await buildTestApp(t, ENV);
   const { client, tokens } = await setup(test);
-  const form = (url: string, payload: string, headers: Record<string, string> = {}) => () =>
-    test.app.inject({ method: "POST", url, payload, headers: { "content-type": "application/x-www-form-urlencoded", ...headers } });
+  const form =
+    (url: string, payload: string, headers: Record<string, string> = {}) =>
+    () =>
+      test.app.inject({ method: "POST", url, payload, headers: { "content-type": "application/x-www-form-urlencoded", ...headers } });
   const id = client.client_id;
   const wrongBasic = { authorization: basic(id, WRONG_SECRET) };
   const refresh = `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`;

@@ -88,7 +88,11 @@ t.test("revoking a refresh token after a rotation revokes its whole family, ance
         [true, true],
         "every token of the family, ancestor and successor, has revokedAt",
       );
-      t.same(rows.map((row) => row.revokedReason), ["revoked", "revoked"], "revoked by its client, not by reuse detection");
+      t.same(
+        rows.map((row) => row.revokedReason),
+        ["revoked", "revoked"],
+        "revoked by its client, not by reuse detection",
+      );
       t.ok(!(await isActive(test, second.access_token)), "the successor's access token introspects inactive");
       t.ok(!(await isActive(test, second.refresh_token)), "the successor's refresh token introspects inactive");
       const refused = await refresh(test, client, second.refresh_token);
@@ -147,7 +151,7 @@ t.test("an unknown or malformed token is answered 200 and changes nothing", asyn
     }
   }
   t.ok(await isActive(test, tokens.access_token), "the client's real tokens are untouched");
-  t.equal((await test.app.domain.db.token.count({ where: { revokedAt: { not: null } } })), 0, "no token row was revoked");
+  t.equal(await test.app.domain.db.token.count({ where: { revokedAt: { not: null } } }), 0, "no token row was revoked");
 });
 
 t.test("a missing or empty token parameter is invalid_request (400)", async (t) => {
@@ -169,7 +173,12 @@ t.test("failed client authentication is invalid_client (401) and revokes nothing
     { name: "wrong secret over HTTP Basic", client: { client_id: client.client_id, client_secret: wrongSecret }, auth: "basic", basicHeader: true },
     { name: "wrong secret in the body", client: { client_id: client.client_id, client_secret: wrongSecret }, auth: "post" },
     { name: "a confidential client's client_id without its secret", client: { client_id: client.client_id, client_secret: null }, auth: "none" },
-    { name: "an unknown client_id", client: { client_id: "unknownclient0000000", client_secret: client.client_secret }, auth: "basic", basicHeader: true },
+    {
+      name: "an unknown client_id",
+      client: { client_id: "unknownclient0000000", client_secret: client.client_secret },
+      auth: "basic",
+      basicHeader: true,
+    },
     { name: "the admin token as a bearer (revocation is for clients)", headers: { authorization: `Bearer ${test.config.adminToken}` } },
   ];
   for (const c of cases) {

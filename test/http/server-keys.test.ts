@@ -63,7 +63,11 @@ t.test("a key list: commas, newlines and comments; no key ever shown", async (t)
 
 t.test("webhook secrets: sealed under the first key, opened by any key in the list", async (t) => {
   const sealed = encrypt(new ServerKeys([K1]), WEBHOOK_SECRET_PURPOSE, "agw_secret");
-  t.same(open(new ServerKeys([K2, K1]), WEBHOOK_SECRET_PURPOSE, sealed), { plaintext: "agw_secret", keyIndex: 1 }, "the old key, second in the list, opens it");
+  t.same(
+    open(new ServerKeys([K2, K1]), WEBHOOK_SECRET_PURPOSE, sealed),
+    { plaintext: "agw_secret", keyIndex: 1 },
+    "the old key, second in the list, opens it",
+  );
   t.equal(decrypt(new ServerKeys([K1, K2]), WEBHOOK_SECRET_PURPOSE, sealed), "agw_secret");
   t.throws(() => decrypt(new ServerKeys([K2]), WEBHOOK_SECRET_PURPOSE, sealed), /no server key opens/, "refused once the old key is gone");
   t.throws(() => decrypt(new ServerKeys([K1]), "another-purpose", sealed), /no server key opens/, "bound to its purpose");
@@ -82,7 +86,11 @@ t.test("configuration: APPGRANT_SECRET_KEY and APPGRANT_SECRET_KEY_FILE", async 
   const fromFile = loadConfig({ APPGRANT_SECRET_KEY_FILE: file }, "/");
   t.same(fromFile.secretKeys, [K2, K1]);
   t.equal(fromFile.secretKeyFile, file);
-  t.equal(loadConfig({ APPGRANT_SECRET_KEY_FILE: "appgrant.key" }, dir).secretKeyFile, file, "a relative path is resolved from the working directory");
+  t.equal(
+    loadConfig({ APPGRANT_SECRET_KEY_FILE: "appgrant.key" }, dir).secretKeyFile,
+    file,
+    "a relative path is resolved from the working directory",
+  );
   t.same(
     loadConfig({ APPGRANT_SECRET_KEY_FILE: file, DATABASE_URL: "postgresql://u:p@db/appgrant" }, dir).secretKeys,
     [K2, K1],
@@ -139,7 +147,12 @@ async function appOn(t: Test, databaseUrl: string, keys: string[], clock: TestCl
 const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 async function tokenCall(app: FastifyInstance, form: Record<string, string>) {
-  const res = await app.inject({ method: "POST", url: "/oauth/token", payload: new URLSearchParams(form).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+  const res = await app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    payload: new URLSearchParams(form).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
   return { status: res.statusCode, body: res.json() as Record<string, string> };
 }
 
@@ -147,9 +160,23 @@ t.test("a refresh retried across a key rotation gets the same pair; new rotation
   const databaseUrl = await freshDatabase(t);
   const clock = testClock();
   const before = await appOn(t, databaseUrl, [K1], clock);
-  const created = (await before.inject({ method: "POST", url: "/admin/v1/applications", headers: adminHeaders, payload: { name: "Rotating", redirect_uris: ["https://app.example/cb"], scopes: ["read"] } })).json();
+  const created = (
+    await before.inject({
+      method: "POST",
+      url: "/admin/v1/applications",
+      headers: adminHeaders,
+      payload: { name: "Rotating", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
+    })
+  ).json();
   const client = { client_id: created.client_id as string, client_secret: created.client_secret as string };
-  const installation = (await before.inject({ method: "POST", url: "/admin/v1/installations", headers: adminHeaders, payload: { client_id: client.client_id, account: "acme" } })).json();
+  const installation = (
+    await before.inject({
+      method: "POST",
+      url: "/admin/v1/installations",
+      headers: adminHeaders,
+      payload: { client_id: client.client_id, account: "acme" },
+    })
+  ).json();
   const first = await tokenCall(before, { grant_type: "authorization_code", code: installation.code, ...client });
   t.equal(first.status, 200);
   const parent = first.body.refresh_token!;
@@ -176,9 +203,23 @@ t.test("without the old key, a retry of a rotation made under it counts as reuse
   const databaseUrl = await freshDatabase(t);
   const clock = testClock();
   const before = await appOn(t, databaseUrl, [K1], clock);
-  const created = (await before.inject({ method: "POST", url: "/admin/v1/applications", headers: adminHeaders, payload: { name: "Dropped", redirect_uris: ["https://app.example/cb"], scopes: ["read"] } })).json();
+  const created = (
+    await before.inject({
+      method: "POST",
+      url: "/admin/v1/applications",
+      headers: adminHeaders,
+      payload: { name: "Dropped", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
+    })
+  ).json();
   const client = { client_id: created.client_id as string, client_secret: created.client_secret as string };
-  const installation = (await before.inject({ method: "POST", url: "/admin/v1/installations", headers: adminHeaders, payload: { client_id: client.client_id, account: "acme" } })).json();
+  const installation = (
+    await before.inject({
+      method: "POST",
+      url: "/admin/v1/installations",
+      headers: adminHeaders,
+      payload: { client_id: client.client_id, account: "acme" },
+    })
+  ).json();
   const parent = (await tokenCall(before, { grant_type: "authorization_code", code: installation.code, ...client })).body.refresh_token!;
   t.equal((await tokenCall(before, { grant_type: "refresh_token", refresh_token: parent, ...client })).status, 200);
   await before.close();
@@ -205,11 +246,23 @@ t.test("a webhook secret stored before a key rotation still signs deliveries aft
   const databaseUrl = await freshDatabase(t);
   const clock = testClock();
   const before = await appOn(t, databaseUrl, [K1], clock);
-  const created = (await before.inject({ method: "POST", url: "/admin/v1/applications", headers: adminHeaders, payload: { name: "Hooked", redirect_uris: ["https://app.example/cb"], scopes: ["read"], webhook_url: webhookUrl } })).json();
+  const created = (
+    await before.inject({
+      method: "POST",
+      url: "/admin/v1/applications",
+      headers: adminHeaders,
+      payload: { name: "Hooked", redirect_uris: ["https://app.example/cb"], scopes: ["read"], webhook_url: webhookUrl },
+    })
+  ).json();
   await before.close();
 
   const after = await appOn(t, databaseUrl, [K2, K1], clock);
-  const installed = await after.inject({ method: "POST", url: "/admin/v1/installations", headers: adminHeaders, payload: { client_id: created.client_id, account: "acme" } });
+  const installed = await after.inject({
+    method: "POST",
+    url: "/admin/v1/installations",
+    headers: adminHeaders,
+    payload: { client_id: created.client_id, account: "acme" },
+  });
   t.equal(installed.statusCode, 201);
   const deadline = Date.now() + 15_000;
   while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -225,22 +278,39 @@ t.test("re-encryption moves secrets to the first key, in batches, idempotently, 
   const old = await buildTestApp(t, { APPGRANT_SECRET_KEY: K1 });
   const secrets = new Map<string, string>();
   for (let i = 0; i < 5; i++) {
-    const res = await old.admin("POST", "/admin/v1/applications", { name: `App ${i}`, redirect_uris: ["https://app.example/cb"], scopes: ["read"], client_type: "public" });
+    const res = await old.admin("POST", "/admin/v1/applications", {
+      name: `App ${i}`,
+      redirect_uris: ["https://app.example/cb"],
+      scopes: ["read"],
+      client_type: "public",
+    });
     secrets.set(res.json().id, res.json().webhook_secret);
   }
   const rotated = { ...old.app.domain, secretKey: new ServerKeys([K2, K1]) };
   const stored = async () =>
-    new Map((await old.app.domain.db.application.findMany({ select: { id: true, webhookSecretEncrypted: true } })).map((row) => [row.id, row.webhookSecretEncrypted!]));
+    new Map(
+      (await old.app.domain.db.application.findMany({ select: { id: true, webhookSecretEncrypted: true } })).map((row) => [
+        row.id,
+        row.webhookSecretEncrypted!,
+      ]),
+    );
 
   t.same(await reencryptWebhookSecrets(rotated, 2), { scanned: 5, reencrypted: 5, alreadyCurrent: 0, changedMeanwhile: 0, unreadable: [] });
   for (const [id, sealed] of await stored()) {
     t.equal(decrypt(new ServerKeys([K2]), WEBHOOK_SECRET_PURPOSE, sealed), secrets.get(id), "opens with the new key alone, same secret");
   }
-  t.same(await reencryptWebhookSecrets(rotated, 2), { scanned: 5, reencrypted: 0, alreadyCurrent: 5, changedMeanwhile: 0, unreadable: [] }, "a second run changes nothing");
+  t.same(
+    await reencryptWebhookSecrets(rotated, 2),
+    { scanned: 5, reencrypted: 0, alreadyCurrent: 5, changedMeanwhile: 0, unreadable: [] },
+    "a second run changes nothing",
+  );
 
   // One secret under a key nobody has any more; one secret replaced while the command runs.
   const [lostId, racedId] = [...secrets.keys()] as [string, string];
-  await old.app.domain.db.application.update({ where: { id: lostId }, data: { webhookSecretEncrypted: encrypt(new ServerKeys([K0]), WEBHOOK_SECRET_PURPOSE, "agw_lost") } });
+  await old.app.domain.db.application.update({
+    where: { id: lostId },
+    data: { webhookSecretEncrypted: encrypt(new ServerKeys([K0]), WEBHOOK_SECRET_PURPOSE, "agw_lost") },
+  });
   const newer = encrypt(new ServerKeys([K2]), WEBHOOK_SECRET_PURPOSE, "agw_newer");
   const racing = {
     ...rotated,

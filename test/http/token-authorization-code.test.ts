@@ -18,7 +18,6 @@ import {
   directCode,
 } from "../support/oauth-helper.js";
 
-
 const grantOf = (test: TestApp, code: string) => test.app.domain.db.authorizationCode.findUniqueOrThrow({ where: { codeHash: sha256(code) } });
 
 async function expectUnspent(t: Test, test: TestApp, code: string): Promise<void> {

@@ -71,8 +71,18 @@ t.test("refuses misused client authentication as invalid_client, and spends noth
     /** The WWW-Authenticate scheme expected: the one the client used (RFC 6749 §5.2), none without an Authorization header. */
     header: "Basic" | "Bearer" | false;
   }[] = [
-    { name: "both Basic and client_secret_post", params: { ...code, client_secret: client.client_secret! }, options: { client, auth: "basic" }, header: "Basic" },
-    { name: "both, client_secret_post with a different secret", params: { ...code, client_id: client.client_id, client_secret: wrongSecret }, options: { client, auth: "basic" }, header: "Basic" },
+    {
+      name: "both Basic and client_secret_post",
+      params: { ...code, client_secret: client.client_secret! },
+      options: { client, auth: "basic" },
+      header: "Basic",
+    },
+    {
+      name: "both, client_secret_post with a different secret",
+      params: { ...code, client_id: client.client_id, client_secret: wrongSecret },
+      options: { client, auth: "basic" },
+      header: "Basic",
+    },
     { name: "no authentication at all", params: code, header: false },
     { name: "client_id only, for a confidential client", params: code, options: { client, auth: "none" }, header: false },
     { name: "wrong secret over Basic", params: code, options: auth(client.client_id, wrongSecret), header: "Basic" },
@@ -80,21 +90,51 @@ t.test("refuses misused client authentication as invalid_client, and spends noth
     { name: "a malformed secret by client_secret_post", params: { ...code, client_id: client.client_id, client_secret: "hunter2" }, header: false },
     { name: "another client's secret", params: code, options: auth(client.client_id, other.client_secret!), header: "Basic" },
     { name: "unknown client_id over Basic", params: code, options: auth("no-such-client", client.client_secret!), header: "Basic" },
-    { name: "unknown client_id by client_secret_post", params: { ...code, client_id: "no-such-client", client_secret: client.client_secret! }, header: false },
-    { name: "client_id in the body differs from the Basic one", params: { ...code, client_id: other.client_id }, options: { client, auth: "basic" }, header: "Basic" },
+    {
+      name: "unknown client_id by client_secret_post",
+      params: { ...code, client_id: "no-such-client", client_secret: client.client_secret! },
+      header: false,
+    },
+    {
+      name: "client_id in the body differs from the Basic one",
+      params: { ...code, client_id: other.client_id },
+      options: { client, auth: "basic" },
+      header: "Basic",
+    },
     { name: "Basic with an empty secret", params: code, options: auth(client.client_id, ""), header: "Basic" },
-    { name: "Basic without a colon", params: code, options: { headers: { authorization: basicHeader(`${client.client_id}${client.client_secret}`) } }, header: "Basic" },
-    { name: "Basic with a malformed percent-escape", params: code, options: { headers: { authorization: basicHeader(`${client.client_id}%zz:${client.client_secret}`) } }, header: "Basic" },
-    { name: "Basic with a secret that is not form-decoded as sent", params: code, options: { headers: { authorization: basicHeader(`${client.client_id}:${client.client_secret}%`) } }, header: "Basic" },
+    {
+      name: "Basic without a colon",
+      params: code,
+      options: { headers: { authorization: basicHeader(`${client.client_id}${client.client_secret}`) } },
+      header: "Basic",
+    },
+    {
+      name: "Basic with a malformed percent-escape",
+      params: code,
+      options: { headers: { authorization: basicHeader(`${client.client_id}%zz:${client.client_secret}`) } },
+      header: "Basic",
+    },
+    {
+      name: "Basic with a secret that is not form-decoded as sent",
+      params: code,
+      options: { headers: { authorization: basicHeader(`${client.client_id}:${client.client_secret}%`) } },
+      header: "Basic",
+    },
     { name: "Basic that is not base64", params: code, options: { headers: { authorization: "Basic !!!not-base64!!!" } }, header: "Basic" },
     { name: "Bearer instead of Basic", params: code, options: { headers: { authorization: `Bearer ${client.client_secret}` } }, header: "Bearer" },
-    { name: "Bearer plus client_secret_post", params: { ...code, client_id: client.client_id, client_secret: client.client_secret! }, options: { headers: { authorization: "Bearer something" } }, header: "Bearer" },
+    {
+      name: "Bearer plus client_secret_post",
+      params: { ...code, client_id: client.client_id, client_secret: client.client_secret! },
+      options: { headers: { authorization: "Bearer something" } },
+      header: "Bearer",
+    },
   ];
   for (const c of cases) {
     const res = await tokenRequest(test, c.params, c.options);
     t.test(c.name, async (t) => {
       expectError(t, test, res, "invalid_client", 401, [wrongSecret]);
-      if (c.header) t.match(res.headers["www-authenticate"], new RegExp(`^${c.header}\\b`), `WWW-Authenticate: ${c.header}, the scheme the client used`);
+      if (c.header)
+        t.match(res.headers["www-authenticate"], new RegExp(`^${c.header}\\b`), `WWW-Authenticate: ${c.header}, the scheme the client used`);
       else t.equal(res.headers["www-authenticate"], undefined, "no WWW-Authenticate without an Authorization header");
     });
   }
@@ -141,7 +181,9 @@ t.test("a secret deleted through another server process stops authenticating in 
   remember(test, second.client_secret);
   const installation = await newInstallation(test, client);
   const tokens = expectTokens(t, await exchange(test, client, installation.code));
-  const firstId = (await test.admin("GET", `/admin/v1/applications/${client.id}/secrets`)).json().items.find((item: { id: string }) => item.id !== added.json().id).id;
+  const firstId = (await test.admin("GET", `/admin/v1/applications/${client.id}/secrets`))
+    .json()
+    .items.find((item: { id: string }) => item.id !== added.json().id).id;
   const deleted = await other.inject({
     method: "DELETE",
     url: `/admin/v1/applications/${client.id}/secrets/${firstId}`,
@@ -200,7 +242,14 @@ t.test("a public client identifies itself by client_id alone, and may not send a
   const tokens = expectTokens(t, await exchange(test, pub, pkceCode, { code_verifier: verifier }), { installation_id: installation.id });
   t.pass("client_id alone exchanges a PKCE-bound code");
   const refreshed = expectTokens(t, await refresh(test, pub, tokens.refresh_token));
-  expectError(t, test, await refresh(test, { ...pub, client_secret: fakeSecret }, refreshed.refresh_token, {}, { auth: "post" }), "invalid_client", 401, [fakeSecret]);
+  expectError(
+    t,
+    test,
+    await refresh(test, { ...pub, client_secret: fakeSecret }, refreshed.refresh_token, {}, { auth: "post" }),
+    "invalid_client",
+    401,
+    [fakeSecret],
+  );
   expectTokens(t, await refresh(test, pub, refreshed.refresh_token, {}, { headers: { authorization: basic(pub.client_id, "") } }));
   t.pass("HTTP Basic with the client_id and an empty password identifies a public client too");
 });

@@ -8,7 +8,17 @@ import { sha256 } from "../../src/crypto/tokens.js";
 import { openDatabase } from "../../src/storage/database.js";
 import type { TokenStore } from "../../src/oauth/token-store.js";
 import { buildTestApp, type TestApp } from "../support/helper.js";
-import { exchange, expectNothingSecretLogged, expectTokens, newClient, newInstallation, refresh, setup, tokenRow, type TokenBody } from "../support/oauth-helper.js";
+import {
+  exchange,
+  expectNothingSecretLogged,
+  expectTokens,
+  newClient,
+  newInstallation,
+  refresh,
+  setup,
+  tokenRow,
+  type TokenBody,
+} from "../support/oauth-helper.js";
 
 const N = 50;
 
@@ -71,7 +81,9 @@ t.test(`${N} simultaneous exchanges of one code: exactly one gets tokens`, async
   const warm = await newInstallation(test, client);
   expectTokens(t, await exchange(test, client, warm.code)); // the client secret's verification is remembered: the race is on the code alone
 
-  const responses = await Promise.all(Array.from({ length: N }, (_, i) => exchange(test, client, installation.code, {}, { auth: i % 2 ? "basic" : "post" })));
+  const responses = await Promise.all(
+    Array.from({ length: N }, (_, i) => exchange(test, client, installation.code, {}, { auth: i % 2 ? "basic" : "post" })),
+  );
   const ok = responses.filter((res) => res.statusCode === 200);
   const refused = responses.filter((res) => res.statusCode !== 200);
   t.equal(ok.length, 1, "exactly one 200");
@@ -96,7 +108,11 @@ t.test(`${N} simultaneous exchanges of ${N} different codes all succeed`, async 
   const installations = [];
   for (let i = 0; i < N; i++) installations.push(await newInstallation(test, client));
   const responses = await Promise.all(installations.map((installation) => exchange(test, client, installation.code)));
-  t.same(responses.map((res) => res.statusCode), Array(N).fill(200), "no request is refused for another's sake");
+  t.same(
+    responses.map((res) => res.statusCode),
+    Array(N).fill(200),
+    "no request is refused for another's sake",
+  );
   t.equal(new Set(responses.map((res) => res.json().access_token)).size, N, "every pair is distinct");
   t.equal(await test.app.domain.db.token.count(), N);
 });
@@ -105,12 +121,17 @@ t.test(`${N} simultaneous refreshes of one token: one successor, every success i
   const test = await buildTestApp(t);
   const { client, tokens } = await setup(test);
   test.clock.advance(3600);
-  const responses = await Promise.all(Array.from({ length: N }, (_, i) => refresh(test, client, tokens.refresh_token, {}, { auth: i % 2 ? "basic" : "post" })));
+  const responses = await Promise.all(
+    Array.from({ length: N }, (_, i) => refresh(test, client, tokens.refresh_token, {}, { auth: i % 2 ? "basic" : "post" })),
+  );
   const ok = responses.filter((res) => res.statusCode === 200).map((res) => res.json() as TokenBody);
   const refused = responses.filter((res) => res.statusCode !== 200);
   t.ok(ok.length >= 1, `at least one refresh succeeds (${ok.length} did)`);
   t.equal(new Set(ok.map((body) => `${body.access_token} ${body.refresh_token}`)).size, 1, "every 200 carries the identical pair");
-  t.ok(refused.every((res) => res.statusCode >= 400 && typeof res.json().error === "string"), "every other answer is an OAuth error");
+  t.ok(
+    refused.every((res) => res.statusCode >= 400 && typeof res.json().error === "string"),
+    "every other answer is an OAuth error",
+  );
   const parent = await tokenRow(test, tokens.refresh_token);
   t.equal(await test.app.domain.db.token.count({ where: { parentId: parent.id } }), 1, "exactly one successor row");
   const successor = await tokenRow(test, ok[0]!.refresh_token);
@@ -141,13 +162,14 @@ t.test(`${N} simultaneous refreshes of a token and of its successor, with reuse 
   const { client, tokens } = await setup(test);
   const next = expectTokens(t, await refresh(test, client, tokens.refresh_token));
   test.clock.advance(61);
-  const responses = await Promise.all(
-    Array.from({ length: N }, (_, i) => refresh(test, client, i % 2 ? next.refresh_token : tokens.refresh_token)),
-  );
+  const responses = await Promise.all(Array.from({ length: N }, (_, i) => refresh(test, client, i % 2 ? next.refresh_token : tokens.refresh_token)));
   const rows = await test.app.domain.db.token.findMany();
-  const successorsOfNext = rows.filter((row) => row.parentId === (rows.find((r) => r.generation === 2)!.id));
+  const successorsOfNext = rows.filter((row) => row.parentId === rows.find((r) => r.generation === 2)!.id);
   t.ok(successorsOfNext.length <= 1, "at most one successor of the second generation");
-  t.ok(rows.every((row) => row.revokedAt !== null), "reuse revoked the whole family, including anything issued in the race");
+  t.ok(
+    rows.every((row) => row.revokedAt !== null),
+    "reuse revoked the whole family, including anything issued in the race",
+  );
   for (const res of responses.filter((r) => r.statusCode === 200)) {
     const body = res.json() as TokenBody;
     const refused = await refresh(test, client, body.refresh_token);
@@ -167,7 +189,10 @@ t.test(`${N} simultaneous exchanges of one code against a store with I/O latency
   t.ok(unspentReads.codes > 1, `the race was real: ${unspentReads.codes} requests read the code as unspent`);
   const ok = responses.filter((res) => res.statusCode === 200);
   t.equal(ok.length, 1, "exactly one 200");
-  t.ok(responses.filter((res) => res.statusCode !== 200).every((res) => res.statusCode === 400 && res.json().error === "invalid_grant"), "the rest invalid_grant");
+  t.ok(
+    responses.filter((res) => res.statusCode !== 200).every((res) => res.statusCode === 400 && res.json().error === "invalid_grant"),
+    "the rest invalid_grant",
+  );
   const grant = await test.app.domain.db.authorizationCode.findUniqueOrThrow({ where: { codeHash: sha256(installation.code) } });
   t.equal(await test.app.domain.db.token.count({ where: { codeId: grant.id } }), 1, "one token row was issued from the code");
   t.ok((await tokenRow(test, ok[0]!.json().refresh_token)).revokedAt, "the losers were second uses: the winner's tokens are revoked");
@@ -182,7 +207,10 @@ t.test(`${N} simultaneous refreshes of one token against a store with I/O latenc
   const ok = responses.filter((res) => res.statusCode === 200).map((res) => res.json() as TokenBody);
   t.ok(ok.length >= 1, `at least one refresh succeeds (${ok.length} did)`);
   t.equal(new Set(ok.map((body) => `${body.access_token} ${body.refresh_token}`)).size, 1, "every 200 carries the identical pair");
-  t.ok(responses.filter((res) => res.statusCode !== 200).every((res) => res.statusCode >= 400 && typeof res.json().error === "string"), "the rest are OAuth errors");
+  t.ok(
+    responses.filter((res) => res.statusCode !== 200).every((res) => res.statusCode >= 400 && typeof res.json().error === "string"),
+    "the rest are OAuth errors",
+  );
   const parent = await tokenRow(test, tokens.refresh_token);
   t.equal(await test.app.domain.db.token.count({ where: { parentId: parent.id } }), 1, "exactly one successor row");
   t.equal((await tokenRow(test, ok[0]!.refresh_token)).parentId, parent.id);

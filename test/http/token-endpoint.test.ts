@@ -94,7 +94,10 @@ t.test("refuses any other content type, or a body without one, as invalid_reques
     { name: "no content type", headers: {}, payload: form },
   ];
   for (const c of cases) {
-    const res = await rawTokenRequest(test, { headers: { authorization: basic(client.client_id, client.client_secret!), ...c.headers }, payload: c.payload });
+    const res = await rawTokenRequest(test, {
+      headers: { authorization: basic(client.client_id, client.client_secret!), ...c.headers },
+      payload: c.payload,
+    });
     t.equal(res.headers["content-type"]?.toString().split(";")[0], "application/json", `${c.name}: answered in JSON`);
     expectError(t, test, res, "invalid_request", 400);
   }
@@ -102,7 +105,10 @@ t.test("refuses any other content type, or a body without one, as invalid_reques
   expectError(t, test, empty, "invalid_request", 400);
   const notObject = await rawTokenRequest(test, {
     headers: { "content-type": "application/json", authorization: basic(client.client_id, client.client_secret!) },
-    payload: JSON.stringify([["grant_type", "authorization_code"], ["code", installation.code]]),
+    payload: JSON.stringify([
+      ["grant_type", "authorization_code"],
+      ["code", installation.code],
+    ]),
   });
   expectError(t, test, notObject, "invalid_request", 400);
   const badJson = await rawTokenRequest(test, {
@@ -129,15 +135,42 @@ t.test("refuses a parameter sent twice, in a form or in JSON", async (t) => {
   const client = await newClient(test);
   const installation = await newInstallation(test, client);
   const auth = basic(client.client_id, client.client_secret!);
-  const form = (pairs: [string, string][]) => ({ headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded" }, payload: formBody(pairs) });
+  const form = (pairs: [string, string][]) => ({
+    headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded" },
+    payload: formBody(pairs),
+  });
   const json = (text: string) => ({ headers: { authorization: auth, "content-type": "application/json" }, payload: text });
   const code = installation.code;
   const cases = [
-    { name: "form: code twice", request: form([["grant_type", "authorization_code"], ["code", code], ["code", code]]) },
-    { name: "form: code twice, one of them empty", request: form([["grant_type", "authorization_code"], ["code", code], ["code", ""]]) },
-    { name: "form: grant_type twice", request: form([["grant_type", "authorization_code"], ["grant_type", "authorization_code"], ["code", code]]) },
+    {
+      name: "form: code twice",
+      request: form([
+        ["grant_type", "authorization_code"],
+        ["code", code],
+        ["code", code],
+      ]),
+    },
+    {
+      name: "form: code twice, one of them empty",
+      request: form([
+        ["grant_type", "authorization_code"],
+        ["code", code],
+        ["code", ""],
+      ]),
+    },
+    {
+      name: "form: grant_type twice",
+      request: form([
+        ["grant_type", "authorization_code"],
+        ["grant_type", "authorization_code"],
+        ["code", code],
+      ]),
+    },
     { name: "JSON: code twice", request: json(`{"grant_type":"authorization_code","code":"${code}","code":"${code}"}`) },
-    { name: "JSON: code twice, one spelt with an escape", request: json(`{"grant_type":"authorization_code","code":"${code}","\\u0063ode":"${code}"}`) },
+    {
+      name: "JSON: code twice, one spelt with an escape",
+      request: json(`{"grant_type":"authorization_code","code":"${code}","\\u0063ode":"${code}"}`),
+    },
     { name: "JSON: grant_type twice", request: json(`{"grant_type":"refresh_token","code":"${code}","grant_type":"authorization_code"}`) },
     { name: "JSON: an array value", request: json(`{"grant_type":"authorization_code","code":["${code}","${code}"]}`) },
   ];
@@ -175,7 +208,11 @@ t.test("ignores parameters it does not know, and those the grant type does not u
   t.pass("scope and refresh_token are not authorization_code parameters: ignored, not validated");
   const refreshed = await refresh(test, client, tokens.refresh_token, { code: "agc_nonsense", redirect_uri: "https://evil.example", foo: "bar" });
   expectTokens(t, refreshed);
-  const json = await tokenRequest(test, { grant_type: "refresh_token", refresh_token: refreshed.json().refresh_token, installation: "x" }, { client, contentType: "json" });
+  const json = await tokenRequest(
+    test,
+    { grant_type: "refresh_token", refresh_token: refreshed.json().refresh_token, installation: "x" },
+    { client, contentType: "json" },
+  );
   expectTokens(t, json);
 });
 
@@ -183,7 +220,8 @@ t.test("ignores unknown JSON parameters whatever their type, but requires known 
   const test = await buildTestApp(t);
   const client = await newClient(test);
   const auth = basic(client.client_id, client.client_secret!);
-  const send = (fields: string) => rawTokenRequest(test, { headers: { authorization: auth, "content-type": "application/json" }, payload: `{${fields}}` });
+  const send = (fields: string) =>
+    rawTokenRequest(test, { headers: { authorization: auth, "content-type": "application/json" }, payload: `{${fields}}` });
   const unknown = ['"expires_in": 3600', '"offline": true', '"nothing": null', '"extra": {"code": "x", "code": "y"}', '"list": ["a", "b"]'];
   for (const field of unknown) {
     const installation = await newInstallation(test, client);
@@ -206,14 +244,50 @@ t.test("answers each RFC 6749 §5.2 error code with its status", async (t) => {
   const refreshOnlyInstall = await newInstallation(test, refreshOnly);
 
   const cases: { name: string; send: () => Promise<import("light-my-request").Response>; error: string; status: number; basicAuth?: boolean }[] = [
-    { name: "missing grant_type", send: () => tokenRequest(test, { refresh_token: tokens.refresh_token }, { client }), error: "invalid_request", status: 400 },
-    { name: "missing refresh_token", send: () => tokenRequest(test, { grant_type: "refresh_token" }, { client }), error: "invalid_request", status: 400 },
-    { name: "wrong client secret over Basic", send: () => refresh(test, { ...client, client_secret: generateCredential("clientSecret") }, tokens.refresh_token), error: "invalid_client", status: 401, basicAuth: true },
-    { name: "unknown client over client_secret_post", send: () => refresh(test, { client_id: "nobody", client_secret: client.client_secret }, tokens.refresh_token, {}, { auth: "post" }), error: "invalid_client", status: 401 },
+    {
+      name: "missing grant_type",
+      send: () => tokenRequest(test, { refresh_token: tokens.refresh_token }, { client }),
+      error: "invalid_request",
+      status: 400,
+    },
+    {
+      name: "missing refresh_token",
+      send: () => tokenRequest(test, { grant_type: "refresh_token" }, { client }),
+      error: "invalid_request",
+      status: 400,
+    },
+    {
+      name: "wrong client secret over Basic",
+      send: () => refresh(test, { ...client, client_secret: generateCredential("clientSecret") }, tokens.refresh_token),
+      error: "invalid_client",
+      status: 401,
+      basicAuth: true,
+    },
+    {
+      name: "unknown client over client_secret_post",
+      send: () => refresh(test, { client_id: "nobody", client_secret: client.client_secret }, tokens.refresh_token, {}, { auth: "post" }),
+      error: "invalid_client",
+      status: 401,
+    },
     { name: "unknown refresh token", send: () => refresh(test, client, `agr_${"0".repeat(49)}`), error: "invalid_grant", status: 400 },
-    { name: "grant type the application may not use", send: () => exchange(test, refreshOnly, refreshOnlyInstall.code), error: "unauthorized_client", status: 400 },
-    { name: "unknown grant type", send: () => tokenRequest(test, { grant_type: "password", username: "u", password: "p" }, { client }), error: "unsupported_grant_type", status: 400 },
-    { name: "scope beyond the grant", send: () => refresh(test, client, tokens.refresh_token, { scope: "read write" }), error: "invalid_scope", status: 400 },
+    {
+      name: "grant type the application may not use",
+      send: () => exchange(test, refreshOnly, refreshOnlyInstall.code),
+      error: "unauthorized_client",
+      status: 400,
+    },
+    {
+      name: "unknown grant type",
+      send: () => tokenRequest(test, { grant_type: "password", username: "u", password: "p" }, { client }),
+      error: "unsupported_grant_type",
+      status: 400,
+    },
+    {
+      name: "scope beyond the grant",
+      send: () => refresh(test, client, tokens.refresh_token, { scope: "read write" }),
+      error: "invalid_scope",
+      status: 400,
+    },
   ];
   for (const c of cases) {
     const res = await c.send();
@@ -230,7 +304,15 @@ t.test("answers each RFC 6749 §5.2 error code with its status", async (t) => {
 t.test("refuses grant types it does not serve as unsupported_grant_type", async (t) => {
   const test = await buildTestApp(t);
   const client = await newClient(test);
-  for (const grantType of ["password", "client_credentials", "implicit", "token", "urn:ietf:params:oauth:grant-type:device_code", "AUTHORIZATION_CODE", "authorization_code "]) {
+  for (const grantType of [
+    "password",
+    "client_credentials",
+    "implicit",
+    "token",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "AUTHORIZATION_CODE",
+    "authorization_code ",
+  ]) {
     const res = await tokenRequest(test, { grant_type: grantType, code: "x" }, { client });
     expectError(t, test, res, "unsupported_grant_type", 400);
   }
@@ -257,7 +339,10 @@ t.test("an internal failure answers a generic server_error, logged without secre
   const res = await exchange(test, client, installation.code);
   const body = expectError(t, test, res, "server_error", 500);
   t.notMatch(body.error_description, /disk on fire|Token|INSERT/, "the database's message stays out of the response");
-  t.ok(test.logs.some((line) => line.includes("disk on fire")), "the cause is in the log");
+  t.ok(
+    test.logs.some((line) => line.includes("disk on fire")),
+    "the cause is in the log",
+  );
   await restore();
   expectNothingSecretLogged(t, test);
 });
@@ -278,8 +363,14 @@ t.test("no log line carries a token, code or client secret handled in a full sce
   await refresh(test, { ...client, client_secret: other.client_secret }, first.refresh_token);
   await refresh(test, client, first.refresh_token, {}, { auth: "post" });
   await tokenRequest(test, { grant_type: "refresh_token", refresh_token: first.refresh_token, client_secret: client.client_secret! }, { client });
-  await rawTokenRequest(test, { headers: { "content-type": "text/plain", authorization: basic(client.client_id, client.client_secret!) }, payload: `code=${installation.code}` });
-  await test.app.inject({ method: "GET", url: `/oauth/token?code=${installation.code}&client_secret=${client.client_secret}&refresh_token=${first.refresh_token}` });
+  await rawTokenRequest(test, {
+    headers: { "content-type": "text/plain", authorization: basic(client.client_id, client.client_secret!) },
+    payload: `code=${installation.code}`,
+  });
+  await test.app.inject({
+    method: "GET",
+    url: `/oauth/token?code=${installation.code}&client_secret=${client.client_secret}&refresh_token=${first.refresh_token}`,
+  });
   const second = await newInstallation(test, client);
   const pair = expectTokens(t, await exchange(test, client, second.code, {}, { auth: "post", contentType: "json" }));
   await test.admin("DELETE", `/admin/v1/installations/${second.id}`);

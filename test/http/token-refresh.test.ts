@@ -67,10 +67,17 @@ t.test("a chain of rotations keeps counting generations in one family", async (t
     current = expectTokens(t, await refresh(test, client, current.refresh_token));
   }
   const rows = await test.app.domain.db.token.findMany({ orderBy: { generation: "asc" } });
-  t.same(rows.map((row) => row.generation), [1, 2, 3, 4, 5]);
+  t.same(
+    rows.map((row) => row.generation),
+    [1, 2, 3, 4, 5],
+  );
   t.equal(new Set(rows.map((row) => row.familyId)).size, 1, "one family");
   for (let i = 1; i < rows.length; i++) t.equal(rows[i]!.parentId, rows[i - 1]!.id, `generation ${i + 1} points at generation ${i}`);
-  t.same(rows.map((row) => row.rotatedAt === null), [false, false, false, false, true], "only the newest is unrotated");
+  t.same(
+    rows.map((row) => row.rotatedAt === null),
+    [false, false, false, false, true],
+    "only the newest is unrotated",
+  );
 });
 
 t.test("scope may narrow, never broaden", async (t) => {
@@ -228,7 +235,10 @@ t.test("a retry after the successor itself was rotated is reuse: the family is r
   expectError(t, test, await refresh(test, client, tokens.refresh_token), "invalid_grant", 400);
   expectError(t, test, await refresh(test, client, third.refresh_token), "invalid_grant", 400);
   const rows = await test.app.domain.db.token.findMany();
-  t.ok(rows.every((row) => row.revokedAt !== null), "every token of the family is revoked");
+  t.ok(
+    rows.every((row) => row.revokedAt !== null),
+    "every token of the family is revoked",
+  );
 });
 
 t.test("a retry after the family was revoked does not resurrect it", async (t) => {

@@ -24,9 +24,11 @@ interface Delivery {
 
 type Responder = (request: Delivery, index: number, res: ServerResponse) => void;
 
-const answer = (status: number): Responder => (_request, _index, res) => {
-  res.writeHead(status).end();
-};
+const answer =
+  (status: number): Responder =>
+  (_request, _index, res) => {
+    res.writeHead(status).end();
+  };
 
 interface Receiver {
   url: string;
@@ -163,11 +165,15 @@ t.test("creating an installation POSTs a signed {action: created, installation, 
   t.match(delivery!.headers["content-type"], /^application\/json/);
   t.equal(delivery!.headers["appgrant-event"], "installation.created");
   t.match(delivery!.headers["appgrant-delivery"], /^[0-9a-f-]{36}$/, "a delivery id");
-  t.strictSame(JSON.parse(delivery!.body), {
-    action: "created",
-    installation: installationFields(installed),
-    code: installed.code,
-  }, "body: action, the installation as the admin API shows it, and the code the admin response carried");
+  t.strictSame(
+    JSON.parse(delivery!.body),
+    {
+      action: "created",
+      installation: installationFields(installed),
+      code: installed.code,
+    },
+    "body: action, the installation as the admin API shows it, and the code the admin response carried",
+  );
   t.equal(JSON.parse(delivery!.body).installation.scopes.join(" "), "read");
   expectSigned(t, delivery!, app.webhook_secret, "delivery");
 
@@ -191,8 +197,18 @@ t.test("a signature does not verify with a wrong secret, a tampered body, a move
   expectSigned(t, delivery!, app.webhook_secret, "the genuine delivery");
   const forgeries = [
     { name: "another application's webhook secret", secret: other.webhook_secret, header, body },
-    { name: "the secret with one character changed", secret: app.webhook_secret.slice(0, -1) + (app.webhook_secret.endsWith("A") ? "B" : "A"), header, body },
-    { name: "a body with another code", secret: app.webhook_secret, header, body: JSON.stringify({ ...parsed, code: parsed.code.replace(/.$/, "x") }) },
+    {
+      name: "the secret with one character changed",
+      secret: app.webhook_secret.slice(0, -1) + (app.webhook_secret.endsWith("A") ? "B" : "A"),
+      header,
+      body,
+    },
+    {
+      name: "a body with another code",
+      secret: app.webhook_secret,
+      header,
+      body: JSON.stringify({ ...parsed, code: parsed.code.replace(/.$/, "x") }),
+    },
     { name: "a body with another account", secret: app.webhook_secret, header, body: body.replace('"acme"', '"evil"') },
     { name: "a body with a trailing space", secret: app.webhook_secret, header, body: `${body} ` },
     { name: "the timestamp moved by one second", secret: app.webhook_secret, header: header.replace(`t=${timestamp}`, `t=${timestamp + 1}`), body },
@@ -270,7 +286,14 @@ t.test("a receiver answering 500 twice, then 200, gets the same delivery three t
   for (const [i, d] of hook.deliveries.entries()) expectSigned(t, d, app.webhook_secret, `attempt ${i + 1}`);
 
   const retries = test.entries().filter((e) => e.msg === "webhook delivery failed; will retry");
-  t.same(retries.map((e) => [e.attempt, e.failure]), [[1, "HTTP 500"], [2, "HTTP 500"]], "each failure logged as a retry");
+  t.same(
+    retries.map((e) => [e.attempt, e.failure]),
+    [
+      [1, "HTTP 500"],
+      [2, "HTTP 500"],
+    ],
+    "each failure logged as a retry",
+  );
   // Exponential: the n-th retry waits baseDelayMs · 2^(n-1), ±20% jitter.
   const waits = retries.map((e) => e.retryInMs as number);
   t.ok(waits[0]! >= 16 && waits[0]! <= 24, `first retry after ~20 ms (${waits[0]})`);
@@ -307,12 +330,21 @@ t.test("a receiver that keeps failing is given up on after `attempts`, with an e
       t.equal(gaveUp.deliveryId, hook.deliveries[0]!.headers["appgrant-delivery"], "names the delivery");
       await test.close();
       t.equal(hook.deliveries.length, 3, "exactly `attempts` tries");
-      t.ok(hook.deliveries.every((d) => d.path === "/hooks/appgrant"), "only the registered URL was called");
+      t.ok(
+        hook.deliveries.every((d) => d.path === "/hooks/appgrant"),
+        "only the registered URL was called",
+      );
 
       for (const secret of [installed.code, app.webhook_secret, app.client_secret!]) {
-        t.notOk(test.logs.some((line) => line.includes(secret)), `no log line contains ${secret.slice(0, 4)}…`);
+        t.notOk(
+          test.logs.some((line) => line.includes(secret)),
+          `no log line contains ${secret.slice(0, 4)}…`,
+        );
       }
-      t.notOk(test.logs.some((line) => line.includes(hook.deliveries[0]!.headers["appgrant-signature"] as string)), "nor a signature");
+      t.notOk(
+        test.logs.some((line) => line.includes(hook.deliveries[0]!.headers["appgrant-signature"] as string)),
+        "nor a signature",
+      );
     });
   }
 });
@@ -330,7 +362,10 @@ t.test("after rotating the webhook secret, deliveries verify with the new secret
   const { webhook_secret: fresh } = rotated.json() as { webhook_secret: string };
   t.match(fresh, /^agw_[0-9A-Za-z]{49}$/);
   t.not(fresh, app.webhook_secret, "a new secret");
-  t.notOk(test.logs.some((line) => line.includes(fresh)), "the new secret is not logged");
+  t.notOk(
+    test.logs.some((line) => line.includes(fresh)),
+    "the new secret is not logged",
+  );
 
   await install(test, app.client_id, { account: "after" });
   const deliveries = await deliveryCount(hook, 2);
@@ -339,7 +374,11 @@ t.test("after rotating the webhook secret, deliveries verify with the new secret
   expectSigned(t, after, fresh, "after rotation, new secret");
   expectNotSignedWith(t, after, app.webhook_secret, "after rotation, old secret");
 
-  t.equal((await test.admin("POST", "/admin/v1/applications/unknown-application-id/webhook-secret")).statusCode, 404, "rotating for an unknown application is 404");
+  t.equal(
+    (await test.admin("POST", "/admin/v1/applications/unknown-application-id/webhook-secret")).statusCode,
+    404,
+    "rotating for an unknown application is 404",
+  );
 });
 
 t.test("an attempt that outlasts timeoutMs fails as a timeout and is retried, within its deadline", async (t) => {
@@ -351,7 +390,13 @@ t.test("an attempt that outlasts timeoutMs fails as a timeout and is retried, wi
   const gaveUp = await until("the giving-up log line", () => test.entries().find((e) => e.msg === "webhook delivery failed; giving up"));
   const elapsed = performance.now() - started;
   t.equal(gaveUp.failure, "timeout");
-  t.same(test.entries().filter((e) => e.msg === "webhook delivery failed; will retry").map((e) => e.failure), ["timeout"]);
+  t.same(
+    test
+      .entries()
+      .filter((e) => e.msg === "webhook delivery failed; will retry")
+      .map((e) => e.failure),
+    ["timeout"],
+  );
   t.equal(hook.deliveries.length, 2, "both attempts reached the receiver");
   t.ok(elapsed >= 550, `two attempts of 300 ms each (${elapsed.toFixed(0)} ms)`);
   t.ok(elapsed < 5000, `bounded by the deadlines (${elapsed.toFixed(0)} ms)`);
@@ -375,7 +420,11 @@ t.test("an application without a webhook URL gets no delivery", async (t) => {
   t.equal(hook.deliveries.length, 1, "only the application with a webhook URL got one");
   t.equal(JSON.parse(hook.deliveries[0]!.body).installation.id, controlled.id);
   const mentions = test.entries().filter((e) => /webhook/.test(e.msg) && (e.applicationId === none.id || e.applicationId === cleared.id));
-  t.same(mentions.map((e) => e.msg), [], "no webhook activity logged for the others");
+  t.same(
+    mentions.map((e) => e.msg),
+    [],
+    "no webhook activity logged for the others",
+  );
 });
 
 t.test("accepting an authorization request that creates an installation sends created, with the redirect's code", async (t) => {

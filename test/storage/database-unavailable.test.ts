@@ -8,7 +8,11 @@ import { DomainError } from "../../src/domain/errors.js";
 const withCode = (message: string, code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { code, ...extra });
 /** A PrismaClientKnownRequestError as Prisma 6.19 builds it with a driver adapter. */
 const prismaError = (code: string, message: string, cause?: Record<string, unknown>) =>
-  Object.assign(new Error(message), { name: "PrismaClientKnownRequestError", code, meta: cause ? { driverAdapterError: { name: "DriverAdapterError", cause } } : {} });
+  Object.assign(new Error(message), {
+    name: "PrismaClientKnownRequestError",
+    code,
+    meta: cause ? { driverAdapterError: { name: "DriverAdapterError", cause } } : {},
+  });
 
 t.test("connection loss, refusal, timeouts and busy locks are unavailability, however wrapped", async (t) => {
   const cases: [string, unknown][] = [
@@ -22,11 +26,17 @@ t.test("connection loss, refusal, timeouts and busy locks are unavailability, ho
     ["socket: reset", withCode("read ECONNRESET", "ECONNRESET")],
     ["pg: query_timeout", new Error("Query read timeout")],
     ["pg-pool: acquire timeout", new Error("timeout exceeded when trying to connect")],
-    ["pg-pool: connect timeout", new Error("Connection terminated due to connection timeout", { cause: new Error("Connection terminated unexpectedly") })],
+    [
+      "pg-pool: connect timeout",
+      new Error("Connection terminated due to connection timeout", { cause: new Error("Connection terminated unexpectedly") }),
+    ],
     ["pg: lost in a transaction", new Error("Client has encountered a connection error and is not queryable")],
     ["Prisma: can't reach (P1001)", prismaError("P1001", "Can't reach database server at 127.0.0.1:5432", { kind: "DatabaseNotReachable" })],
     ["Prisma: pool timeout (P2024)", prismaError("P2024", "Timed out fetching a new connection from the connection pool.")],
-    ["Prisma: transaction not started in time (P2028)", prismaError("P2028", "Transaction API error: Unable to start a transaction in the given time.")],
+    [
+      "Prisma: transaction not started in time (P2028)",
+      prismaError("P2028", "Transaction API error: Unable to start a transaction in the given time."),
+    ],
     [
       "Prisma: raw query hit statement_timeout (P2010)",
       prismaError("P2010", "Raw query failed. Code: `57014`.", { kind: "postgres", code: "57014", originalCode: "57014", severity: "ERROR" }),
@@ -42,7 +52,10 @@ t.test("an answer from the database, or a fault of appgrant's, is not unavailabi
   const cases: [string, unknown][] = [
     ["Prisma: unique violation (P2002)", prismaError("P2002", "Unique constraint failed", { kind: "UniqueConstraintViolation" })],
     ["Prisma: record not found (P2025)", prismaError("P2025", "No record was found")],
-    ["Prisma: transaction misuse (P2028)", prismaError("P2028", "Transaction API error: Transaction already closed: A commit cannot be executed on a committed transaction.")],
+    [
+      "Prisma: transaction misuse (P2028)",
+      prismaError("P2028", "Transaction API error: Transaction already closed: A commit cannot be executed on a committed transaction."),
+    ],
     ["pg: unique violation (23505)", withCode("duplicate key value violates unique constraint", "23505", { severity: "ERROR" })],
     ["pg: syntax error (42601)", withCode("syntax error at or near", "42601", { severity: "ERROR" })],
     ["pg: authentication failed (28P01)", withCode("password authentication failed", "28P01", { severity: "FATAL" })],

@@ -46,7 +46,9 @@ function migrationsOnDisk(): { name: string; checksum: string }[] {
     .sort()
     .map((name) => ({
       name,
-      checksum: createHash("sha256").update(readFileSync(join(MIGRATIONS_DIR, name, "migration.sql"))).digest("hex"),
+      checksum: createHash("sha256")
+        .update(readFileSync(join(MIGRATIONS_DIR, name, "migration.sql")))
+        .digest("hex"),
     }));
 }
 
@@ -64,7 +66,11 @@ t.test("applies every migration once; a second run applies nothing", async (t) =
   const url = `file:${path}`;
   const onDisk = migrationsOnDisk();
   t.ok(onDisk.length > 0, "there are migrations to apply");
-  t.same(await migrateDatabase(parseDatabaseUrl(url)), onDisk.map((m) => m.name), "the first run applies all of them, in order");
+  t.same(
+    await migrateDatabase(parseDatabaseUrl(url)),
+    onDisk.map((m) => m.name),
+    "the first run applies all of them, in order",
+  );
   t.same(await migrateDatabase(parseDatabaseUrl(url)), [], "the second run applies nothing");
   t.same(await migrateDatabase(parseDatabaseUrl(url)), [], "nor does a third");
   // A model's table is its name, or the one its @@map gives.
@@ -144,7 +150,10 @@ t.test("creates the database's directory when it does not exist (server start-up
   const dir = join(tempDir(t), "not", "yet", "there");
   t.notOk(existsSync(dir));
   const applied = await migrateDatabase(parseDatabaseUrl(`file:${join(dir, "appgrant.db")}`));
-  t.same(applied, migrationsOnDisk().map((m) => m.name));
+  t.same(
+    applied,
+    migrationsOnDisk().map((m) => m.name),
+  );
   t.ok(existsSync(join(dir, "appgrant.db")), "the directory and the database file were created");
 });
 

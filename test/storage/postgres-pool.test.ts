@@ -26,7 +26,11 @@ if (!TEST_DATABASE_URL) {
     named.searchParams.set("application_name", "appgrant-eu-1");
     const other = createPool(parsePostgresUrl(named.toString()));
     t.teardown(() => other.end(1000));
-    t.equal((await other.pool.query("SELECT current_setting('application_name') AS value")).rows[0].value, "appgrant-eu-1", "DATABASE_URL's own name wins");
+    t.equal(
+      (await other.pool.query("SELECT current_setting('application_name') AS value")).rows[0].value,
+      "appgrant-eu-1",
+      "DATABASE_URL's own name wins",
+    );
   });
 
   t.test("a slow statement is cancelled by the server at its deadline, as unavailable, and the pool goes on", async (t) => {
@@ -51,7 +55,11 @@ if (!TEST_DATABASE_URL) {
     const url = await freshDatabase(t);
     const lines: string[] = [];
     const status = new DependencyStatus("database", { error: (_o, message) => lines.push(message), info: (_o, message) => lines.push(message) });
-    const { pool, end } = createPool(parsePostgresUrl(proxy.rewrite(url)), { ...DEFAULT_DATABASE_SETTINGS, queryTimeoutMs: 300, connectTimeoutMs: 300, poolSize: 1 }, status);
+    const { pool, end } = createPool(
+      parsePostgresUrl(proxy.rewrite(url)),
+      { ...DEFAULT_DATABASE_SETTINGS, queryTimeoutMs: 300, connectTimeoutMs: 300, poolSize: 1 },
+      status,
+    );
     t.teardown(() => end(1000));
     await pool.query("SELECT 1");
     t.equal(pool.totalCount, 1);

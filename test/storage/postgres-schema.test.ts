@@ -19,7 +19,11 @@ t.test("the PostgreSQL schema is the SQLite schema with only the provider and ou
       .filter((line) => !/^\s*(provider|output)\s*=/.test(line) && !line.startsWith("// GENERATED"))
       .join("\n");
   t.equal(strip(committed), strip(source), "nothing else differs");
-  t.throws(() => postgresSchema(source.replace('provider = "sqlite"', 'provider = "mysql"')), /not found/, "the generator refuses a source it does not understand");
+  t.throws(
+    () => postgresSchema(source.replace('provider = "sqlite"', 'provider = "mysql"')),
+    /not found/,
+    "the generator refuses a source it does not understand",
+  );
 });
 
 const url = process.env.TEST_DATABASE_URL;
@@ -32,10 +36,9 @@ async function describe(client: pg.Client, schema: string): Promise<string[]> {
      WHERE table_schema = $1 AND table_name <> '_prisma_migrations' ORDER BY table_name, column_name`,
     [schema],
   );
-  const indexes = await client.query(
-    `SELECT tablename, indexname, indexdef AS def FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
-    [schema],
-  );
+  const indexes = await client.query(`SELECT tablename, indexname, indexdef AS def FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [
+    schema,
+  ]);
   const constraints = await client.query(
     `SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
      WHERE connamespace = $1::regnamespace ORDER BY conname`,
@@ -44,7 +47,9 @@ async function describe(client: pg.Client, schema: string): Promise<string[]> {
   return [
     ...columns.rows.map((r) => `column ${r.table_name}.${r.column_name} ${r.data_type} ${r.is_nullable} ${r.column_default ?? ""}`),
     ...indexes.rows.filter((r) => r.tablename !== "_prisma_migrations").map((r) => `index ${r.indexname} ${unqualified(String(r.def))}`),
-    ...constraints.rows.filter((r) => !String(r.tbl).includes("_prisma_migrations")).map((r) => `constraint ${r.conname} ${unqualified(String(r.def))}`),
+    ...constraints.rows
+      .filter((r) => !String(r.tbl).includes("_prisma_migrations"))
+      .map((r) => `constraint ${r.conname} ${unqualified(String(r.def))}`),
   ];
 }
 

@@ -40,7 +40,11 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
 
   const db = test.app.domain.db;
   t.equal(await db.token.count(), 1, "the successor remains");
-  t.same((await db.authorizationCode.findMany()).map((code) => code.installationId), [liveCode.id], "the unexpired code remains");
+  t.same(
+    (await db.authorizationCode.findMany()).map((code) => code.installationId),
+    [liveCode.id],
+    "the unexpired code remains",
+  );
   const stillWorks = await test.app.inject({
     method: "POST",
     url: "/oauth/token",

@@ -132,13 +132,16 @@ for (const [name, fresh] of DATABASES) {
         ],
       });
       const client = await store.findClient(s.clientId, NOW);
-      t.strictSame({ ...client, secretHashes: [...client!.secretHashes].sort() }, {
-        id: s.applicationId,
-        clientId: s.clientId,
-        clientType: "confidential",
-        grantTypes: "authorization_code refresh_token",
-        secretHashes: ["hash-forever", "hash-later"],
-      });
+      t.strictSame(
+        { ...client, secretHashes: [...client!.secretHashes].sort() },
+        {
+          id: s.applicationId,
+          clientId: s.clientId,
+          clientType: "confidential",
+          grantTypes: "authorization_code refresh_token",
+          secretHashes: ["hash-forever", "hash-later"],
+        },
+      );
 
       const bare = await seed(db, "bare");
       t.strictSame((await store.findClient(bare.clientId, NOW))?.secretHashes, [], "a client without secrets has none");
@@ -203,7 +206,11 @@ for (const [name, fresh] of DATABASES) {
 
       const successor = newToken(s, "rotate-2", { familyId: parent.familyId, generation: 2, parentId: parent.id, codeId: null, createdAt: at(60) });
       t.equal(await store.rotate(parent.id, at(60), successor), true);
-      t.equal(await store.rotate(parent.id, at(61), newToken(s, "rotate-3", { familyId: parent.familyId, generation: 2, parentId: parent.id })), false, "a rotated token rotates no more");
+      t.equal(
+        await store.rotate(parent.id, at(61), newToken(s, "rotate-3", { familyId: parent.familyId, generation: 2, parentId: parent.id })),
+        false,
+        "a rotated token rotates no more",
+      );
 
       t.strictSame(await store.findSuccessor(parent.id), { ...successor, installationActive: true, rotatedAt: null, revokedAt: null });
       t.strictSame((await store.findTokenByRefreshHash(parent.refreshTokenHash))?.rotatedAt, at(60));

@@ -19,7 +19,10 @@ const busy = () => Object.assign(new Error("database is locked"), { code: "SQLIT
 
 function recorder() {
   const lines: { message: string; object: Record<string, unknown> }[] = [];
-  const log = { error: (object: Record<string, unknown>, message: string) => lines.push({ message, object }), info: (object: Record<string, unknown>, message: string) => lines.push({ message, object }) };
+  const log = {
+    error: (object: Record<string, unknown>, message: string) => lines.push({ message, object }),
+    info: (object: Record<string, unknown>, message: string) => lines.push({ message, object }),
+  };
   return { lines, status: new DependencyStatus("database", log) };
 }
 

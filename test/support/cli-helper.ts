@@ -51,7 +51,21 @@ export function field(output: string, key: string): string | undefined {
 }
 
 export function databaseBytes(dbFile: string): string {
-  return [dbFile, `${dbFile}-wal`].filter(existsSync).map((file) => readFileSync(file).toString("latin1")).join("");
+  return [dbFile, `${dbFile}-wal`]
+    .filter(existsSync)
+    .map((file) => readFileSync(file).toString("latin1"))
+    .join("");
 }
 
-export const createArgs = ["apps", "create", "--name", "Deploy Bot", "--redirect-uri", "https://bot.example/cb", "--scope", "read", "--scope", "write"];
+export const createArgs = [
+  "apps",
+  "create",
+  "--name",
+  "Deploy Bot",
+  "--redirect-uri",
+  "https://bot.example/cb",
+  "--scope",
+  "read",
+  "--scope",
+  "write",
+];

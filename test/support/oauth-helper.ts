@@ -147,22 +147,16 @@ export interface Setup {
 }
 
 /** An application, an installation, and the token pair its code was exchanged for. */
-export async function setup(
-  test: TestApp,
-  options: { app?: Record<string, unknown>; install?: Record<string, unknown> } = {},
-): Promise<Setup> {
+export async function setup(test: TestApp, options: { app?: Record<string, unknown>; install?: Record<string, unknown> } = {}): Promise<Setup> {
   const client = await newClient(test, options.app);
   const installation = await newInstallation(test, client, options.install);
   // A public client may exchange only a PKCE-bound code: give it one.
   const verifier = "pkce-verifier-".padEnd(43, "x");
   const res =
     client.client_secret === null
-      ? await exchange(
-          test,
-          client,
-          await directCode(test, installation.id, { codeChallenge: s256(verifier), codeChallengeMethod: "S256" }),
-          { code_verifier: verifier },
-        )
+      ? await exchange(test, client, await directCode(test, installation.id, { codeChallenge: s256(verifier), codeChallengeMethod: "S256" }), {
+          code_verifier: verifier,
+        })
       : await exchange(test, client, installation.code);
   if (res.statusCode !== 200) throw new Error(`setup: code exchange answered ${res.statusCode} ${res.body}`);
   return { client, installation, tokens: res.json() };
@@ -229,7 +223,11 @@ export function expectNothingSecretLogged(t: Test, test: TestApp): void {
   const secrets = issuedSecrets(test);
   t.ok(secrets.length > 0, "the scenario handled credentials");
   const leaked = secrets.filter((secret) => test.logs.some((line) => line.includes(secret)));
-  t.same(leaked.map((secret) => `${secret.slice(0, 4)}…`), [], "no log line contains a token, code or client secret");
+  t.same(
+    leaked.map((secret) => `${secret.slice(0, 4)}…`),
+    [],
+    "no log line contains a token, code or client secret",
+  );
 }
 
 /** The stored row of a token pair, found the way the server finds it: by the SHA-256 of its refresh token. */
@@ -259,9 +257,7 @@ export async function failTokenInserts(test: TestApp, message: string): Promise<
     await db.$executeRawUnsafe(`CREATE TRIGGER fail_token_insert BEFORE INSERT ON "Token" BEGIN SELECT RAISE(ABORT, '${message}'); END`);
     return async () => void (await db.$executeRawUnsafe(`DROP TRIGGER fail_token_insert`));
   }
-  await db.$executeRawUnsafe(
-    `CREATE FUNCTION fail_token_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`,
-  );
+  await db.$executeRawUnsafe(`CREATE FUNCTION fail_token_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`);
   await db.$executeRawUnsafe(`CREATE TRIGGER fail_token_insert BEFORE INSERT ON "Token" FOR EACH ROW EXECUTE FUNCTION fail_token_insert()`);
   return async () => {
     await db.$executeRawUnsafe(`DROP TRIGGER fail_token_insert ON "Token"`);

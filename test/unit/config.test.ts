@@ -23,7 +23,13 @@ t.test("uses the documented defaults when nothing is set", async (t) => {
 
 t.test("treats empty or blank variables as unset", async (t) => {
   const config = loadConfig({ PORT: "", HOST: "  ", DATABASE_URL: "", APPGRANT_ADMIN_TOKEN: "", LOG_LEVEL: " " }, CWD);
-  t.match(config, { port: 3000, host: "127.0.0.1", database: { kind: "sqlite", path: "/srv/appgrant/data/appgrant.db" }, adminToken: undefined, logLevel: "info" });
+  t.match(config, {
+    port: 3000,
+    host: "127.0.0.1",
+    database: { kind: "sqlite", path: "/srv/appgrant/data/appgrant.db" },
+    adminToken: undefined,
+    logLevel: "info",
+  });
 });
 
 t.test("reads each variable", async (t) => {
@@ -37,7 +43,9 @@ t.test("reads each variable", async (t) => {
     { env: { DATABASE_URL: "file:///var/lib/appgrant.db" }, expect: { database: { kind: "sqlite", path: "/var/lib/appgrant.db" } } },
     {
       env: { DATABASE_URL: "postgresql://u:p@db/appgrant", APPGRANT_SECRET_KEY: TOKEN },
-      expect: { database: { kind: "postgres", url: "postgresql://u:p@db/appgrant", connectionString: "postgresql://u:p@db/appgrant", schema: "public" } },
+      expect: {
+        database: { kind: "postgres", url: "postgresql://u:p@db/appgrant", connectionString: "postgresql://u:p@db/appgrant", schema: "public" },
+      },
     },
     { env: { APPGRANT_ISSUER: "https://auth.example.com" }, expect: { issuer: "https://auth.example.com" } },
     { env: { APPGRANT_ISSUER: "https://auth.example.com/tenant/" }, expect: { issuer: "https://auth.example.com/tenant" } },

@@ -176,5 +176,9 @@ t.test("concurrent verifications of one secret share one budget check and one ar
   };
   const other = generateCredential("clientSecret");
   const outcomes = await Promise.allSettled([hasher.verifyAny([stored], other, refusing), hasher.verifyAny([stored], other, refusing)]);
-  t.same(outcomes.map((outcome) => outcome.status), ["rejected", "rejected"], "a refused check refuses every request that shared it");
+  t.same(
+    outcomes.map((outcome) => outcome.status),
+    ["rejected", "rejected"],
+    "a refused check refuses every request that shared it",
+  );
 });

@@ -58,11 +58,19 @@ function importsOf(file: string): Import[] {
   for (const match of text.matchAll(statement)) {
     const clause = match[3]!;
     // `import { type A, type B }` erases entirely, like `import type`.
-    const allTypes = /^\{[^}]*\}$/s.test(clause.trim()) && clause.replace(/[{}\s]/g, "").split(",").filter(Boolean).every((name) => name.startsWith("type"));
+    const allTypes =
+      /^\{[^}]*\}$/s.test(clause.trim()) &&
+      clause
+        .replace(/[{}\s]/g, "")
+        .split(",")
+        .filter(Boolean)
+        .every((name) => name.startsWith("type"));
     found.push({ file, line: lineOf(match.index), specifier: match[4]!, typeOnly: match[2] !== undefined || allTypes });
   }
-  for (const match of text.matchAll(/^\s*import\s+["']([^"']+)["']/gm)) found.push({ file, line: lineOf(match.index), specifier: match[1]!, typeOnly: false });
-  for (const match of text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)) found.push({ file, line: lineOf(match.index), specifier: match[1]!, typeOnly: false });
+  for (const match of text.matchAll(/^\s*import\s+["']([^"']+)["']/gm))
+    found.push({ file, line: lineOf(match.index), specifier: match[1]!, typeOnly: false });
+  for (const match of text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g))
+    found.push({ file, line: lineOf(match.index), specifier: match[1]!, typeOnly: false });
   return found;
 }
 
@@ -79,7 +87,8 @@ function violation(imp: Import): string | undefined {
   const target = normalize(join(dirname(imp.file), imp.specifier));
   const to = layerOf(target);
   if (to === from) return undefined;
-  if (to === GENERATED) return imp.typeOnly || GENERATED_RUNTIME.has(from) ? undefined : `${where}: only storage runs the Prisma client; use import type`;
+  if (to === GENERATED)
+    return imp.typeOnly || GENERATED_RUNTIME.has(from) ? undefined : `${where}: only storage runs the Prisma client; use import type`;
   const allowed = ALLOWED[from];
   if (allowed === undefined) return `${where}: ${from}/ is not a layer of ARCHITECTURE.md`;
   return allowed.includes(to) ? undefined : `${where}: ${from}/ may import ${allowed.join(", ") || "nothing"}, not ${to}/`;
@@ -88,7 +97,13 @@ function violation(imp: Import): string | undefined {
 t.test("every folder of src/ is a layer", async (t) => {
   const folders = readdirSync(SRC, { withFileTypes: true }).filter((entry) => entry.isDirectory() && entry.name !== GENERATED);
   t.same(folders.map((entry) => entry.name).sort(), Object.keys(ALLOWED).sort());
-  t.same(readdirSync(SRC, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name), [], "no file outside a layer");
+  t.same(
+    readdirSync(SRC, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name),
+    [],
+    "no file outside a layer",
+  );
 });
 
 t.test("imports follow the dependency rule", async (t) => {

@@ -77,10 +77,18 @@ t.test("a code issued with an S256 challenge is exchanged with the matching veri
 const refusals: { name: string; verifier: (right: { verifier: string; challenge: string }) => string | undefined; error: string }[] = [
   { name: "no code_verifier", verifier: () => undefined, error: "invalid_grant" },
   { name: "the verifier of another flow", verifier: () => pkcePair().verifier, error: "invalid_grant" },
-  { name: "the verifier with one character changed", verifier: ({ verifier }) => `${verifier.slice(0, -1)}${verifier.endsWith("A") ? "B" : "A"}`, error: "invalid_grant" },
+  {
+    name: "the verifier with one character changed",
+    verifier: ({ verifier }) => `${verifier.slice(0, -1)}${verifier.endsWith("A") ? "B" : "A"}`,
+    error: "invalid_grant",
+  },
   { name: "the challenge sent as verifier (plain)", verifier: ({ challenge }) => challenge, error: "invalid_grant" },
   { name: "a verifier shorter than 43 characters", verifier: ({ verifier }) => verifier.slice(0, 42), error: "invalid_request" },
-  { name: "a verifier with characters outside the unreserved set", verifier: ({ verifier }) => `${verifier.slice(0, 42)}+/`, error: "invalid_request" },
+  {
+    name: "a verifier with characters outside the unreserved set",
+    verifier: ({ verifier }) => `${verifier.slice(0, 42)}+/`,
+    error: "invalid_request",
+  },
 ];
 
 for (const c of refusals) {

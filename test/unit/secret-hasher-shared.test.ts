@@ -26,8 +26,14 @@ t.test("a secret verified by one process is recognised by another without argon2
   t.notOk(await second.recognises([stored], generateCredential("clientSecret")), "a wrong secret is not");
   const recreated = await first.hash(secret);
   t.notOk(await second.recognises([recreated], secret), "nor the same secret under another stored hash (deleted, re-created)");
-  t.notOk([...memory.entries.values()].some((value) => value.includes(secret)), "the secret itself is not shared");
-  t.notOk([...memory.entries.keys()].some((name) => name.includes(stored) || stored.includes(name)), "nor the stored hash");
+  t.notOk(
+    [...memory.entries.values()].some((value) => value.includes(secret)),
+    "the secret itself is not shared",
+  );
+  t.notOk(
+    [...memory.entries.keys()].some((name) => name.includes(stored) || stored.includes(name)),
+    "nor the stored hash",
+  );
 });
 
 t.test("an entry written without the server key authenticates nobody", async (t) => {

@@ -66,7 +66,11 @@ t.test("classes every address the same way under each opt-in", async (t) => {
     t.equal(privateOpen.checkAddress(address, "http:") === undefined, privateHttp, `${address}, ALLOW_PRIVATE, http`);
     t.equal(listed.checkAddress(address, "http:") === undefined, listedHttp, `${address}, ALLOWED_CIDRS, http`);
   }
-  t.match(closed.checkAddress("::ffff:127.0.0.1", "https:"), /IPv4-mapped form of loopback address 127\.0\.0\.1/, "the reason sees through the mapping");
+  t.match(
+    closed.checkAddress("::ffff:127.0.0.1", "https:"),
+    /IPv4-mapped form of loopback address 127\.0\.0\.1/,
+    "the reason sees through the mapping",
+  );
   t.match(closed.checkAddress("10.0.0.1", "https:"), /APPGRANT_WEBHOOK_ALLOW_PRIVATE/, "the reason names the opt-in");
   t.match(privateOpen.checkAddress("169.254.169.254", "https:"), /metadata.*never/);
   t.ok(closed.checkAddress("not-an-address", "https:"), "a non-address is refused");
@@ -74,10 +78,24 @@ t.test("classes every address the same way under each opt-in", async (t) => {
 
 t.test("judges URLs without DNS: scheme, credentials, literals in every spelling, localhost, metadata names", async (t) => {
   const refused = [
-    "http://127.1/", "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://0x7f.1/", "http://127。0。0。1/",
-    "https://[0:0:0:0:0:ffff:7f00:1]/", "https://localhost/", "https://a.b.localhost./", "https://METADATA.google.internal/",
-    "https://metadata/", "https://instance-data/", "ftp://app.example/", "javascript:alert(1)", "https://u:p@app.example/",
-    "http://app.example/", "not a url", "//app.example/hook",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://0x7f.1/",
+    "http://127。0。0。1/",
+    "https://[0:0:0:0:0:ffff:7f00:1]/",
+    "https://localhost/",
+    "https://a.b.localhost./",
+    "https://METADATA.google.internal/",
+    "https://metadata/",
+    "https://instance-data/",
+    "ftp://app.example/",
+    "javascript:alert(1)",
+    "https://u:p@app.example/",
+    "http://app.example/",
+    "not a url",
+    "//app.example/hook",
   ];
   for (const url of refused) t.ok(closed.checkUrl(url), `refused: ${url} (${closed.checkUrl(url)})`);
   for (const url of ["https://app.example/", "https://127.0.0.1.nip.io/", "https://hooks.internal/"]) {

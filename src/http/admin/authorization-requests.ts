@@ -1,11 +1,7 @@
 // The consent side of the headless authorization endpoint: the platform's consent
 // page reads the pending request, then accepts or rejects it.
 import type { FastifyInstance } from "fastify";
-import {
-  acceptAuthorizationRequest,
-  getAuthorizationRequest,
-  rejectAuthorizationRequest,
-} from "../../domain/authorization-requests.js";
+import { acceptAuthorizationRequest, getAuthorizationRequest, rejectAuthorizationRequest } from "../../domain/authorization-requests.js";
 import { parseScopes } from "../../shared/scopes.js";
 import * as s from "./schemas.js";
 

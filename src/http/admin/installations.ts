@@ -62,7 +62,9 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const issued = await reissueCode(ctx, request.params.id);
       request.log.info({ installationId: issued.installation.id }, "installation code reissued");
-      return reply.code(201).send({ ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.authorizationCode.expiresAt });
+      return reply
+        .code(201)
+        .send({ ...installationJson(issued.installation), code: issued.code, code_expires_at: issued.authorizationCode.expiresAt });
     },
   );
 

@@ -42,8 +42,7 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
   // Every input of every admin route, checked once before its schema: text the
   // database cannot store (NUL, a lone surrogate) is the caller's error, not a 500.
   app.addHook("preValidation", async (request, reply) => {
-    const where =
-      malformedTextAt(request.params, "params") ?? malformedTextAt(request.query, "querystring") ?? malformedTextAt(request.body, "body");
+    const where = malformedTextAt(request.params, "params") ?? malformedTextAt(request.query, "querystring") ?? malformedTextAt(request.body, "body");
     if (where !== null) return adminError(reply, 400, "invalid_request", `${where} is not text (it holds a NUL or an unpaired surrogate)`);
   });
 

@@ -52,10 +52,7 @@ export interface OAuthRateLimits {
    * spending argon2; a failure is counted (and answered 429 once the caller is over its
    * limit); a success is counted against the client's request limit.
    */
-  authenticate(
-    request: FastifyRequest,
-    run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>,
-  ): Promise<AuthenticatedClient>;
+  authenticate(request: FastifyRequest, run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>): Promise<AuthenticatedClient>;
 }
 
 function tooMany(count: Count, detail: string): OAuthError {
@@ -89,7 +86,10 @@ export function limitAddress(ip: string): string {
   try {
     const address = ipaddr.process(ip);
     if (address.kind() === "ipv4") return address.toString();
-    return `${(address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(":")}::/64`;
+    return `${(address as ipaddr.IPv6).parts
+      .slice(0, 4)
+      .map((part) => part.toString(16))
+      .join(":")}::/64`;
   } catch {
     return ip;
   }

@@ -31,28 +31,24 @@ export interface TokenRouteOptions {
 
 export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, authenticate, preHandler }: TokenRouteOptions): void {
   const { hasher, clock } = app.domain;
-  app.post(
-    "/token",
-    { preHandler, schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } },
-    async (request, reply) => {
-      noStore(reply);
-      const raw = readParams(request.body);
-      requireValid(raw, ["grant_type"]);
-      const all = raw.values;
-      const grantTypeName = all.get("grant_type");
-      if (grantTypeName === undefined) throw invalidRequest("grant_type is required");
-      const grant = registry.get(grantTypeName);
-      if (!grant) throw unsupportedGrantType();
-      requireValid(raw, [...CLIENT_PARAMETERS, ...grant.parameters]);
-      // Cheap checks first: a malformed request never costs a secret verification.
-      for (const name of grant.required) if (!all.has(name)) throw invalidRequest(`${name} is required`);
+  app.post("/token", { preHandler, schema: { response: { 200: tokenSchema, "4xx": errorSchema, "5xx": errorSchema } } }, async (request, reply) => {
+    noStore(reply);
+    const raw = readParams(request.body);
+    requireValid(raw, ["grant_type"]);
+    const all = raw.values;
+    const grantTypeName = all.get("grant_type");
+    if (grantTypeName === undefined) throw invalidRequest("grant_type is required");
+    const grant = registry.get(grantTypeName);
+    if (!grant) throw unsupportedGrantType();
+    requireValid(raw, [...CLIENT_PARAMETERS, ...grant.parameters]);
+    // Cheap checks first: a malformed request never costs a secret verification.
+    for (const name of grant.required) if (!all.has(name)) throw invalidRequest(`${name} is required`);
 
-      const now = clock();
-      const client = await authenticate(request, all, now);
-      if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
+    const now = clock();
+    const client = await authenticate(request, all, now);
+    if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
 
-      const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
-      return grant.handle({ client, params, now, log: request.log, store, hasher, config: app.config, secretKey });
-    },
-  );
+    const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
+    return grant.handle({ client, params, now, log: request.log, store, hasher, config: app.config, secretKey });
+  });
 }
