@@ -1,5 +1,6 @@
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
+import type { Actor } from "./events.js";
 import type { Db, Tx } from "./ports.js";
 import { addSeconds, type Clock } from "../shared/time.js";
 import type { WebhookPolicySettings } from "../shared/webhook-address-policy.js";
@@ -29,6 +30,13 @@ export interface DomainContext {
   /** Server keys (APPGRANT_SECRET_KEY, APPGRANT_SECRET_KEY_FILE or the SQLite key file): the first encrypts webhook secrets, all decrypt. */
   secretKey: ServerKeys;
   config: DomainSettings;
+  /** Who is acting: recorded in every event (src/domain/events.ts). The process's context acts as "system". */
+  actor: Actor;
+}
+
+/** The same context acting for `actor` (an admin request, a CLI run, a client). */
+export function withActor(ctx: DomainContext, actor: Actor): DomainContext {
+  return { ...ctx, actor };
 }
 
 export { addSeconds };
@@ -41,5 +49,5 @@ export function createDomainContext(
   secretKey: ServerKeys,
   clock: Clock = () => new Date(),
 ): DomainContext {
-  return { db: database.prisma, transaction: database.transaction, clock, hasher, secretKey, config };
+  return { db: database.prisma, transaction: database.transaction, clock, hasher, secretKey, config, actor: { type: "system" } };
 }
