@@ -12,6 +12,7 @@ import {
   updateApplication,
 } from "../../domain/applications.js";
 import { conflict } from "../../domain/errors.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
@@ -25,13 +26,13 @@ interface AppBody {
 type IdParams = { id: string };
 
 export async function applicationRoutes(app: FastifyInstance): Promise<void> {
-  const ctx = app.domain;
+  const { clock } = app.domain;
 
   app.post<{ Body: AppBody & { name: string; redirect_uris: string[]; scopes: string[] } }>(
     "/applications",
     { schema: { body: s.createApplicationBody, response: { 201: s.createdApplication, ...s.errorResponses } } },
     async (request, reply) => {
-      const { application, clientSecret, webhookSecret } = await createApplication(ctx, {
+      const { application, clientSecret, webhookSecret } = await createApplication(asAdmin(request), {
         name: request.body.name,
         redirectUris: request.body.redirect_uris,
         scopes: request.body.scopes,
@@ -47,7 +48,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     "/applications",
     { schema: { querystring: s.listQuery, response: { 200: s.applicationList, ...s.errorResponses } } },
     async (request) => {
-      const page = await listApplications(ctx, request.query);
+      const page = await listApplications(asAdmin(request), request.query);
       return { items: page.items.map(applicationJson), next_cursor: page.nextCursor };
     },
   );
@@ -55,7 +56,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: IdParams }>(
     "/applications/:id",
     { schema: { params: s.idParams, response: { 200: s.application, ...s.errorResponses } } },
-    async (request) => applicationJson(await getApplication(ctx, request.params.id)),
+    async (request) => applicationJson(await getApplication(asAdmin(request), request.params.id)),
   );
 
   app.patch<{ Params: IdParams; Body: AppBody }>(
@@ -63,7 +64,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: s.idParams, body: s.updateApplicationBody, response: { 200: s.application, ...s.errorResponses } } },
     async (request) => {
       const body = request.body;
-      const updated = await updateApplication(ctx, request.params.id, {
+      const updated = await updateApplication(asAdmin(request), request.params.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
         ...(body.scopes !== undefined ? { scopes: body.scopes } : {}),
@@ -77,7 +78,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     "/applications/:id",
     { schema: { params: s.idParams, response: { 204: { type: "null" }, ...s.errorResponses } } },
     async (request, reply) => {
-      await deleteApplication(ctx, request.params.id);
+      await deleteApplication(asAdmin(request), request.params.id);
       request.log.info({ applicationId: request.params.id }, "application deleted; everything issued to it revoked");
       return reply.code(204).send();
     },
@@ -87,7 +88,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     "/applications/:id/webhook-secret",
     { schema: { params: s.idParams, response: { 201: s.createdWebhookSecret, ...s.errorResponses } } },
     async (request, reply) => {
-      const webhookSecret = await rotateWebhookSecret(ctx, request.params.id);
+      const webhookSecret = await rotateWebhookSecret(asAdmin(request), request.params.id);
       request.log.info({ applicationId: request.params.id }, "webhook secret rotated");
       return reply.code(201).send({ webhook_secret: webhookSecret });
     },
@@ -97,8 +98,8 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     "/applications/:id/secrets",
     { schema: { params: s.idParams, response: { 200: s.secretList, ...s.errorResponses } } },
     async (request) => {
-      const now = ctx.clock();
-      return { items: (await listSecrets(ctx, request.params.id)).map((secret) => secretJson(secret, now)) };
+      const now = clock();
+      return { items: (await listSecrets(asAdmin(request), request.params.id)).map((secret) => secretJson(secret, now)) };
     },
   );
 
@@ -107,9 +108,9 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: s.idParams, body: s.createSecretBody, response: { 201: s.createdSecret, ...s.errorResponses } } },
     async (request, reply) => {
       const expiresAt = request.body?.expires_at ? new Date(request.body.expires_at) : null;
-      const { secret, clientSecret } = await addSecret(ctx, request.params.id, { expiresAt });
+      const { secret, clientSecret } = await addSecret(asAdmin(request), request.params.id, { expiresAt });
       request.log.info({ applicationId: request.params.id, secretId: secret.id }, "client secret added");
-      return reply.code(201).send({ ...secretJson(secret, ctx.clock()), client_secret: clientSecret });
+      return reply.code(201).send({ ...secretJson(secret, clock()), client_secret: clientSecret });
     },
   );
 
@@ -124,7 +125,7 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const { force } = request.query;
-      await deleteSecret(ctx, request.params.id, request.params.secretId, { force }).catch((error: unknown) => {
+      await deleteSecret(asAdmin(request), request.params.id, request.params.secretId, { force }).catch((error: unknown) => {
         throw error instanceof LastSecretError ? conflict(`${error.message} force=true`) : error;
       });
       request.log.info({ applicationId: request.params.id, secretId: request.params.secretId, force }, "client secret deleted");

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import { acceptAuthorizationRequest, getAuthorizationRequest, rejectAuthorizationRequest } from "../../domain/authorization-requests.js";
 import { parseScopes } from "../../shared/scopes.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 
 const authorizationRequest = {
@@ -35,13 +36,11 @@ const acceptBody = {
 type IdParams = { id: string };
 
 export async function authorizationRequestRoutes(app: FastifyInstance): Promise<void> {
-  const ctx = app.domain;
-
   app.get<{ Params: IdParams }>(
     "/authorization-requests/:id",
     { schema: { params: s.idParams, response: { 200: authorizationRequest, ...s.errorResponses } } },
     async (request) => {
-      const found = await getAuthorizationRequest(ctx, request.params.id);
+      const found = await getAuthorizationRequest(asAdmin(request), request.params.id);
       return {
         id: found.id,
         client_id: found.application.clientId,
@@ -58,7 +57,7 @@ export async function authorizationRequestRoutes(app: FastifyInstance): Promise<
     "/authorization-requests/:id/accept",
     { schema: { params: s.idParams, body: acceptBody, response: { 200: redirect, ...s.errorResponses } } },
     async (request) => {
-      const accepted = await acceptAuthorizationRequest(ctx, request.params.id, request.body);
+      const accepted = await acceptAuthorizationRequest(asAdmin(request), request.params.id, request.body);
       request.log.info(
         { authorizationRequestId: request.params.id, installationId: accepted.installation.id, installationCreated: accepted.created },
         "authorization request accepted",
@@ -72,7 +71,7 @@ export async function authorizationRequestRoutes(app: FastifyInstance): Promise<
     "/authorization-requests/:id/reject",
     { schema: { params: s.idParams, response: { 200: redirect, ...s.errorResponses } } },
     async (request) => {
-      const rejected = await rejectAuthorizationRequest(ctx, request.params.id);
+      const rejected = await rejectAuthorizationRequest(asAdmin(request), request.params.id);
       request.log.info({ authorizationRequestId: request.params.id }, "authorization request rejected");
       return { redirect_to: rejected.redirectTo };
     },

@@ -8,19 +8,18 @@ import {
   reissueCode,
   uninstall,
 } from "../../domain/installations.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 import { installationJson } from "../../domain/views.js";
 
 type IdParams = { id: string };
 
 export async function installationRoutes(app: FastifyInstance): Promise<void> {
-  const ctx = app.domain;
-
   app.post<{ Body: { client_id: string; account: string; scopes?: string[] } }>(
     "/installations",
     { schema: { body: s.createInstallationBody, response: { 201: s.issuedCode, ...s.errorResponses } } },
     async (request, reply) => {
-      const created = await createInstallation(ctx, {
+      const created = await createInstallation(asAdmin(request), {
         clientId: request.body.client_id,
         account: request.body.account,
         scopes: request.body.scopes,
@@ -41,7 +40,7 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     { schema: { querystring: s.installationQuery, response: { 200: s.installationList, ...s.errorResponses } } },
     async (request) => {
       const { limit, cursor, client_id, account, status } = request.query;
-      const page = await listInstallations(ctx, { clientId: client_id, account, status }, { limit, cursor });
+      const page = await listInstallations(asAdmin(request), { clientId: client_id, account, status }, { limit, cursor });
       return { items: page.items.map(installationJson), next_cursor: page.nextCursor };
     },
   );
@@ -50,8 +49,8 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     "/installations/:id",
     { schema: { params: s.idParams, response: { 200: s.installation, ...s.errorResponses } } },
     async (request) => {
-      const installation = await getInstallation(ctx, request.params.id);
-      const pending = installation.status === "active" ? await pendingCode(ctx, installation.id) : null;
+      const installation = await getInstallation(asAdmin(request), request.params.id);
+      const pending = installation.status === "active" ? await pendingCode(asAdmin(request), installation.id) : null;
       return { ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) };
     },
   );
@@ -60,7 +59,7 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     "/installations/:id/code",
     { schema: { params: s.idParams, response: { 201: s.issuedCode, ...s.errorResponses } } },
     async (request, reply) => {
-      const issued = await reissueCode(ctx, request.params.id);
+      const issued = await reissueCode(asAdmin(request), request.params.id);
       request.log.info({ installationId: issued.installation.id }, "installation code reissued");
       return reply
         .code(201)
@@ -72,7 +71,7 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     "/installations/:id",
     { schema: { params: s.idParams, response: { 204: { type: "null" }, ...s.errorResponses } } },
     async (request, reply) => {
-      const { installation, changed } = await uninstall(ctx, request.params.id);
+      const { installation, changed } = await uninstall(asAdmin(request), request.params.id);
       if (changed) app.installationEvents.deleted(installation);
       request.log.info({ installationId: request.params.id }, "installation uninstalled; its codes and tokens revoked");
       return reply.code(204).send();
