@@ -28,7 +28,7 @@ export async function migratedConfig(): Promise<Config> {
 
 export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => Promise<T>): Promise<T> {
   const config = await migratedConfig();
-  const [{ openDatabase, resolveSecretKey }, { SecretHasher }, { createDomainContext }] = await Promise.all([
+  const [{ openDatabase, resolveSecretKey }, { SecretHasher }, { createDomainContext, withActor }] = await Promise.all([
     import("../storage/database.js"),
     import("../crypto/secret-hasher.js"),
     import("../domain/context.js"),
@@ -37,7 +37,9 @@ export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => 
   // the CLI seals with the server key (webhook secrets) the server can open.
   const database = await openDatabase(config.database, config.db);
   try {
-    return await fn(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)), config);
+    // Every change a command makes is recorded as the CLI's (src/domain/events.ts).
+    const ctx = withActor(createDomainContext(database, config, new SecretHasher(), resolveSecretKey(config)), { type: "cli" });
+    return await fn(ctx, config);
   } finally {
     await database.close();
   }

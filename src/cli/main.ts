@@ -7,6 +7,7 @@ import { DomainError } from "../domain/errors.js";
 import { appCommands } from "./apps.js";
 import { parseCommand, UsageError } from "./args.js";
 import type { Command, CommandTable } from "./command.js";
+import { eventCommands } from "./events.js";
 import { installCommands } from "./installs.js";
 import { keyCommands } from "./keys.js";
 import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
@@ -17,6 +18,7 @@ export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
   ...keyCommands,
+  ...eventCommands,
   migrate: migrateCommand,
   purge: purgeCommand,
   serve: serveCommand,

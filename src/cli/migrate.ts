@@ -20,14 +20,22 @@ export const migrateCommand: Command = {
 
 export const purgeCommand: Command = {
   usage: "[--batch-size N]",
-  summary: "delete expired codes, authorization requests and tokens past their refresh expiry, in batches",
+  summary: "delete expired codes, authorization requests, tokens past their refresh expiry and events past their retention, in batches",
   options: batchOptions,
   async run({ values, json }) {
     const batch = batchSize(values);
     const { purgeExpired } = await import("../domain/purge.js");
     const removed = await withDomain((ctx) => purgeExpired(ctx, batch));
-    if (json) return printJson({ codes: removed.codes, authorization_requests: removed.authorizationRequests, tokens: removed.tokens });
-    print(`Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s).`);
+    if (json)
+      return printJson({
+        codes: removed.codes,
+        authorization_requests: removed.authorizationRequests,
+        tokens: removed.tokens,
+        events: removed.events,
+      });
+    print(
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s), ${removed.events} event(s).`,
+    );
   },
 };
 

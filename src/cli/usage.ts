@@ -5,6 +5,7 @@ const GROUP_TITLES: Record<string, string> = {
   apps: "Applications",
   installs: "Installations",
   keys: "Server keys",
+  events: "Events (audit log)",
 };
 
 const FOOTER = `Every command accepts --json (machine-readable output, the admin API's shape) and --help.

@@ -5,6 +5,7 @@ import { newId } from "../shared/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
 import type { DomainContext } from "./context.js";
 import { conflict, DomainError, invalid, notFound } from "./errors.js";
+import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
@@ -66,6 +67,20 @@ export function validateRedirectUri(value: string): void {
 export function validateWebhookUrl(value: string, policy: WebhookPolicySettings): void {
   const refusal = new WebhookAddressPolicy(policy).checkUrl(value);
   if (refusal !== undefined) throw invalid(`webhook_url: ${refusal}`);
+}
+
+/**
+ * A webhook URL as events record it: without its query, which may carry a token the
+ * endpoint checks (credentials in the URL itself are refused by validateWebhookUrl).
+ */
+export function webhookUrlForEvent(value: string | null): string | null {
+  if (value === null) return null;
+  try {
+    const url = new URL(value);
+    return `${url.origin}${url.pathname}${url.search === "" ? "" : "?…"}`;
+  } catch {
+    return null;
+  }
 }
 
 function validateScopes(field: string, scopes: string[]): void {
@@ -136,6 +151,19 @@ export async function createApplication(
       },
     });
     if (secret) await tx.clientSecret.create({ data: secret.data });
+    await recordEvent(ctx, tx, {
+      type: "application.created",
+      applicationId: id,
+      data: {
+        client_id: created.clientId,
+        name: created.name,
+        client_type: clientType,
+        redirect_uris: input.redirectUris,
+        scopes: parseScopes(created.scopes),
+        webhook_url: webhookUrlForEvent(created.webhookUrl),
+        secret_id: secret?.data.id ?? null,
+      },
+    });
     return created;
   });
   return { application, clientSecret: secret?.clientSecret ?? null, webhookSecret };
@@ -175,10 +203,33 @@ export async function updateApplication(ctx: DomainContext, id: string, patch: P
   if (patch.scopes !== undefined) data.scopes = formatScopes(patch.scopes);
   if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
   return ctx.transaction(async (tx) => {
+    const before = await tx.application.findUnique({ where: { id } });
     const { count } = await tx.application.updateMany({ where: { id }, data });
-    if (count === 0) throw notFound("application");
-    return tx.application.findUniqueOrThrow({ where: { id } });
+    if (!before || count === 0) throw notFound("application");
+    const after = await tx.application.findUniqueOrThrow({ where: { id } });
+    await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: changedFields(before, after) });
+    return after;
   });
+}
+
+/** What an update changed: the names of the fields (wire names) and their new values, none of them secret. */
+function changedFields(before: Application, after: Application): Record<string, unknown> {
+  const fields = {
+    name: [before.name, after.name],
+    redirect_uris: [before.redirectUris, after.redirectUris],
+    scopes: [before.scopes, after.scopes],
+    webhook_url: [before.webhookUrl, after.webhookUrl],
+  } as const;
+  const changed = Object.keys(fields).filter((key) => {
+    const [old, now] = fields[key as keyof typeof fields];
+    return old !== now;
+  });
+  const values: Record<string, unknown> = {};
+  if (changed.includes("name")) values.name = after.name;
+  if (changed.includes("redirect_uris")) values.redirect_uris = after.redirectUris.split(" ");
+  if (changed.includes("scopes")) values.scopes = parseScopes(after.scopes);
+  if (changed.includes("webhook_url")) values.webhook_url = webhookUrlForEvent(after.webhookUrl);
+  return { changed, ...values };
 }
 
 /**
@@ -189,9 +240,11 @@ export async function updateApplication(ctx: DomainContext, id: string, patch: P
  */
 export async function deleteApplication(ctx: DomainContext, id: string): Promise<void> {
   await ctx.transaction(async (tx) => {
+    const application = await tx.application.findUnique({ where: { id }, select: { clientId: true, name: true } });
     await revokeApplicationTokens(tx, id, ctx.clock());
     const { count } = await tx.application.deleteMany({ where: { id } });
-    if (count === 0) throw notFound("application");
+    if (!application || count === 0) throw notFound("application");
+    await recordEvent(ctx, tx, { type: "application.deleted", applicationId: id, data: { client_id: application.clientId, name: application.name } });
   });
 }
 
@@ -201,6 +254,7 @@ export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promi
   await ctx.transaction(async (tx) => {
     const { count } = await tx.application.updateMany({ where: { id }, data: { webhookSecretEncrypted, updatedAt: ctx.clock() } });
     if (count === 0) throw notFound("application");
+    await recordEvent(ctx, tx, { type: "application.webhook_secret_rotated", applicationId: id, data: {} });
   });
   return webhookSecret;
 }
@@ -231,7 +285,13 @@ export async function addSecret(ctx: DomainContext, applicationId: string, optio
     if (active >= MAX_ACTIVE_SECRETS) {
       throw conflict(`an application has at most ${MAX_ACTIVE_SECRETS} active secrets; delete one first`);
     }
-    return tx.clientSecret.create({ data });
+    const created = await tx.clientSecret.create({ data });
+    await recordEvent(ctx, tx, {
+      type: "application.secret_added",
+      applicationId,
+      data: { secret_id: created.id, expires_at: created.expiresAt?.toISOString() ?? null },
+    });
+    return created;
   });
   return { secret, clientSecret };
 }
@@ -267,5 +327,10 @@ export async function deleteSecret(ctx: DomainContext, applicationId: string, se
       if (othersActive === 0) throw new LastSecretError();
     }
     await tx.clientSecret.delete({ where: { id: secretId } });
+    await recordEvent(ctx, tx, {
+      type: "application.secret_deleted",
+      applicationId,
+      data: { secret_id: secretId, was_active: isSecretActive(secret, now), forced: options.force === true },
+    });
   });
 }

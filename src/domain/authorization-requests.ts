@@ -5,6 +5,7 @@ import { newId } from "../shared/ids.js";
 import type { Application, AuthorizationRequest } from "../generated/prisma/client.js";
 import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
+import { recordEvent } from "./events.js";
 import { createAuthorizationCode, type InstallationWithApp } from "./installations.js";
 import { withQuery } from "../shared/url.js";
 import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
@@ -119,6 +120,12 @@ export async function acceptAuthorizationRequest(
         codeChallenge: request.codeChallenge,
         codeChallengeMethod: request.codeChallengeMethod,
       });
+      await recordEvent(ctx, tx, {
+        type: "authorization_request.accepted",
+        applicationId: request.applicationId,
+        installationId: installation.id,
+        data: { authorization_request_id: id, account: input.account, scopes, installation_created: !existing },
+      });
       const redirectTo = withQuery(request.redirectUri, { code, state: request.state, iss: ctx.config.issuer });
       return { redirectTo, installation, created: !existing, code };
     });
@@ -144,6 +151,11 @@ export async function rejectAuthorizationRequest(ctx: DomainContext, id: string)
       data: { status: "rejected", completedAt: now },
     });
     if (count !== 1) throw conflict("authorization request was already answered");
+    await recordEvent(ctx, tx, {
+      type: "authorization_request.rejected",
+      applicationId: request.applicationId,
+      data: { authorization_request_id: id },
+    });
     return {
       redirectTo: withQuery(request.redirectUri, {
         error: "access_denied",

@@ -14,6 +14,8 @@ export interface DomainSettings {
   refreshTokenLifetime: number;
   issuer: string;
   webhookPolicy: WebhookPolicySettings;
+  /** Days the purge keeps events (src/domain/purge.ts); 0 keeps them forever. Unset: 90. */
+  eventRetentionDays?: number;
 }
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */

@@ -1,5 +1,6 @@
 // Removes what can never be used again: codes past their expiry, authorization
-// requests past theirs, and token pairs past their refresh expiry. In bounded
+// requests past theirs, and token pairs past their refresh expiry; and events older
+// than the retention (APPGRANT_EVENT_RETENTION_DAYS, 90 days by default, 0: forever). In bounded
 // batches, each its own short transaction, so the tables are never locked for long
 // and several processes can purge at once without harm.
 import type { DomainContext } from "./context.js";
@@ -8,7 +9,10 @@ export interface PurgeResult {
   codes: number;
   authorizationRequests: number;
   tokens: number;
+  events: number;
 }
+
+export const DEFAULT_EVENT_RETENTION_DAYS = 90;
 
 export const DEFAULT_PURGE_BATCH = 500;
 
@@ -40,5 +44,15 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
     () => ctx.db.token.findMany({ ...select, where: { refreshExpiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.token.deleteMany({ where: { id: { in: ids }, refreshExpiresAt: { lt: now } } })).count),
   );
-  return { codes, authorizationRequests, tokens };
+  const retentionDays = ctx.config.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS;
+  const before = new Date(now.getTime() - retentionDays * 86_400_000);
+  const events =
+    retentionDays <= 0
+      ? 0
+      : await inBatches(
+          batch,
+          () => ctx.db.event.findMany({ ...select, where: { occurredAt: { lt: before } } }),
+          (ids) => ctx.transaction(async (tx) => (await tx.event.deleteMany({ where: { id: { in: ids }, occurredAt: { lt: before } } })).count),
+        );
+  return { codes, authorizationRequests, tokens, events };
 }

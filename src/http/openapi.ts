@@ -63,6 +63,7 @@ const document = {
         "The consent side of the headless `/oauth/authorize` flow: the platform's consent page reads a pending " +
         "request, then accepts or rejects it.",
     },
+    { name: "events", description: "The audit log: every change worth auditing, who made it, from where." },
   ],
   components: {
     securitySchemes: {

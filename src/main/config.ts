@@ -65,6 +65,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Seconds between purges of expired codes, requests and tokens in the server; 0: never (use `appgrant purge`). */
   purgeInterval: number;
+  /** Days events (the audit log) are kept before the purge removes them (APPGRANT_EVENT_RETENTION_DAYS); 0: forever. */
+  eventRetentionDays: number;
   /** Prefix of every Redis key (APPGRANT_REDIS_PREFIX), for a Redis shared with other services. */
   redisPrefix: string;
   /**
@@ -312,6 +314,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisPrefix: read(env, "APPGRANT_REDIS_PREFIX") ?? "appgrant:",
     redisTimeout: integer(env, "APPGRANT_REDIS_TIMEOUT", 500, 10, 60_000),
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
+    eventRetentionDays: integer(env, "APPGRANT_EVENT_RETENTION_DAYS", 90, 0, 36_500),
     webhookPolicy: webhookPolicy(env),
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),

@@ -40,6 +40,8 @@ export interface GrantContext {
   config: GrantSettings;
   /** Server keys for derived credentials, the current one first (see successor.ts). */
   secretKey: ServerKeys;
+  /** The HTTP request's id and the caller's address, recorded with the events a grant causes. */
+  request?: { requestId: string; sourceIp: string };
 }
 
 export interface GrantType {

@@ -72,6 +72,22 @@ export type IntrospectionRecord = Pick<
   | "revokedAt"
 >;
 
+/**
+ * The event a revocation records in its own transaction (src/domain/events.ts): a
+ * reused code or refresh token, or a client revoking its token (RFC 7009).
+ */
+export interface RevocationEvent {
+  type: "token.code_reused" | "token.refresh_reused" | "token.revoked";
+  applicationId: string;
+  installationId: string;
+  /** The client whose request caused it, and that request. */
+  clientId: string;
+  requestId?: string | undefined;
+  sourceIp?: string | undefined;
+  /** Ids only, never a token or code; the store adds `revoked`, how many tokens were still live. */
+  data: Record<string, unknown>;
+}
+
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;
   findCodeByHash(codeHash: string): Promise<CodeRecord | null>;
@@ -91,10 +107,17 @@ export interface TokenStore {
   rotate(parentId: string, now: Date, successor: NewToken): Promise<boolean>;
   findByAccessHash(accessTokenHash: string): Promise<IntrospectionRecord | null>;
   findByRefreshHash(refreshTokenHash: string): Promise<IntrospectionRecord | null>;
-  /** Revokes one token pair (RFC 7009 for an access token); returns whether it was live. */
-  revokeToken(tokenId: string, now: Date, reason: string): Promise<boolean>;
-  /** Revokes every live token of a family; returns how many were live. */
-  revokeFamily(familyId: string, now: Date, reason: string): Promise<number>;
+  /**
+   * Revokes one token pair (RFC 7009 for an access token); returns whether it was live.
+   * `event`, if given, is recorded in the same transaction when the pair was live.
+   */
+  revokeToken(tokenId: string, now: Date, reason: string, event?: RevocationEvent): Promise<boolean>;
+  /**
+   * Revokes every live token of a family; returns how many were live. `event`, if
+   * given, is recorded in the same transaction: always for a reuse, for a revocation
+   * only when something was live.
+   */
+  revokeFamily(familyId: string, now: Date, reason: string, event?: RevocationEvent): Promise<number>;
   /** Resolves once the store's own connection has answered a trivial query (/readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,9 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
-import type { NewToken, TokenStore } from "../oauth/token-store.js";
+import type { NewToken, RevocationEvent, TokenStore } from "../oauth/token-store.js";
+import type { DeliveryRow, EventRow } from "../domain/events.js";
+import { DELIVERY_COLUMNS, EVENT_COLUMNS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
   clientRecord,
   type ClientRow,
@@ -106,6 +108,86 @@ const tokenValues = (t: NewToken): Params<typeof NEW_TOKEN_FIELDS> => [
   ts(t.refreshExpiresAt),
 ];
 
+// A revocation's event and its webhook delivery (only when the application has a
+// webhook URL: the INSERT … SELECT decides), in EVENT_FIELDS and DELIVERY_FIELDS order.
+const INSERT_EVENT = `INSERT INTO "Event" (${EVENT_COLUMNS}) VALUES ($1, $2::timestamp(3), $3, $4, $5, $6, $7, $8, $9, $10)`;
+const INSERT_DELIVERY = `INSERT INTO "WebhookDelivery" (${DELIVERY_COLUMNS})
+  SELECT $1, $2, a."id", $4, $5, $6, $7, $8, $9::timestamp(3), $10, $11::int, $12::timestamp(3), $13::timestamp(3)
+  FROM "Application" a WHERE a."id" = $3 AND a."webhookUrl" IS NOT NULL`;
+
+const eventValues = (e: EventRow) => [
+  e.id,
+  ts(e.occurredAt),
+  e.type,
+  e.actorType,
+  e.actorId,
+  e.applicationId,
+  e.installationId,
+  e.requestId,
+  e.sourceIp,
+  e.data,
+];
+const deliveryValues = (d: DeliveryRow) => [
+  d.id,
+  d.eventId,
+  d.applicationId,
+  d.installationId,
+  d.type,
+  d.payload,
+  d.codeEncrypted,
+  d.codeId,
+  d.codeExpiresAt === null ? null : ts(d.codeExpiresAt),
+  d.status,
+  d.attempts,
+  ts(d.nextAttemptAt),
+  ts(d.createdAt),
+];
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+async function recordEvent(client: Queryable, event: RevocationEvent, now: Date, revoked: number): Promise<void> {
+  const rows = revocationRows(event, now, revoked);
+  await client.query(INSERT_EVENT, eventValues(rows.event));
+  if (rows.delivery) await client.query(INSERT_DELIVERY, deliveryValues(rows.delivery));
+}
+
+/** Runs `fn` in a transaction on one of the pool's connections. */
+async function inTransaction<T>(pool: pg.Pool, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch((rollbackError: Error) => {
+      broken = rollbackError; // the connection is in no state to be reused
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function revokeFamilyOn(client: Queryable, familyId: string, now: Date, reason: string): Promise<number> {
+  // A rotation committing while this UPDATE runs can add a member its snapshot
+  // does not see; repeat until a pass finds nothing live (a rotation cannot start
+  // from a revoked parent, so this converges at once in practice).
+  let total = 0;
+  for (let pass = 0; pass < 10; pass++) {
+    const { rowCount } = await client.query(
+      `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`,
+      [ts(now), reason, familyId],
+    );
+    if (!rowCount) break;
+    total += rowCount;
+  }
+  return total;
+}
+
+const REVOKE_TOKEN = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`;
+
 export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
   return {
     async findClient(clientId, now) {
@@ -148,29 +230,22 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
       return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
-    async revokeToken(tokenId, now, reason) {
-      const { rowCount } = await pool.query(`UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`, [
-        ts(now),
-        reason,
-        tokenId,
-      ]);
-      return rowCount === 1;
+    async revokeToken(tokenId, now, reason, event) {
+      if (event === undefined) return (await pool.query(REVOKE_TOKEN, [ts(now), reason, tokenId])).rowCount === 1;
+      return inTransaction(pool, async (client) => {
+        const revoked = (await client.query(REVOKE_TOKEN, [ts(now), reason, tokenId])).rowCount ?? 0;
+        if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
+        return revoked === 1;
+      });
     },
 
-    async revokeFamily(familyId, now, reason) {
-      // A rotation committing while this UPDATE runs can add a member its snapshot
-      // does not see; repeat until a pass finds nothing live (a rotation cannot start
-      // from a revoked parent, so this converges at once in practice).
-      let total = 0;
-      for (let pass = 0; pass < 10; pass++) {
-        const { rowCount } = await pool.query(
-          `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`,
-          [ts(now), reason, familyId],
-        );
-        if (!rowCount) break;
-        total += rowCount;
-      }
-      return total;
+    async revokeFamily(familyId, now, reason, event) {
+      if (event === undefined) return revokeFamilyOn(pool, familyId, now, reason);
+      return inTransaction(pool, async (client) => {
+        const revoked = await revokeFamilyOn(client, familyId, now, reason);
+        if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
+        return revoked;
+      });
     },
 
     async ping() {

@@ -3,7 +3,8 @@
 // WriteLock with Prisma's transactions (see src/storage/write-lock.ts).
 import Database from "better-sqlite3";
 import type { WriteLock } from "./write-lock.js";
-import type { NewToken, TokenStore } from "../oauth/token-store.js";
+import type { NewToken, RevocationEvent, TokenStore } from "../oauth/token-store.js";
+import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
   clientRecord,
   type ClientRow,
@@ -60,7 +61,29 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
   const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
 
+  const insertEventStmt = db.prepare(`INSERT INTO "Event" (${EVENT_COLUMNS}) VALUES (${EVENT_FIELDS.map((field) => `@${field}`).join(", ")})`);
+  // Only when the application subscribes to webhooks (has a URL), decided by the same statement.
+  const insertDeliveryStmt = db.prepare(`INSERT INTO "WebhookDelivery" (${DELIVERY_COLUMNS})
+    SELECT ${DELIVERY_FIELDS.map((field) => `@${field}`).join(", ")}
+    FROM "Application" a WHERE a."id" = @applicationId AND a."webhookUrl" IS NOT NULL`);
+
   const pingStmt = db.prepare("SELECT 1");
+
+  const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
+  /** Records a revocation's event (and its webhook delivery): called inside the revocation's transaction. */
+  const recordEvent = (event: RevocationEvent, now: Date, revoked: number) => {
+    const rows = revocationRows(event, now, revoked);
+    insertEventStmt.run({ ...rows.event, occurredAt: toSqliteTime(rows.event.occurredAt) });
+    if (rows.delivery) {
+      const { delivery } = rows;
+      insertDeliveryStmt.run({
+        ...delivery,
+        codeExpiresAt: sqliteTime(delivery.codeExpiresAt),
+        nextAttemptAt: toSqliteTime(delivery.nextAttemptAt),
+        createdAt: toSqliteTime(delivery.createdAt),
+      });
+    }
+  };
 
   const insertToken = (token: NewToken) =>
     insertTokenStmt.run({
@@ -79,6 +102,16 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
     if (rotateStmt.run(now, parentId, now).changes !== 1) return false;
     insertToken(successor);
     return true;
+  });
+  const revokeToken = db.transaction((tokenId: string, now: Date, reason: string, event: RevocationEvent | undefined) => {
+    const revoked = revokeTokenStmt.run(toSqliteTime(now), reason, tokenId).changes;
+    if (recordsEvent(event, revoked)) recordEvent(event, now, revoked);
+    return revoked === 1;
+  });
+  const revokeFamily = db.transaction((familyId: string, now: Date, reason: string, event: RevocationEvent | undefined) => {
+    const revoked = revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes;
+    if (recordsEvent(event, revoked)) recordEvent(event, now, revoked);
+    return revoked;
   });
 
   return {
@@ -111,11 +144,11 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
       const row = byRefreshOnlyStmt.get(hash);
       return row ? introspectionRecord(row, sqlite) : null;
     },
-    revokeToken(tokenId, now, reason) {
-      return lock.run(() => revokeTokenStmt.run(toSqliteTime(now), reason, tokenId).changes === 1);
+    revokeToken(tokenId, now, reason, event) {
+      return lock.run(() => revokeToken.immediate(tokenId, now, reason, event));
     },
-    revokeFamily(familyId, now, reason) {
-      return lock.run(() => revokeFamilyStmt.run(toSqliteTime(now), reason, familyId).changes);
+    revokeFamily(familyId, now, reason, event) {
+      return lock.run(() => revokeFamily.immediate(familyId, now, reason, event));
     },
     async ping() {
       pingStmt.get();

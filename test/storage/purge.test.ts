@@ -35,8 +35,11 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
   // issued now is not expired.
   test.clock.advance(81 * 86_400);
   const liveCode = await install(test, app.client_id, { account: "f" });
+  // Events past the retention (90 days) go too: those of day 0.
+  const oldEvents = await test.app.domain.db.event.count({ where: { occurredAt: { lt: new Date(test.clock().getTime() - 90 * 86_400_000) } } });
+  t.ok(oldEvents > 0, "the application's creation is older than the retention");
   const removed = await purgeExpired(test.app.domain, 2);
-  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1 });
+  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, events: oldEvents });
 
   const db = test.app.domain.db;
   t.equal(await db.token.count(), 1, "the successor remains");

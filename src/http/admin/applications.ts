@@ -12,6 +12,7 @@ import {
   updateApplication,
 } from "../../domain/applications.js";
 import { conflict } from "../../domain/errors.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
@@ -20,7 +21,7 @@ const security = s.adminSecurity;
 
 export async function applicationRoutes(instance: FastifyInstance): Promise<void> {
   const app = instance.withTypeProvider<s.AdminTypeProvider>();
-  const ctx = app.domain;
+  const { clock } = app.domain;
 
   app.post(
     "/applications",
@@ -45,7 +46,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
       },
     },
     async (request, reply) => {
-      const { application, clientSecret, webhookSecret } = await createApplication(ctx, {
+      const { application, clientSecret, webhookSecret } = await createApplication(asAdmin(request), {
         name: request.body.name,
         redirectUris: request.body.redirect_uris,
         scopes: request.body.scopes,
@@ -73,7 +74,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
       },
     },
     async (request) => {
-      const page = await listApplications(ctx, request.query);
+      const page = await listApplications(asAdmin(request), request.query);
       return { items: page.items.map(applicationJson), next_cursor: page.nextCursor };
     },
   );
@@ -90,7 +91,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         response: { 200: { ...s.application, "x-response-description": "The application." }, ...s.adminErrors(400, 401, 404, 503) },
       },
     },
-    async (request) => applicationJson(await getApplication(ctx, request.params.id)),
+    async (request) => applicationJson(await getApplication(asAdmin(request), request.params.id)),
   );
 
   app.patch(
@@ -111,7 +112,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
     },
     async (request) => {
       const body = request.body;
-      const updated = await updateApplication(ctx, request.params.id, {
+      const updated = await updateApplication(asAdmin(request), request.params.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
         ...(body.scopes !== undefined ? { scopes: body.scopes } : {}),
@@ -135,7 +136,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
       },
     },
     async (request, reply) => {
-      await deleteApplication(ctx, request.params.id);
+      await deleteApplication(asAdmin(request), request.params.id);
       request.log.info({ applicationId: request.params.id }, "application deleted; everything issued to it revoked");
       return reply.code(204).send(null);
     },
@@ -164,7 +165,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
       },
     },
     async (request, reply) => {
-      const webhookSecret = await rotateWebhookSecret(ctx, request.params.id);
+      const webhookSecret = await rotateWebhookSecret(asAdmin(request), request.params.id);
       request.log.info({ applicationId: request.params.id }, "webhook secret rotated");
       return reply.code(201).send({ webhook_secret: webhookSecret });
     },
@@ -186,8 +187,8 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
       },
     },
     async (request) => {
-      const now = ctx.clock();
-      return { items: (await listSecrets(ctx, request.params.id)).map((secret) => secretJson(secret, now)) };
+      const now = clock();
+      return { items: (await listSecrets(asAdmin(request), request.params.id)).map((secret) => secretJson(secret, now)) };
     },
   );
 
@@ -216,9 +217,9 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
     },
     async (request, reply) => {
       const expiresAt = request.body?.expires_at ? new Date(request.body.expires_at) : null;
-      const { secret, clientSecret } = await addSecret(ctx, request.params.id, { expiresAt });
+      const { secret, clientSecret } = await addSecret(asAdmin(request), request.params.id, { expiresAt });
       request.log.info({ applicationId: request.params.id, secretId: secret.id }, "client secret added");
-      return reply.code(201).send({ ...secretJson(secret, ctx.clock()), client_secret: clientSecret });
+      return reply.code(201).send({ ...secretJson(secret, clock()), client_secret: clientSecret });
     },
   );
 
@@ -240,7 +241,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
     },
     async (request, reply) => {
       const { force } = request.query;
-      await deleteSecret(ctx, request.params.id, request.params.secretId, { force }).catch((error: unknown) => {
+      await deleteSecret(asAdmin(request), request.params.id, request.params.secretId, { force }).catch((error: unknown) => {
         throw error instanceof LastSecretError ? conflict(`${error.message} force=true`) : error;
       });
       request.log.info({ applicationId: request.params.id, secretId: request.params.secretId, force }, "client secret deleted");

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import { acceptAuthorizationRequest, getAuthorizationRequest, rejectAuthorizationRequest } from "../../domain/authorization-requests.js";
 import { parseScopes } from "../../shared/scopes.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 
 const authorizationRequest = {
@@ -40,7 +41,6 @@ const security = s.adminSecurity;
 
 export async function authorizationRequestRoutes(instance: FastifyInstance): Promise<void> {
   const app = instance.withTypeProvider<s.AdminTypeProvider>();
-  const ctx = app.domain;
 
   app.get(
     "/authorization-requests/:id",
@@ -59,7 +59,7 @@ export async function authorizationRequestRoutes(instance: FastifyInstance): Pro
       },
     },
     async (request) => {
-      const found = await getAuthorizationRequest(ctx, request.params.id);
+      const found = await getAuthorizationRequest(asAdmin(request), request.params.id);
       return {
         id: found.id,
         client_id: found.application.clientId,
@@ -100,7 +100,7 @@ export async function authorizationRequestRoutes(instance: FastifyInstance): Pro
       },
     },
     async (request) => {
-      const accepted = await acceptAuthorizationRequest(ctx, request.params.id, request.body);
+      const accepted = await acceptAuthorizationRequest(asAdmin(request), request.params.id, request.body);
       request.log.info(
         { authorizationRequestId: request.params.id, installationId: accepted.installation.id, installationCreated: accepted.created },
         "authorization request accepted",
@@ -130,7 +130,7 @@ export async function authorizationRequestRoutes(instance: FastifyInstance): Pro
       },
     },
     async (request) => {
-      const rejected = await rejectAuthorizationRequest(ctx, request.params.id);
+      const rejected = await rejectAuthorizationRequest(asAdmin(request), request.params.id);
       request.log.info({ authorizationRequestId: request.params.id }, "authorization request rejected");
       return { redirect_to: rejected.redirectTo };
     },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { createInstallation, getInstallation, listInstallations, pendingCode, reissueCode, uninstall } from "../../domain/installations.js";
+import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 import { installationJson } from "../../domain/views.js";
 
@@ -8,7 +9,6 @@ const security = s.adminSecurity;
 
 export async function installationRoutes(instance: FastifyInstance): Promise<void> {
   const app = instance.withTypeProvider<s.AdminTypeProvider>();
-  const ctx = app.domain;
 
   app.post(
     "/installations",
@@ -38,7 +38,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       },
     },
     async (request, reply) => {
-      const created = await createInstallation(ctx, {
+      const created = await createInstallation(asAdmin(request), {
         clientId: request.body.client_id,
         account: request.body.account,
         scopes: request.body.scopes,
@@ -71,7 +71,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
     },
     async (request) => {
       const { limit, cursor, client_id, account, status } = request.query;
-      const page = await listInstallations(ctx, { clientId: client_id, account, status }, { limit, cursor });
+      const page = await listInstallations(asAdmin(request), { clientId: client_id, account, status }, { limit, cursor });
       return { items: page.items.map(installationJson), next_cursor: page.nextCursor };
     },
   );
@@ -92,8 +92,8 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       },
     },
     async (request) => {
-      const installation = await getInstallation(ctx, request.params.id);
-      const pending = installation.status === "active" ? await pendingCode(ctx, installation.id) : null;
+      const installation = await getInstallation(asAdmin(request), request.params.id);
+      const pending = installation.status === "active" ? await pendingCode(asAdmin(request), installation.id) : null;
       return { ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) };
     },
   );
@@ -120,7 +120,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       },
     },
     async (request, reply) => {
-      const issued = await reissueCode(ctx, request.params.id);
+      const issued = await reissueCode(asAdmin(request), request.params.id);
       request.log.info({ installationId: issued.installation.id }, "installation code reissued");
       return reply
         .code(201)
@@ -144,7 +144,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       },
     },
     async (request, reply) => {
-      const { installation, changed } = await uninstall(ctx, request.params.id);
+      const { installation, changed } = await uninstall(asAdmin(request), request.params.id);
       if (changed) app.installationEvents.deleted(installation);
       request.log.info({ installationId: request.params.id }, "installation uninstalled; its codes and tokens revoked");
       return reply.code(204).send(null);

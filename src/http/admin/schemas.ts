@@ -3,6 +3,7 @@
 // never carry a field that is not listed here). Their descriptions and examples are
 // openapi.yaml's: @fastify/swagger generates the document from them (`npm run openapi`).
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
+import { EVENT_TYPES } from "../../domain/events.js";
 
 export const errorSchema = {
   type: "object",
@@ -250,6 +251,52 @@ export const deleteSecretQuery = {
 } as const;
 
 export const listQuery = { type: "object", additionalProperties: false, properties: pageQuery } as const;
+
+// ---- Events (the audit log): GET /admin/v1/events and /admin/v1/events/{id}.
+
+const eventProperties = {
+  id: { type: "string", description: "UUIDv7: events sort by id as by time." },
+  type: { type: "string", enum: EVENT_TYPES },
+  occurred_at: timestamp,
+  actor: {
+    type: "object",
+    description:
+      "Who caused the event: an admin credential (`admin:` and a hash prefix of the token), a client (its client_id), the CLI or appgrant itself.",
+    properties: { type: { type: "string", enum: ["admin", "cli", "client", "system"] }, id: { type: ["string", "null"] } },
+    required: ["type", "id"],
+  },
+  application_id: { type: ["string", "null"] },
+  installation_id: { type: ["string", "null"] },
+  request_id: { type: ["string", "null"], description: "The id of the HTTP request that caused the event (null for the CLI)." },
+  source_ip: { type: ["string", "null"] },
+  data: { type: "object", additionalProperties: true, description: "What changed; never a secret, code or token." },
+} as const;
+
+export const event = { type: "object", properties: eventProperties, required: Object.keys(eventProperties) } as const;
+
+export const eventList = {
+  type: "object",
+  properties: { items: { type: "array", items: event }, next_cursor: { type: ["string", "null"] } },
+  required: ["items", "next_cursor"],
+} as const;
+
+export const eventQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    ...pageQuery,
+    type: {
+      type: "array",
+      items: { type: "string", enum: EVENT_TYPES },
+      maxItems: EVENT_TYPES.length,
+      description: "Only events of these types (repeat the parameter for several).",
+    },
+    application_id: { type: "string", minLength: 1, maxLength: 100, description: "Only events of this application (its id)." },
+    installation_id: { type: "string", minLength: 1, maxLength: 100, description: "Only events of this installation." },
+    since: { type: "string", format: "date-time", description: "Only events at or after this time." },
+    until: { type: "string", format: "date-time", description: "Only events before this time." },
+  },
+} as const;
 
 /**
  * The error responses an admin route may give, each with what it means there. A route

@@ -30,6 +30,8 @@ import { presentsAdminToken } from "../admin-token.js";
 import { type AuthenticatedClient, basicPair, type BeforeVerification } from "../../oauth/client-auth.js";
 import { OAuthError } from "../../oauth/errors.js";
 import type { Count, Counter } from "../../shared/counter.js";
+import { recordAuthenticationLocked } from "../../domain/audit.js";
+import { withActor } from "../../domain/context.js";
 
 export interface RateLimitSettings {
   windowSeconds: number;
@@ -129,6 +131,27 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
   const byClientIpKey = (request: FastifyRequest, clientId: string) => `fail-client-ip:${clientKey(clientId)}:${addressOf(request)}`;
 
   /**
+   * client.authentication_locked, when the (client, IP) failure limit refuses for the
+   * first time in its window: the count passes the limit exactly once per window and
+   * key, so the event is recorded at most once, whichever process counts it. A failure
+   * to record it is logged and does not change the answer.
+   */
+  async function lockedOut(request: FastifyRequest, clientId: string, count: Count): Promise<void> {
+    if (count.count !== failures + 1) return;
+    const ctx = withActor(app.domain, { type: "system", requestId: request.id, sourceIp: request.ip });
+    try {
+      await recordAuthenticationLocked(ctx, {
+        clientId,
+        failures,
+        windowSeconds: settings.windowSeconds,
+        retryAfterSeconds: Math.max(1, Math.ceil(count.ttlMs / 1000)),
+      });
+    } catch (error) {
+      request.log.warn({ err: error, clientId }, "client.authentication_locked could not be recorded");
+    }
+  }
+
+  /**
    * Before argon2 runs on a secret nobody recognises. The attempt is counted first, as a
    * failure until it succeeds, with atomic increments: concurrent guesses cannot all
    * pass a limit that each of them read before any had failed.
@@ -139,7 +162,10 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
       counter.hit(byClientIpKey(request, clientId), windowMs),
     ]);
     if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "failed authentications from this IP address");
-    if (byClientIp.count > failures) throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+    if (byClientIp.count > failures) {
+      await lockedOut(request, clientId, byClientIp);
+      throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+    }
     // Only callers within their own limits spend the client's budget: a refused one cannot exhaust it.
     const byClient = await counter.hit(`verify-client:${clientKey(clientId)}`, windowMs);
     if (byClient.count > 2 * failures) throw tooMany(byClient, "argon2 budget of this client spent");
@@ -153,7 +179,10 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
       clientId === undefined ? undefined : counter.hit(byClientIpKey(request, clientId), windowMs),
     ]);
     if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "failed authentications from this IP address");
-    if (byClientIp && byClientIp.count > failures) throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+    if (byClientIp && byClientIp.count > failures) {
+      await lockedOut(request, clientId!, byClientIp);
+      throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+    }
   }
 
   return {

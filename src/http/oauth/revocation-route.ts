@@ -6,7 +6,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { Authenticate } from "../../oauth/client-auth.js";
 import { clientSecurity, formOrJson, invalidRequestResponse, noStore, noStoreHeaders, oauthErrors, tokenLookupRequest } from "./responses.js";
 import { findToken, tokenRequestParams } from "../../oauth/find-token.js";
-import type { TokenStore } from "../../oauth/token-store.js";
+import type { RevocationEvent, TokenStore } from "../../oauth/token-store.js";
 
 export function revocationRoute(
   app: FastifyInstance,
@@ -41,10 +41,20 @@ export function revocationRoute(
       const client = await authenticate(request, params, now);
       const found = await findToken(store, token, params.get("token_type_hint"));
       if (found && found.record.applicationId === client.id) {
+        const { record } = found;
+        const event: RevocationEvent = {
+          type: "token.revoked",
+          applicationId: record.applicationId,
+          installationId: record.installationId,
+          clientId: client.clientId,
+          requestId: request.id,
+          sourceIp: request.ip,
+          data: { token_id: record.id, family_id: record.familyId, token_type: found.kind },
+        };
         const revoked =
           found.kind === "refresh_token"
-            ? await store.revokeFamily(found.record.familyId, now, "revoked")
-            : Number(await store.revokeToken(found.record.id, now, "revoked"));
+            ? await store.revokeFamily(record.familyId, now, "revoked", event)
+            : Number(await store.revokeToken(record.id, now, "revoked", event));
         request.log.info({ tokenId: found.record.id, kind: found.kind, revoked }, "token revoked by its client");
       }
       return reply.code(200).send();

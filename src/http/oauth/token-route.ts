@@ -135,7 +135,8 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
       if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
-      return grant.handle({ client, params, now, log: request.log, store, hasher, config: app.config, secretKey });
+      const origin = { requestId: request.id, sourceIp: request.ip };
+      return grant.handle({ client, params, now, log: request.log, store, hasher, config: app.config, secretKey, request: origin });
     },
   );
 }

@@ -1,9 +1,22 @@
 // grant_type=authorization_code (RFC 6749 §4.1.3).
 import { isWellFormed, sha256 } from "../../crypto/tokens.js";
 import { invalidGrant } from "../errors.js";
-import type { GrantType } from "../grant-type.js";
+import type { GrantContext, GrantType } from "../grant-type.js";
 import { randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
 import { checkCodeVerifier } from "../pkce.js";
+import type { CodeRecord, RevocationEvent } from "../token-store.js";
+
+/** token.code_reused: the second use of a code, recorded with the revocation of what it produced. */
+function codeReused(ctx: GrantContext, code: CodeRecord): RevocationEvent {
+  return {
+    type: "token.code_reused",
+    applicationId: code.applicationId,
+    installationId: code.installationId,
+    clientId: ctx.client.clientId,
+    ...ctx.request,
+    data: { code_id: code.id, family_id: code.id },
+  };
+}
 
 const INVALID = "authorization code is invalid";
 
@@ -21,7 +34,7 @@ export const authorizationCode: GrantType = {
 
     if (stored.consumedAt !== null) {
       // RFC 6749 §10.5: a code used twice means it leaked; revoke what it produced.
-      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused");
+      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused", codeReused(ctx, stored));
       ctx.log.warn({ codeId: stored.id, revoked }, "authorization code reused: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }
@@ -52,7 +65,7 @@ export const authorizationCode: GrantType = {
     if (!(await ctx.store.exchangeCode(stored.id, ctx.now, row))) {
       // Another request consumed it between our read and our write: this is the
       // second use, with the same consequence as above.
-      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused");
+      const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused", codeReused(ctx, stored));
       ctx.log.warn({ codeId: stored.id, revoked }, "authorization code used concurrently: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }

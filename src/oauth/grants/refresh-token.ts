@@ -40,7 +40,14 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
       return tokenResponse(pair, successor, ctx.now);
     }
   }
-  const revoked = await ctx.store.revokeFamily(parent.familyId, ctx.now, "refresh_reused");
+  const revoked = await ctx.store.revokeFamily(parent.familyId, ctx.now, "refresh_reused", {
+    type: "token.refresh_reused",
+    applicationId: parent.applicationId,
+    installationId: parent.installationId,
+    clientId: ctx.client.clientId,
+    ...ctx.request,
+    data: { token_id: parent.id, family_id: parent.familyId, generation: parent.generation },
+  });
   ctx.log.warn({ tokenId: parent.id, familyId: parent.familyId, revoked }, "rotated refresh token reused: token family revoked");
   throw invalidGrant("refresh token has already been used");
 }
