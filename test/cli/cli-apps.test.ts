@@ -1,6 +1,6 @@
 // `appgrant apps …`: applications and client secrets, through the CLI as a child process.
 import t from "tap";
-import { cliOnFreshDir, createArgs, databaseBytes, field, json } from "../support/cli-helper.js";
+import { cliOnFreshDir, createArgs, databaseBytes, field, json, MIGRATION_COUNT } from "../support/cli-helper.js";
 
 t.test("apps create shows the client and webhook secrets once; show and list never do", async (t) => {
   const { cli, dbFile } = cliOnFreshDir(t);
@@ -15,7 +15,7 @@ t.test("apps create shows the client and webhook secrets once; show and list nev
   t.equal(field(created.stdout, "scopes"), "read write");
   t.equal(field(created.stdout, "webhook_url"), "https://bot.example/hook");
   t.match(created.stdout, /shown only this once/);
-  t.match(created.stderr, /applied 1 migration/, "a fresh data directory is migrated first");
+  t.match(created.stderr, new RegExp(`applied ${MIGRATION_COUNT} migration`), "a fresh data directory is migrated first");
   const stored = databaseBytes(dbFile);
   t.notOk(stored.includes(secret!), "only a hash of the client secret is stored");
   t.notOk(stored.includes(webhookSecret!), "the webhook secret is not stored in the clear");

@@ -2,7 +2,7 @@
 // needed) with DATABASE_URL in its environment, on a fresh data directory it must
 // migrate itself.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,3 +69,8 @@ export const createArgs = [
   "--scope",
   "write",
 ];
+
+/** How many migrations a fresh SQLite database gets: the folders of prisma/migrations. */
+export const MIGRATION_COUNT = readdirSync(fileURLToPath(new URL("../../prisma/migrations", import.meta.url)), { withFileTypes: true }).filter(
+  (entry) => entry.isDirectory(),
+).length;
