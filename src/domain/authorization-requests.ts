@@ -5,7 +5,7 @@ import { newId } from "../shared/ids.js";
 import type { Application, AuthorizationRequest } from "../generated/prisma/client.js";
 import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
-import { createAuthorizationCode, type InstallationWithApp } from "./installations.js";
+import { createAuthorizationCode, type InstallationWithApp, recordInstallationCreated } from "./installations.js";
 import { withQuery } from "../shared/url.js";
 import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
 
@@ -113,12 +113,14 @@ export async function acceptAuthorizationRequest(
             include,
           });
       await tx.authorizationRequest.update({ where: { id }, data: { installationId: installation.id } });
-      const { code } = await createAuthorizationCode(ctx, tx, installation, {
+      const issued = await createAuthorizationCode(ctx, tx, installation, {
         scopes: formatScopes(scopes),
         redirectUri: request.redirectUriSent ? request.redirectUri : null,
         codeChallenge: request.codeChallenge,
         codeChallengeMethod: request.codeChallengeMethod,
       });
+      const { code } = issued;
+      if (!existing) await recordInstallationCreated(ctx, tx, installation, issued);
       const redirectTo = withQuery(request.redirectUri, { code, state: request.state, iss: ctx.config.issuer });
       return { redirectTo, installation, created: !existing, code };
     });

@@ -14,6 +14,8 @@ export interface DomainSettings {
   refreshTokenLifetime: number;
   issuer: string;
   webhookPolicy: WebhookPolicySettings;
+  /** Seconds a rotated webhook secret keeps signing deliveries alongside the new one (default 24 h). */
+  webhookSecretOverlap?: number;
 }
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */

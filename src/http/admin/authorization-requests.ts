@@ -63,7 +63,6 @@ export async function authorizationRequestRoutes(app: FastifyInstance): Promise<
         { authorizationRequestId: request.params.id, installationId: accepted.installation.id, installationCreated: accepted.created },
         "authorization request accepted",
       );
-      if (accepted.created) app.installationEvents.created(accepted.installation, accepted.code);
       return { redirect_to: accepted.redirectTo };
     },
   );

@@ -26,7 +26,6 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
         scopes: request.body.scopes,
       });
       request.log.info({ installationId: created.installation.id }, "installation created");
-      app.installationEvents.created(created.installation, created.code);
       return reply.code(201).send({
         ...installationJson(created.installation),
         code: created.code,
@@ -72,8 +71,7 @@ export async function installationRoutes(app: FastifyInstance): Promise<void> {
     "/installations/:id",
     { schema: { params: s.idParams, response: { 204: { type: "null" }, ...s.errorResponses } } },
     async (request, reply) => {
-      const { installation, changed } = await uninstall(ctx, request.params.id);
-      if (changed) app.installationEvents.deleted(installation);
+      await uninstall(ctx, request.params.id);
       request.log.info({ installationId: request.params.id }, "installation uninstalled; its codes and tokens revoked");
       return reply.code(204).send();
     },
