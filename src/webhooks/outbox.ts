@@ -160,7 +160,7 @@ export class DeliveryWorker {
   async #round(): Promise<number> {
     const now = this.options.clock();
     // Long enough for the attempt and its record; a process killed meanwhile frees the row when it ends.
-    const lease = new Date(now.getTime() + this.#timeoutMs + 2 * this.#dbTimeoutMs + 5000);
+    const lease = new Date(now.getTime() + this.#timeoutMs + 2 * this.#dbTimeoutMs + 1000);
     let claimed: ClaimedDelivery[];
     try {
       claimed = await within(this.options.store.claim(now, lease, this.#batchSize), this.#dbTimeoutMs);
