@@ -581,3 +581,44 @@ t.test("accepting an authorization request that creates an installation sends cr
   await test.close();
   t.equal(hook.deliveries.length, 1, "no created event when the active installation is reused");
 });
+
+t.test("the admin API lists an application's deliveries, shows one and redelivers it under the same webhook-id", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, (request, index, res) => answer(index === 0 ? 500 : 200)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  await until("the failed attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null;
+  });
+
+  const listed = await test.admin("GET", `/admin/v1/applications/${app.id}/deliveries`);
+  t.equal(listed.statusCode, 200);
+  const { items, next_cursor } = listed.json() as { items: Record<string, unknown>[]; next_cursor: string | null };
+  t.equal(next_cursor, null);
+  t.equal(items.length, 1);
+  t.match(items[0], { id: stored!.id, type: "installation.created", status: "pending", attempts: 1, last_status: 500, last_error: "HTTP 500" });
+  t.type(items[0]!.next_attempt_at, "string");
+  t.notOk(JSON.stringify(items).includes("agc_"), "no code in the listing");
+
+  const shown = await test.admin("GET", `/admin/v1/deliveries/${stored!.id}`);
+  t.equal(shown.statusCode, 200);
+  t.same(shown.json(), items[0]);
+  t.equal((await test.admin("GET", "/admin/v1/deliveries/msg_unknown")).statusCode, 404);
+  t.equal((await test.admin("GET", "/admin/v1/applications/unknown/deliveries")).statusCode, 404);
+
+  // Not due for ~10 s on the clock; redelivering sends it now, under the same id.
+  const redelivered = await test.admin("POST", `/admin/v1/deliveries/${stored!.id}/redeliver`);
+  t.equal(redelivered.statusCode, 200);
+  t.equal((redelivered.json() as { status: string }).status, "pending");
+  await until("delivered", async () => (await row(test, stored!.id)).status === "delivered");
+  t.equal(hook.deliveries.length, 2);
+  t.equal(hook.deliveries[1]!.headers["webhook-id"], stored!.id, "the same webhook-id");
+
+  const again = await test.admin("POST", `/admin/v1/deliveries/${stored!.id}/redeliver`);
+  t.equal(again.statusCode, 200, "a delivered one can be sent again too");
+  await deliveryCount(hook, 3);
+  t.equal(hook.deliveries[2]!.headers["webhook-id"], stored!.id);
+  t.equal((await test.admin("POST", "/admin/v1/deliveries/msg_unknown/redeliver")).statusCode, 404);
+});

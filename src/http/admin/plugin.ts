@@ -7,6 +7,7 @@ import { applicationRoutes } from "./applications.js";
 import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
 import { authorizationRequestRoutes } from "./authorization-requests.js";
+import { deliveryRoutes } from "./deliveries.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
@@ -49,4 +50,5 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
   await app.register(applicationRoutes);
   await app.register(installationRoutes);
   await app.register(authorizationRequestRoutes);
+  await app.register(deliveryRoutes);
 }
