@@ -8,6 +8,7 @@ import { appCommands } from "./apps.js";
 import { parseCommand, UsageError } from "./args.js";
 import type { Command, CommandTable } from "./command.js";
 import { installCommands } from "./installs.js";
+import { deliveryCommands } from "./deliveries.js";
 import { keyCommands } from "./keys.js";
 import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
 import { studioCommand } from "./studio.js";
@@ -16,6 +17,7 @@ import { commandUsage, groupUsage, usage } from "./usage.js";
 export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
+  ...deliveryCommands,
   ...keyCommands,
   migrate: migrateCommand,
   purge: purgeCommand,
