@@ -18,6 +18,7 @@ import { discoveryRoute } from "../http/oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { DeliveryWorker, type WebhookSettings } from "../webhooks/outbox.js";
 import { createOutboxStore } from "../storage/outbox-store.js";
+import { pauseWebhooks } from "../domain/webhook-pause.js";
 import { WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import { formatSchemaErrors } from "../http/schema-errors.js";
 import { drainHooks } from "./shutdown.js";
@@ -86,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     timeoutMs: config.webhookTimeout * 1000,
     giveUpAfterMs: config.webhookGiveUpHours * 3_600_000,
     dbTimeoutMs: config.db.queryTimeoutMs + config.db.connectTimeoutMs,
+    pause: (applicationId, streak) => pauseWebhooks(app.domain, applicationId, streak),
     ...options.webhooks,
   });
   // A domain write may have recorded a delivery: the worker looks at once instead of at its next poll.

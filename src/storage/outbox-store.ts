@@ -123,6 +123,23 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     async eraseCode(id) {
       await database.transaction((tx) => tx.webhookDelivery.updateMany({ where: { id }, data: { codeEncrypted: null } }));
     },
+    async failureStreak(applicationId) {
+      const success = await prisma.webhookDelivery.aggregate({ where: { applicationId, deliveredAt: { not: null } }, _max: { deliveredAt: true } });
+      const lastSuccess = success._max.deliveredAt;
+      const failing = await prisma.webhookDelivery.aggregate({
+        where: {
+          applicationId,
+          status: { in: ["pending", "failed"] },
+          attempts: { gt: 0 },
+          ...(lastSuccess ? { lastAttemptAt: { gt: lastSuccess } } : {}),
+        },
+        _sum: { attempts: true },
+        _min: { createdAt: true },
+      });
+      const first = failing._min.createdAt;
+      const since = first === null ? null : lastSuccess && lastSuccess > first ? lastSuccess : first;
+      return { failures: failing._sum.attempts ?? 0, since };
+    },
     async record(id, lease, attempt) {
       const { count } = await database.transaction((tx) =>
         tx.webhookDelivery.updateMany({ where: { id, leaseUntil: lease }, data: { ...attempt, leaseUntil: null } }),

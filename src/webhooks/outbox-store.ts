@@ -51,6 +51,11 @@ export interface OutboxStore {
   codeIsValid(codeId: string, now: Date): Promise<boolean>;
   /** Erases the sealed code of a delivery (the code is no longer valid). */
   eraseCode(id: string): Promise<void>;
+  /**
+   * The application's failures since its last successful delivery: the attempts of its
+   * undelivered deliveries tried since then, and when the first of them was due.
+   */
+  failureStreak(applicationId: string): Promise<{ failures: number; since: Date | null }>;
   /** Records an attempt and releases the lease; false when the lease was lost (another process owns the row). */
   record(id: string, lease: Date, attempt: AttemptRecord): Promise<boolean>;
 }

@@ -41,6 +41,10 @@ export interface WebhookSettings {
   dbTimeoutMs?: number;
   /** Host name resolution (default: the system's); tests inject one. */
   resolver?: Resolver;
+  /** An application is paused after this many failed attempts in a row… */
+  pauseAfterFailures?: number;
+  /** …spanning at least this long (clock time) with no success. */
+  pauseAfterMs?: number;
 }
 
 export interface DeliveryWorkerOptions extends WebhookSettings {
@@ -50,6 +54,8 @@ export interface DeliveryWorkerOptions extends WebhookSettings {
   log: Logger;
   /** Where deliveries may go (SSRF): checked on every address, at every attempt. */
   policy: WebhookAddressPolicy;
+  /** Pauses the application's webhooks (and records application.webhooks_paused); true when it did. */
+  pause?: (applicationId: string, streak: { failures: number; since: Date }) => Promise<boolean>;
 }
 
 const REFUSED = "webhook delivery refused by the address policy; not retried";
@@ -91,6 +97,8 @@ export class DeliveryWorker {
   readonly #batchSize: number;
   readonly #dbTimeoutMs: number;
   readonly #resolver: Resolver;
+  readonly #pauseAfterFailures: number;
+  readonly #pauseAfterMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -108,6 +116,8 @@ export class DeliveryWorker {
     this.#batchSize = options.batchSize ?? 10;
     this.#dbTimeoutMs = options.dbTimeoutMs ?? 5000;
     this.#resolver = options.resolver ?? systemResolver;
+    this.#pauseAfterFailures = options.pauseAfterFailures ?? 20;
+    this.#pauseAfterMs = options.pauseAfterMs ?? 24 * 3_600_000;
   }
 
   start(): void {
@@ -273,6 +283,20 @@ export class DeliveryWorker {
     }
     await record({ status: "pending", ...measured, lastError: failure, nextAttemptAt: next });
     log.warn({ ...context, failure, retryInMs: Math.round(delay) }, "webhook delivery failed; will retry");
+    await this.#pauseIfFailing(delivery.applicationId, now);
+  }
+
+  /** After a failure: an endpoint failing for long enough has its webhooks paused until an operator resumes them. */
+  async #pauseIfFailing(applicationId: string, now: Date): Promise<void> {
+    if (!this.options.pause) return;
+    const streak = await within(this.options.store.failureStreak(applicationId), this.#dbTimeoutMs);
+    if (streak.since === null || streak.failures < this.#pauseAfterFailures || now.getTime() - streak.since.getTime() < this.#pauseAfterMs) return;
+    if (await within(this.options.pause(applicationId, { failures: streak.failures, since: streak.since }), this.#dbTimeoutMs)) {
+      this.options.log.error(
+        { applicationId, failures: streak.failures, failingSince: streak.since },
+        "webhooks paused: the endpoint keeps failing; resume with PATCH /admin/v1/applications/{id} {webhooks_paused: false}",
+      );
+    }
   }
 
   /**

@@ -622,3 +622,48 @@ t.test("the admin API lists an application's deliveries, shows one and redeliver
   t.equal(hook.deliveries[2]!.headers["webhook-id"], stored!.id);
   t.equal((await test.admin("POST", "/admin/v1/deliveries/msg_unknown/redeliver")).statusCode, 404);
 });
+
+t.test("an endpoint failing for a day is paused (application.webhooks_paused) until PATCH webhooks_paused: false", async (t) => {
+  const test = await buildWebhookApp(t, {}, { pauseAfterFailures: 5 });
+  let up = false;
+  const hook = await receiver(t, (request, index, res) => answer(up ? 200 : 500)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const started = test.clock().getTime();
+  let current = stored!;
+  for (;;) {
+    const application = await test.app.domain.db.application.findUniqueOrThrow({ where: { id: app.id } });
+    if (application.webhooksPausedAt !== null) break;
+    const attempts = current.attempts;
+    test.clock.set(current.nextAttemptAt);
+    current = await until(`attempt ${attempts + 1}`, async () => {
+      const r = await row(test, stored!.id);
+      return r.attempts > attempts && r.leaseUntil === null && r;
+    });
+    // The pause follows the record of the attempt that reached the threshold.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.ok(test.clock().getTime() - started >= 24 * 3_600_000, "paused only once the failures spanned a day");
+  t.equal(current.status, "pending", "the delivery stays pending");
+  const paused = await test.app.domain.db.event.findFirstOrThrow({ where: { type: "application.webhooks_paused", applicationId: app.id } });
+  t.match(JSON.parse(paused.data), { consecutive_failures: current.attempts });
+  const sent = hook.deliveries.length;
+  test.clock.advance(7 * 24 * 3600);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(hook.deliveries.length, sent, "nothing is sent while paused");
+
+  up = true;
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  t.equal(
+    (await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: true })).statusCode,
+    400,
+    "pausing is not an admin's call",
+  );
+  await until("delivered after resuming", async () => (await row(test, stored!.id)).status === "delivered");
+  t.ok(
+    await test.app.domain.db.event.findFirst({ where: { type: "application.webhooks_resumed", applicationId: app.id } }),
+    "application.webhooks_resumed",
+  );
+});

@@ -60,6 +60,7 @@ t.test("claims that fail or hang are logged once, retried at the next poll, and 
       return [delivery];
     },
     codeIsValid: async () => false,
+    failureStreak: async () => ({ failures: 0, since: null }),
     eraseCode: async () => {},
     async record(_id, _lease, attempt) {
       recorded.push(attempt);

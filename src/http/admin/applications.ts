@@ -13,6 +13,7 @@ import {
 } from "../../domain/applications.js";
 import { conflict } from "../../domain/errors.js";
 import * as s from "./schemas.js";
+import { resumeWebhooks } from "../../domain/webhook-pause.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
 interface AppBody {
@@ -21,6 +22,7 @@ interface AppBody {
   scopes?: string[];
   webhook_url?: string | null;
   client_type?: "confidential" | "public";
+  webhooks_paused?: false;
 }
 type IdParams = { id: string };
 
@@ -63,6 +65,9 @@ export async function applicationRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: s.idParams, body: s.updateApplicationBody, response: { 200: s.application, ...s.errorResponses } } },
     async (request) => {
       const body = request.body;
+      if (body.webhooks_paused === false && (await resumeWebhooks(ctx, request.params.id))) {
+        request.log.info({ applicationId: request.params.id }, "webhooks resumed");
+      }
       const updated = await updateApplication(ctx, request.params.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
