@@ -9,6 +9,7 @@ import { parseCommand, UsageError } from "./args.js";
 import type { Command, CommandTable } from "./command.js";
 import { eventCommands } from "./events.js";
 import { installCommands } from "./installs.js";
+import { deliveryCommands } from "./deliveries.js";
 import { keyCommands } from "./keys.js";
 import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
 import { studioCommand } from "./studio.js";
@@ -17,6 +18,7 @@ import { commandUsage, groupUsage, usage } from "./usage.js";
 export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
+  ...deliveryCommands,
   ...keyCommands,
   ...eventCommands,
   migrate: migrateCommand,

@@ -4,6 +4,7 @@ import type { Command, CommandTable } from "./command.js";
 const GROUP_TITLES: Record<string, string> = {
   apps: "Applications",
   installs: "Installations",
+  deliveries: "Webhook deliveries",
   keys: "Server keys",
   events: "Events (audit log)",
 };

@@ -1,4 +1,5 @@
 // Applications (OAuth clients) and their client secrets.
+import { randomBytes } from "node:crypto";
 import { encrypt } from "../crypto/encryption.js";
 import { generateClientId, generateCredential } from "../crypto/tokens.js";
 import { newId } from "../shared/ids.js";
@@ -118,9 +119,14 @@ async function newSecret(ctx: DomainContext, applicationId: string, expiresAt: D
 
 export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
 
-/** A new webhook signing secret: the plaintext (shown once) and its sealed form (stored). */
+/**
+ * A new webhook signing secret: the plaintext (shown once) and its sealed form (stored).
+ * In the Standard Webhooks form, `whsec_` + base64 of 32 random bytes, which their
+ * libraries take as it is. Secrets issued before (`agw_…`) keep signing: their bytes
+ * are the key (src/webhooks/signature.ts).
+ */
 function newWebhookSecret(ctx: DomainContext): { webhookSecret: string; webhookSecretEncrypted: string } {
-  const webhookSecret = generateCredential("webhookSecret");
+  const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
   return { webhookSecret, webhookSecretEncrypted: encrypt(ctx.secretKey, WEBHOOK_SECRET_PURPOSE, webhookSecret) };
 }
 
@@ -248,12 +254,31 @@ export async function deleteApplication(ctx: DomainContext, id: string): Promise
   });
 }
 
-/** Replaces the webhook signing secret; the new one is returned once. */
+/** Seconds a rotated webhook secret keeps signing deliveries next to the new one, by default. */
+export const DEFAULT_WEBHOOK_SECRET_OVERLAP = 24 * 3600;
+
+/**
+ * Replaces the webhook signing secret; the new one is returned once. The previous one
+ * keeps signing deliveries next to it (two `v1,` signatures) for the overlap, so a
+ * receiver can switch to the new secret without rejecting a delivery meanwhile.
+ */
 export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promise<string> {
   const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
+  const now = ctx.clock();
+  const overlap = ctx.config.webhookSecretOverlap ?? DEFAULT_WEBHOOK_SECRET_OVERLAP;
   await ctx.transaction(async (tx) => {
-    const { count } = await tx.application.updateMany({ where: { id }, data: { webhookSecretEncrypted, updatedAt: ctx.clock() } });
-    if (count === 0) throw notFound("application");
+    const current = await tx.application.findUnique({ where: { id }, select: { webhookSecretEncrypted: true } });
+    if (!current) throw notFound("application");
+    const previous = overlap > 0 ? current.webhookSecretEncrypted : null;
+    await tx.application.update({
+      where: { id },
+      data: {
+        webhookSecretEncrypted,
+        webhookSecretPreviousEncrypted: previous,
+        webhookSecretPreviousUntil: previous ? new Date(now.getTime() + overlap * 1000) : null,
+        updatedAt: now,
+      },
+    });
     await recordEvent(ctx, tx, { type: "application.webhook_secret_rotated", applicationId: id, data: {} });
   });
   return webhookSecret;

@@ -6,7 +6,7 @@ import type { Application, AuthorizationRequest } from "../generated/prisma/clie
 import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
 import { recordEvent } from "./events.js";
-import { createAuthorizationCode, type InstallationWithApp } from "./installations.js";
+import { createAuthorizationCode, type InstallationWithApp, recordInstallationCreated } from "./installations.js";
 import { withQuery } from "../shared/url.js";
 import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
 
@@ -114,12 +114,14 @@ export async function acceptAuthorizationRequest(
             include,
           });
       await tx.authorizationRequest.update({ where: { id }, data: { installationId: installation.id } });
-      const { code } = await createAuthorizationCode(ctx, tx, installation, {
+      const issued = await createAuthorizationCode(ctx, tx, installation, {
         scopes: formatScopes(scopes),
         redirectUri: request.redirectUriSent ? request.redirectUri : null,
         codeChallenge: request.codeChallenge,
         codeChallengeMethod: request.codeChallengeMethod,
       });
+      const { code } = issued;
+      if (!existing) await recordInstallationCreated(ctx, tx, installation, issued);
       await recordEvent(ctx, tx, {
         type: "authorization_request.accepted",
         applicationId: request.applicationId,

@@ -16,6 +16,8 @@ export interface DomainSettings {
   webhookPolicy: WebhookPolicySettings;
   /** Days the purge keeps events (src/domain/purge.ts); 0 keeps them forever. Unset: 90. */
   eventRetentionDays?: number;
+  /** Seconds a rotated webhook secret keeps signing deliveries alongside the new one (default 24 h). */
+  webhookSecretOverlap?: number;
 }
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */

@@ -10,6 +10,8 @@ import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { revokeInstallationCredentials } from "./revocation.js";
 import { formatScopes, parseList, parseScopes, scopesOutside } from "../shared/scopes.js";
 import { withQuery } from "../shared/url.js";
+import { recordEvent } from "./events.js";
+import { installationJson } from "./views.js";
 
 export const INSTALLATION_STATUSES = ["active", "uninstalled"] as const;
 export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number];
@@ -78,6 +80,25 @@ export function installationRedirect(
   });
 }
 
+/**
+ * installation.created, in the transaction that created the installation and its code:
+ * the code travels in the webhook (sealed in the delivery row, sent while it is valid),
+ * never in the event.
+ */
+export async function recordInstallationCreated(ctx: DomainContext, tx: Tx, installation: InstallationWithApp, issued: IssuedCode): Promise<void> {
+  await recordEvent(
+    ctx,
+    tx,
+    {
+      type: "installation.created",
+      applicationId: installation.applicationId,
+      installationId: installation.id,
+      data: { installation: installationJson(installation) },
+    },
+    { value: issued.code, id: issued.authorizationCode.id, expiresAt: issued.authorizationCode.expiresAt },
+  );
+}
+
 export async function createInstallation(
   ctx: DomainContext,
   input: { clientId: string; account: string; scopes?: string[] | undefined },
@@ -107,6 +128,7 @@ export async function createInstallation(
         include: withApp,
       });
       const issued = await createAuthorizationCode(ctx, tx, installation, { scopes: installation.scopes });
+      await recordInstallationCreated(ctx, tx, installation, issued);
       const redirectTo = installationRedirect(application.redirectUris, {
         code: issued.code,
         installationId: installation.id,
@@ -168,7 +190,16 @@ export async function uninstall(ctx: DomainContext, id: string): Promise<{ insta
       data: { status: "uninstalled", activeAccount: null, uninstalledAt: now },
     });
     await revokeInstallationCredentials(tx, id, now);
-    return { installation: await tx.installation.findUniqueOrThrow({ where: { id }, include: withApp }), changed: count === 1 };
+    const installation = await tx.installation.findUniqueOrThrow({ where: { id }, include: withApp });
+    if (count === 1) {
+      await recordEvent(ctx, tx, {
+        type: "installation.deleted",
+        applicationId: installation.applicationId,
+        installationId: id,
+        data: { installation: installationJson(installation) },
+      });
+    }
+    return { installation, changed: count === 1 };
   });
 }
 
@@ -188,6 +219,17 @@ export async function reissueCode(ctx: DomainContext, id: string): Promise<Issue
       data: { revokedAt: now },
     });
     const issued = await createAuthorizationCode(ctx, tx, installation, { scopes: installation.scopes });
+    await recordEvent(
+      ctx,
+      tx,
+      {
+        type: "installation.code_reissued",
+        applicationId: installation.applicationId,
+        installationId: id,
+        data: { installation: installationJson(installation) },
+      },
+      { value: issued.code, id: issued.authorizationCode.id, expiresAt: issued.authorizationCode.expiresAt },
+    );
     return { installation, ...issued };
   });
 }

@@ -64,6 +64,7 @@ const document = {
         "request, then accepts or rejects it.",
     },
     { name: "events", description: "The audit log: every change worth auditing, who made it, from where." },
+    { name: "deliveries", description: "Webhook deliveries (the outbox): their attempts, and redelivery." },
   ],
   components: {
     securitySchemes: {

@@ -16,7 +16,10 @@ import { refreshToken } from "../oauth/grants/refresh-token.js";
 import { oauthEndpoints } from "../http/oauth/plugin.js";
 import { discoveryRoute } from "../http/oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
-import { installationWebhooks, type WebhookSettings } from "../http/installation-events.js";
+import { DeliveryWorker, type WebhookSettings } from "../webhooks/outbox.js";
+import { createOutboxStore } from "../storage/outbox-store.js";
+import { pauseWebhooks } from "../domain/webhook-pause.js";
+import { WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import { formatSchemaErrors } from "../http/schema-errors.js";
 import { openApi } from "../http/openapi.js";
 import { drainHooks } from "./shutdown.js";
@@ -46,7 +49,7 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** An open database; otherwise one is opened from config.database and closed with the app. */
   database?: Database;
-  /** Webhook retry settings (tests shorten the backoff). */
+  /** Delivery worker settings beyond the config's (tests shorten the poll and the backoff, inject a resolver). */
   webhooks?: WebhookSettings;
   /** Overrides config.secretKeys and the key file (tests). */
   secretKey?: ServerKeys;
@@ -74,9 +77,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.decorate("config", config);
   const secretKey = options.secretKey ?? resolveSecretKey(config);
-  app.decorate("domain", createDomainContext(database, config, new SecretHasher(), secretKey, options.clock));
-
-  const webhooks = installationWebhooks(app, options.webhooks);
+  const clock = options.clock ?? (() => new Date());
+  // The webhook outbox's worker (src/webhooks/outbox.ts), in every server process.
+  const webhooks = new DeliveryWorker({
+    store: createOutboxStore(database, config.database.kind),
+    secretKey,
+    clock,
+    log: app.log,
+    policy: new WebhookAddressPolicy(config.webhookPolicy),
+    timeoutMs: config.webhookTimeout * 1000,
+    giveUpAfterMs: config.webhookGiveUpHours * 3_600_000,
+    dbTimeoutMs: config.db.queryTimeoutMs + config.db.connectTimeoutMs,
+    pause: (applicationId, streak) => pauseWebhooks(app.domain, applicationId, streak),
+    ...options.webhooks,
+  });
+  // A domain write may have recorded a delivery: the worker looks at once instead of at its next poll.
+  const transaction: Database["transaction"] = async (fn) => {
+    const result = await database.transaction(fn);
+    webhooks.wake();
+    return result;
+  };
+  app.decorate("domain", createDomainContext({ prisma: database.prisma, transaction }, config, new SecretHasher(), secretKey, clock));
   // Redis for the shared rate limits (src/storage/redis.ts): unreachable at start, refuse to start.
   const redis = config.redisUrl
     ? await connectRedis(config.redisUrl, { timeoutMs: config.redisTimeout, log: app.log }).catch(async (error: unknown) => {
@@ -93,7 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The rate limits count in memory on the app's clock, or in Redis with memory as its fallback.
   const memoryCounter = new MemoryCounter(() => app.domain.clock().getTime());
   const rateLimitCounter = redis ? new RedisCounter(redis, `${config.redisPrefix}rate-limit:`, memoryCounter) : memoryCounter;
-  // One hook, in order: pending webhook deliveries still read the database.
+  // One hook, in order: the attempts in progress still record themselves in the database.
   app.addHook("onClose", async () => {
     await webhooks.close();
     await redis?.close();
@@ -102,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Before the routes: it collects them, with their schemas, as they are added.
   await openApi(app, { serve: config.docs });
+  app.addHook("onReady", async () => webhooks.start());
   await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry(GRANT_TYPES);

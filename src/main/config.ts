@@ -74,6 +74,14 @@ export interface Config {
    * APPGRANT_WEBHOOK_ALLOW_PRIVATE (loopback, RFC 1918, unique local, CGNAT) and APPGRANT_WEBHOOK_ALLOWED_CIDRS.
    */
   webhookPolicy: { allowPrivate: boolean; allowedCidrs: string[] };
+  /**
+   * The delivery worker (src/webhooks/outbox.ts): seconds one attempt may take (APPGRANT_WEBHOOK_TIMEOUT),
+   * hours after which an undelivered delivery is given up (APPGRANT_WEBHOOK_GIVE_UP_HOURS), and hours a
+   * rotated webhook secret still signs deliveries alongside the new one (APPGRANT_WEBHOOK_SECRET_OVERLAP_HOURS).
+   */
+  webhookTimeout: number;
+  webhookGiveUpHours: number;
+  webhookSecretOverlap: number;
   /** Seconds a SIGTERM/SIGINT shutdown may take (APPGRANT_SHUTDOWN_GRACE); then open connections are cut (src/main/shutdown.ts). */
   shutdownGrace: number;
   /** Milliseconds any one Redis step may take: connecting, each command (APPGRANT_REDIS_TIMEOUT). */
@@ -316,6 +324,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     purgeInterval: integer(env, "APPGRANT_PURGE_INTERVAL", 0, 0, 7 * day),
     eventRetentionDays: integer(env, "APPGRANT_EVENT_RETENTION_DAYS", 90, 0, 36_500),
     webhookPolicy: webhookPolicy(env),
+    webhookTimeout: integer(env, "APPGRANT_WEBHOOK_TIMEOUT", 10, 1, 120),
+    webhookGiveUpHours: integer(env, "APPGRANT_WEBHOOK_GIVE_UP_HOURS", 72, 1, 30 * 24),
+    webhookSecretOverlap: integer(env, "APPGRANT_WEBHOOK_SECRET_OVERLAP_HOURS", 24, 0, 30 * 24) * 3600,
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
     db: databaseSettings(env),

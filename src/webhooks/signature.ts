@@ -1,20 +1,35 @@
-// Webhook signatures: `Appgrant-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
-// over `<t>.<raw body>` with the application's webhook secret. The timestamp is
-// signed so a receiver can refuse replays older than a few minutes.
-import { createHmac, timingSafeEqual } from "node:crypto";
+// Webhook signatures, Standard Webhooks (https://www.standardwebhooks.com/): the
+// headers webhook-id (the delivery's id, the same on every attempt), webhook-timestamp
+// (unix seconds) and webhook-signature, `v1,<base64 HMAC-SHA256>` of
+// `<id>.<timestamp>.<raw body>`, several separated by spaces while a rotated secret
+// still overlaps the new one. Receivers verify with any Standard Webhooks library.
+import { Webhook } from "standardwebhooks";
 
-export const SIGNATURE_HEADER = "appgrant-signature";
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
 
-export function sign(secret: string, timestamp: number, body: string): string {
-  return `t=${timestamp},v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+/**
+ * The HMAC key of a webhook secret: the base64 after `whsec_` (the form issued now),
+ * or, for a secret issued before in the `agw_…` form, its own bytes (what a Standard
+ * Webhooks library uses with `{ format: "raw" }`).
+ */
+export function signingKey(secret: string): Uint8Array {
+  if (secret.startsWith(WEBHOOK_SECRET_PREFIX)) return new Uint8Array(Buffer.from(secret.slice(WEBHOOK_SECRET_PREFIX.length), "base64"));
+  return new Uint8Array(Buffer.from(secret, "utf8"));
 }
 
-/** What a receiver does (tests use it; it is documented in README for integrators). */
-export function verify(secret: string, header: string, body: string, now: number, toleranceSeconds = 300): boolean {
-  const parts = Object.fromEntries(header.split(",").map((part) => part.split("=", 2) as [string, string]));
-  const timestamp = Number(parts.t);
-  if (!Number.isInteger(timestamp) || Math.abs(now - timestamp) > toleranceSeconds || !parts.v1) return false;
-  const expected = Buffer.from(sign(secret, timestamp, body).split("v1=")[1]!, "hex");
-  const given = Buffer.from(parts.v1, "hex");
-  return given.length === expected.length && timingSafeEqual(given, expected);
+export interface SignedHeaders {
+  "webhook-id": string;
+  "webhook-timestamp": string;
+  "webhook-signature": string;
+}
+
+/** The three headers of a delivery signed with each of `secrets` (current first). */
+export function signDelivery(secrets: readonly string[], id: string, at: Date, body: string): SignedHeaders {
+  const timestamp = new Date(Math.floor(at.getTime() / 1000) * 1000);
+  const signatures = secrets.map((secret) => new Webhook(signingKey(secret), { format: "raw" }).sign(id, timestamp, body));
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp.getTime() / 1000),
+    "webhook-signature": signatures.join(" "),
+  };
 }

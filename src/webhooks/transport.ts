@@ -82,14 +82,23 @@ function guardedLookup(options: PostOptions, protocol: string) {
   };
 }
 
-/** POSTs `body` to `url`; resolves with the response status. Throws AddressRefused when the policy refuses the destination. */
-export function postWebhook(url: string, options: PostOptions): Promise<number> {
+/** How much of a response body is kept (for the delivery's record). */
+export const RESPONSE_PREFIX_BYTES = 4096;
+
+export interface WebhookResponse {
+  status: number;
+  /** The first RESPONSE_PREFIX_BYTES of the body (UTF-8, possibly cut mid-character); the rest is not read. */
+  body: string;
+}
+
+/** POSTs `body` to `url`; resolves with the response status and the start of its body. Throws AddressRefused when the policy refuses the destination. */
+export function postWebhook(url: string, options: PostOptions): Promise<WebhookResponse> {
   const refusal = options.policy.checkUrl(url);
   if (refusal !== undefined) return Promise.reject(new AddressRefused(refusal));
   const target = new URL(url);
   const hostname = target.hostname.replace(/^\[|\]$/g, "");
   const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<WebhookResponse>((resolve, reject) => {
     let req: ClientRequest;
     try {
       req = request({
@@ -111,10 +120,23 @@ export function postWebhook(url: string, options: PostOptions): Promise<number> 
     }
     req.on("error", reject);
     req.on("response", (res) => {
-      resolve(res.statusCode ?? 0);
-      // The body is not read: the status is the whole answer.
-      res.on("error", () => {});
-      res.destroy();
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      // Only the start of the body is kept; the attempt's signal still bounds the wait for it.
+      const done = () => {
+        resolve({ status, body: Buffer.concat(chunks).subarray(0, RESPONSE_PREFIX_BYTES).toString("utf8") });
+        res.destroy();
+      };
+      res.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= RESPONSE_PREFIX_BYTES) done();
+      });
+      res.on("end", done);
+      // An answer cut short (or the deadline) still has its status: the body was only a record.
+      res.on("error", done);
+      res.on("aborted", done);
     });
     req.on("socket", (socket: Socket) => {
       const send = () => {

@@ -10,7 +10,7 @@ t.test("apps create shows the client and webhook secrets once; show and list nev
   const id = field(created.stdout, "id")!;
   const webhookSecret = field(created.stdout, "webhook_secret");
   t.match(secret, /^ags_[0-9A-Za-z]{49}$/);
-  t.match(webhookSecret, /^agw_/);
+  t.match(webhookSecret, /^whsec_/);
   t.match(field(created.stdout, "client_id"), /\S+/);
   t.equal(field(created.stdout, "scopes"), "read write");
   t.equal(field(created.stdout, "webhook_url"), "https://bot.example/hook");
@@ -30,7 +30,7 @@ t.test("apps create shows the client and webhook secrets once; show and list nev
     t.equal(result.code, 0, result.stderr);
     t.notOk(result.stdout.includes(secret!), "no client secret after creation");
     t.notOk(result.stdout.includes(webhookSecret!), "no webhook secret after creation");
-    t.notMatch(result.stdout + result.stderr, /ags_|agw_|client_secret/);
+    t.notMatch(result.stdout + result.stderr, /ags_|agw_|whsec_|client_secret/);
   }
   t.equal(field(showHuman.stdout, "name"), "Deploy Bot");
   t.match(showHuman.stdout, /redirect_uris:\s+https:\/\/bot\.example\/cb/);
@@ -56,7 +56,7 @@ t.test("apps create --json carries the secret; --scopes splits; --public has non
   );
   const body = json(confidential);
   t.match(body.client_secret, /^ags_/);
-  t.match(body.webhook_secret, /^agw_/);
+  t.match(body.webhook_secret, /^whsec_/);
   t.same(body.scopes, ["read", "write", "admin"]);
   t.match(confidential.stderr, /shown only this once/, "the warning goes to stderr, keeping stdout JSON");
 

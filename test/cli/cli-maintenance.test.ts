@@ -30,7 +30,7 @@ t.test("rotate-webhook-secret prints a new secret once; the server key opens wha
   const app = json(await cli(...createArgs, "--json"));
   const rotated = await cli("apps", "rotate-webhook-secret", app.id, "--json");
   const { webhook_secret: secret } = json(rotated);
-  t.match(secret, /^agw_[0-9A-Za-z]{49}$/);
+  t.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
   t.not(secret, app.webhook_secret);
   const key = readFileSync(join(dirname(dbFile), "appgrant.key"), "utf8").trim();
   const db = new Database(dbFile, { readonly: true });

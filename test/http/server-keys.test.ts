@@ -19,7 +19,7 @@ import { keyFileWarning } from "../../src/storage/secret-key.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../../src/domain/applications.js";
 import { reencryptWebhookSecrets } from "../../src/domain/reencrypt-webhook-secrets.js";
 import { successorTokens } from "../../src/oauth/successor.js";
-import { verify } from "../../src/webhooks/signature.js";
+import { Webhook } from "standardwebhooks";
 import { ADMIN_TOKEN, buildTestApp, freshDatabase, testClock, type TestClock } from "../support/helper.js";
 
 const K0 = "0".repeat(64);
@@ -269,8 +269,8 @@ t.test("a webhook secret stored before a key rotation still signs deliveries aft
   t.equal(received.length, 1, "delivered");
   const delivery = received[0]!;
   t.ok(
-    verify(created.webhook_secret, String(delivery.headers["appgrant-signature"]), delivery.body, Math.floor(Date.now() / 1000)),
-    "signed with the secret issued before the rotation",
+    new Webhook(created.webhook_secret).verify(delivery.body, delivery.headers as Record<string, string>),
+    "signed with the secret issued before the rotation (Standard Webhooks verification)",
   );
 });
 

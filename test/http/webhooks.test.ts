@@ -1,13 +1,15 @@
-// Installation webhooks, against a real HTTP receiver on 127.0.0.1: what is sent
-// (action, installation, code), how it is signed (checked with verify() and with an
-// independent HMAC computed here), that the admin response never waits for the
-// receiver, retries with backoff, giving up with a log line that leaks nothing,
-// secret rotation, and the events an authorization request's acceptance raises.
+// Installation webhooks through the durable outbox, against a real HTTP receiver on
+// 127.0.0.1: what is sent ({type, timestamp, data} with the installation and, while it
+// is valid, the code), how it is signed (Standard Webhooks, checked with the
+// standardwebhooks package's Webhook.verify, unmodified), that the admin response
+// never waits for the receiver, retries recorded in the row with backoff on the
+// injected clock, giving up with a log line that leaks nothing, secret rotation with
+// an overlap, order per installation, and the events an authorization request's
+// acceptance raises.
 import t, { type Test } from "tap";
-import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { verify } from "../../src/webhooks/signature.js";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 import { exchange, expectTokens } from "../support/oauth-helper.js";
 
@@ -74,24 +76,24 @@ interface WebhookTestApp extends TestApp {
 }
 
 /**
- * Like buildTestApp, with the webhook settings a test needs (short backoff, few attempts), opted in
- * to internal receivers: the receivers here listen on 127.0.0.1, which the SSRF policy refuses by
- * default (test/fault/ssrf.test.ts).
+ * Like buildTestApp, with a short poll (retries become due when the test moves the clock),
+ * opted in to internal receivers: the receivers here listen on 127.0.0.1, which the SSRF
+ * policy refuses by default (test/fault/ssrf.test.ts).
  */
-async function buildWebhookApp(
-  t: Test,
-  env: Record<string, string> = {},
-  webhooks: { attempts?: number; baseDelayMs?: number; timeoutMs?: number } = { baseDelayMs: 20, attempts: 3 },
-): Promise<WebhookTestApp> {
-  const test = await buildTestApp(t, { APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true", ...env }, { webhooks });
+async function buildWebhookApp(t: Test, env: Record<string, string> = {}, webhooks: Record<string, unknown> = {}): Promise<WebhookTestApp> {
+  const test = await buildTestApp(t, { APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true", ...env }, { webhooks: { pollMs: 20, ...webhooks } });
   return { ...test, entries: () => test.logs.map((line) => JSON.parse(line)) };
 }
 
 /** Polls `check` every 10 ms until it returns a truthy value; fails after `timeoutMs` (generous: CI machines are loaded). */
-async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -100,31 +102,25 @@ async function until<T>(what: string, check: () => T | undefined | null | false,
 
 const deliveryCount = (hook: Receiver, n: number) => until(`${n} deliveries`, () => hook.deliveries.length >= n && hook.deliveries);
 
+const rows = (test: TestApp) => test.app.domain.db.webhookDelivery.findMany({ orderBy: { id: "asc" } });
+const row = (test: TestApp, id: string) => test.app.domain.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
+
 // ---------------------------------------------------------------- signatures
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-/** The signature checked without trusting src/: parse the header, recompute the HMAC with node:crypto. */
-function independentlyValid(secret: string, header: string, body: string): boolean {
-  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
-  if (!match) return false;
-  const [, timestamp, mac] = match;
-  const expected = createHmac("sha256", secret).update(`${timestamp}.${body}`, "utf8").digest("hex");
-  return expected === mac && Math.abs(nowSeconds() - Number(timestamp)) <= 300;
+/** Webhook.verify of the standardwebhooks package, as a receiver calls it: throws unless genuine. */
+function verified(secret: string, delivery: Pick<Delivery, "headers" | "body">): unknown {
+  return new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>);
 }
 
 function expectSigned(t: Test, delivery: Delivery, secret: string, what: string): void {
-  const header = delivery.headers["appgrant-signature"];
-  t.type(header, "string", `${what}: Appgrant-Signature header present`);
-  t.match(header, /^t=\d+,v1=[0-9a-f]{64}$/, `${what}: header is t=<unix>,v1=<hex>`);
-  t.ok(verify(secret, header as string, delivery.body, nowSeconds()), `${what}: verify() accepts it with the secret`);
-  t.ok(independentlyValid(secret, header as string, delivery.body), `${what}: an HMAC-SHA256 recomputed here matches`);
+  t.match(delivery.headers["webhook-id"], /^msg_[0-9a-f-]{36}$/, `${what}: webhook-id`);
+  t.match(delivery.headers["webhook-timestamp"], /^\d+$/, `${what}: webhook-timestamp`);
+  t.match(delivery.headers["webhook-signature"], /^v1,[A-Za-z0-9+/]+=*( v1,[A-Za-z0-9+/]+=*)*$/, `${what}: webhook-signature v1,<base64>`);
+  t.strictSame(verified(secret, delivery), JSON.parse(delivery.body), `${what}: Webhook.verify accepts it`);
 }
 
 function expectNotSignedWith(t: Test, delivery: Delivery, secret: string, what: string): void {
-  const header = delivery.headers["appgrant-signature"] as string;
-  t.notOk(verify(secret, header, delivery.body, nowSeconds()), `${what}: verify() refuses it`);
-  t.notOk(independentlyValid(secret, header, delivery.body), `${what}: the recomputed HMAC does not match`);
+  t.throws(() => verified(secret, delivery), WebhookVerificationError, `${what}: Webhook.verify refuses it`);
 }
 
 interface CreatedApp {
@@ -135,8 +131,7 @@ interface CreatedApp {
 }
 
 async function appWithWebhook(test: TestApp, url: string | null, body: Record<string, unknown> = {}): Promise<CreatedApp> {
-  const created = (await createApp(test, { ...(url !== null ? { webhook_url: url } : {}), ...body })) as unknown as CreatedApp;
-  return created;
+  return (await createApp(test, { ...(url !== null ? { webhook_url: url } : {}), ...body })) as unknown as CreatedApp;
 }
 
 const installationFields = (json: Record<string, unknown>) => ({
@@ -149,13 +144,15 @@ const installationFields = (json: Record<string, unknown>) => ({
   uninstalled_at: json.uninstalled_at,
 });
 
+const WHSEC = /^whsec_[A-Za-z0-9+/]{43}=$/;
+
 // ---------------------------------------------------------------- tests
 
-t.test("creating an installation POSTs a signed {action: created, installation, code} to the webhook URL", async (t) => {
+t.test("creating an installation POSTs a signed installation.created with the installation and its code", async (t) => {
   const test = await buildWebhookApp(t);
   const hook = await receiver(t);
   const app = await appWithWebhook(test, hook.url);
-  t.match(app.webhook_secret, /^agw_[0-9A-Za-z]{49}$/, "the webhook secret is shown once, at creation");
+  t.match(app.webhook_secret, WHSEC, "the webhook secret is shown once, at creation, in the Standard Webhooks form");
 
   const installed = await install(test, app.client_id, { account: "acme", scopes: ["read"] });
   const [delivery] = await deliveryCount(hook, 1);
@@ -163,67 +160,55 @@ t.test("creating an installation POSTs a signed {action: created, installation, 
   t.equal(delivery!.method, "POST");
   t.equal(delivery!.path, "/hooks/appgrant", "sent to the registered URL, path included");
   t.match(delivery!.headers["content-type"], /^application\/json/);
-  t.equal(delivery!.headers["appgrant-event"], "installation.created");
-  t.match(delivery!.headers["appgrant-delivery"], /^[0-9a-f-]{36}$/, "a delivery id");
+  const stored = await until("the delivered record", async () => (await rows(test)).find((r) => r.status === "delivered"));
+  t.equal(delivery!.headers["webhook-id"], stored!.id, "webhook-id is the delivery's id");
   t.strictSame(
     JSON.parse(delivery!.body),
     {
-      action: "created",
-      installation: installationFields(installed),
-      code: installed.code,
+      type: "installation.created",
+      timestamp: test.clock().toISOString(),
+      data: { installation: installationFields(installed), code: installed.code, code_expires_at: installed.code_expires_at },
     },
-    "body: action, the installation as the admin API shows it, and the code the admin response carried",
+    "body: the event type, when, the installation as the admin API shows it, and the code the admin response carried",
   );
-  t.equal(JSON.parse(delivery!.body).installation.scopes.join(" "), "read");
   expectSigned(t, delivery!, app.webhook_secret, "delivery");
+  t.equal(stored!.status, "delivered");
+  t.equal(stored!.attempts, 1);
+  t.equal(stored!.lastStatus, 200);
+  t.notOk(stored!.payload.includes(installed.code), "the stored payload does not hold the code");
+  t.notOk(stored!.codeEncrypted?.includes(installed.code), "the code is sealed");
+  const event = await test.app.domain.db.event.findUniqueOrThrow({ where: { id: stored!.eventId } });
+  t.equal(event.type, "installation.created");
+  t.notOk(event.data.includes(installed.code), "the event does not hold the code");
 
   // The code in the webhook is the real one: the application can exchange it.
-  const code = JSON.parse(delivery!.body).code as string;
+  const code = JSON.parse(delivery!.body).data.code as string;
   expectTokens(t, await exchange(test, app, code), { installation_id: installed.id, scope: "read" });
 });
 
-t.test("a signature does not verify with a wrong secret, a tampered body, a moved timestamp or after the tolerance", async (t) => {
+t.test("Webhook.verify refuses a wrong secret, a tampered body, another id or a moved timestamp", async (t) => {
   const test = await buildWebhookApp(t);
   const hook = await receiver(t);
   const app = await appWithWebhook(test, hook.url);
   const other = await appWithWebhook(test, null);
   await install(test, app.client_id);
   const [delivery] = await deliveryCount(hook, 1);
-  const header = delivery!.headers["appgrant-signature"] as string;
-  const timestamp = Number(/t=(\d+)/.exec(header)![1]);
-  const body = delivery!.body;
-  const parsed = JSON.parse(body) as { code: string; installation: { account: string } };
-
   expectSigned(t, delivery!, app.webhook_secret, "the genuine delivery");
-  const forgeries = [
-    { name: "another application's webhook secret", secret: other.webhook_secret, header, body },
-    {
-      name: "the secret with one character changed",
-      secret: app.webhook_secret.slice(0, -1) + (app.webhook_secret.endsWith("A") ? "B" : "A"),
-      header,
-      body,
-    },
-    {
-      name: "a body with another code",
-      secret: app.webhook_secret,
-      header,
-      body: JSON.stringify({ ...parsed, code: parsed.code.replace(/.$/, "x") }),
-    },
-    { name: "a body with another account", secret: app.webhook_secret, header, body: body.replace('"acme"', '"evil"') },
-    { name: "a body with a trailing space", secret: app.webhook_secret, header, body: `${body} ` },
-    { name: "the timestamp moved by one second", secret: app.webhook_secret, header: header.replace(`t=${timestamp}`, `t=${timestamp + 1}`), body },
-    { name: "no v1 part", secret: app.webhook_secret, header: `t=${timestamp}`, body },
+  const headers = delivery!.headers;
+  const body = delivery!.body;
+  const timestamp = Number(headers["webhook-timestamp"]);
+  const forgeries: [string, string, Pick<Delivery, "headers" | "body">][] = [
+    ["another application's webhook secret", other.webhook_secret, delivery!],
+    ["a body with another account", app.webhook_secret, { headers, body: body.replace('"acme"', '"evil"') }],
+    ["a body with a trailing space", app.webhook_secret, { headers, body: `${body} ` }],
+    ["another webhook-id", app.webhook_secret, { headers: { ...headers, "webhook-id": `${headers["webhook-id"]}x` }, body }],
+    ["the timestamp moved by one second", app.webhook_secret, { headers: { ...headers, "webhook-timestamp": String(timestamp + 1) }, body }],
+    ["no signature", app.webhook_secret, { headers: { ...headers, "webhook-signature": "" }, body }],
   ];
-  for (const f of forgeries) {
-    t.not(f.body + f.header + f.secret, body + header + app.webhook_secret, `${f.name}: really differs`);
-    t.notOk(verify(f.secret, f.header, f.body, nowSeconds()), `${f.name}: verify() refuses`);
-    t.notOk(independentlyValid(f.secret, f.header, f.body), `${f.name}: the recomputed HMAC does not match`);
-  }
-  t.notOk(verify(app.webhook_secret, header, body, timestamp + 301), "verify() refuses a delivery older than five minutes (replay)");
-  t.ok(verify(app.webhook_secret, header, body, timestamp + 299), "…and accepts it within the tolerance");
+  for (const [name, secret, forged] of forgeries) expectNotSignedWith(t, forged as Delivery, secret, name);
 });
 
-t.test("uninstalling POSTs a signed {action: deleted}, once, without a code", async (t) => {
+t.test("uninstalling POSTs installation.deleted, once, without a code", async (t) => {
   const test = await buildWebhookApp(t);
   const hook = await receiver(t);
   const app = await appWithWebhook(test, hook.url);
@@ -235,17 +220,34 @@ t.test("uninstalling POSTs a signed {action: deleted}, once, without a code", as
   t.equal(res.statusCode, 204);
   const deliveries = await deliveryCount(hook, 2);
   const deleted = deliveries[1]!;
-  t.equal(deleted.headers["appgrant-event"], "installation.deleted");
   const after = (await test.admin("GET", `/admin/v1/installations/${installed.id}`)).json() as Record<string, unknown>;
-  t.strictSame(JSON.parse(deleted.body), { action: "deleted", installation: installationFields(after) }, "the uninstalled installation, and no code");
-  t.equal(JSON.parse(deleted.body).installation.status, "uninstalled");
-  t.equal(JSON.parse(deleted.body).installation.uninstalled_at, test.clock().toISOString());
-  t.not(deleted.headers["appgrant-delivery"], deliveries[0]!.headers["appgrant-delivery"], "a new delivery id per event");
+  t.strictSame(
+    JSON.parse(deleted.body),
+    { type: "installation.deleted", timestamp: test.clock().toISOString(), data: { installation: installationFields(after) } },
+    "the uninstalled installation, and no code",
+  );
+  t.not(deleted.headers["webhook-id"], deliveries[0]!.headers["webhook-id"], "a new delivery id per event");
   expectSigned(t, deleted, app.webhook_secret, "deleted delivery");
 
   t.equal((await test.admin("DELETE", `/admin/v1/installations/${installed.id}`)).statusCode, 204, "uninstalling again is a no-op");
-  await test.close(); // waits for anything still being delivered
-  t.equal(hook.deliveries.length, 2, "no second deleted event for an installation already uninstalled");
+  t.equal((await rows(test)).length, 2, "no second deleted event for an installation already uninstalled");
+  await test.close();
+  t.equal(hook.deliveries.length, 2);
+});
+
+t.test("reissuing a code POSTs installation.code_reissued with the new code", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const app = await appWithWebhook(test, hook.url);
+  const installed = await install(test, app.client_id);
+  await deliveryCount(hook, 1);
+  const reissued = (await test.admin("POST", `/admin/v1/installations/${installed.id}/code`)).json() as { code: string };
+  const [, delivery] = await deliveryCount(hook, 2);
+  const body = JSON.parse(delivery!.body);
+  t.equal(body.type, "installation.code_reissued");
+  t.equal(body.data.code, reissued.code, "the new code");
+  t.not(body.data.code, installed.code);
+  expectSigned(t, delivery!, app.webhook_secret, "code_reissued delivery");
 });
 
 t.test("the admin response does not wait for a slow receiver", async (t) => {
@@ -262,48 +264,72 @@ t.test("the admin response does not wait for a slow receiver", async (t) => {
   const res = await test.admin("POST", "/admin/v1/installations", { client_id: app.client_id, account: "acme" });
   t.equal(res.statusCode, 201);
   t.notOk(answered, "the admin response arrived while the receiver had not answered yet");
-
-  await until("the slow receiver to answer", () => answered);
   await until("the delivery to be logged as delivered", () => test.entries().some((e) => e.msg === "webhook delivered"));
+  t.ok(answered);
   t.equal(hook.deliveries.length, 1, "delivered once, not retried");
 });
 
-t.test("a receiver answering 500 twice, then 200, gets the same delivery three times, with backoff", async (t) => {
-  const test = await buildWebhookApp(t, {}, { baseDelayMs: 20, attempts: 3 });
-  const hook = await receiver(t, (request, index, res) => answer(index < 2 ? 500 : 200)(request, index, res));
+t.test("a receiver answering 500: each attempt and its backoff are in the row; the same delivery succeeds later", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, (request, index, res) => {
+    if (index < 2) res.writeHead(500, { "content-type": "text/plain" }).end(`busy ${"x".repeat(5000)}`);
+    else answer(200)(request, index, res);
+  });
   const app = await appWithWebhook(test, hook.url);
   const installed = await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const created = stored!.createdAt.getTime();
 
-  const delivered = await until("the delivered log line", () => test.entries().find((e) => e.msg === "webhook delivered"));
-  t.equal(delivered.attempt, 3, "delivered on the third attempt");
-  await test.close();
+  const first = await until("the first attempt's record", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  t.equal(first.status, "pending");
+  t.equal(first.lastStatus, 500);
+  t.equal(first.lastError, "HTTP 500");
+  t.type(first.lastDurationMs, "number");
+  t.equal(first.lastResponse!.length, 4096, "the first 4 KiB of the answer");
+  t.ok(first.lastResponse!.startsWith("busy "));
+  const wait1 = first.nextAttemptAt.getTime() - created;
+  t.ok(wait1 >= 8_000 && wait1 <= 12_000, `first retry ~10 s later on the clock (${wait1} ms)`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(hook.deliveries.length, 1, "not retried before the clock reaches nextAttemptAt");
+
+  test.clock.set(first.nextAttemptAt);
+  const second = await until("the second attempt's record", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 2 && r.leaseUntil === null && r;
+  });
+  const wait2 = second.nextAttemptAt.getTime() - first.nextAttemptAt.getTime();
+  t.ok(wait2 >= 16_000 && wait2 <= 24_000, `second retry ~20 s later (${wait2} ms): exponential`);
+
+  test.clock.set(second.nextAttemptAt);
+  const done = await until("delivered", async () => {
+    const r = await row(test, stored!.id);
+    return r.status === "delivered" && r;
+  });
+  t.equal(done.attempts, 3);
+  t.equal(done.lastStatus, 200);
+  t.equal(done.lastError, null);
   t.equal(hook.deliveries.length, 3, "three attempts, none after the success");
-
-  const ids = new Set(hook.deliveries.map((d) => d.headers["appgrant-delivery"]));
-  t.equal(ids.size, 1, "one delivery id across the attempts");
+  t.equal(new Set(hook.deliveries.map((d) => d.headers["webhook-id"])).size, 1, "one webhook-id across the attempts");
   t.equal(new Set(hook.deliveries.map((d) => d.body)).size, 1, "the same body each time");
-  t.equal(JSON.parse(hook.deliveries[2]!.body).code, installed.code);
+  t.equal(JSON.parse(hook.deliveries[2]!.body).data.code, installed.code);
   for (const [i, d] of hook.deliveries.entries()) expectSigned(t, d, app.webhook_secret, `attempt ${i + 1}`);
-
-  const retries = test.entries().filter((e) => e.msg === "webhook delivery failed; will retry");
   t.same(
-    retries.map((e) => [e.attempt, e.failure]),
+    test
+      .entries()
+      .filter((e) => e.msg === "webhook delivery failed; will retry")
+      .map((e) => [e.attempt, e.failure]),
     [
       [1, "HTTP 500"],
       [2, "HTTP 500"],
     ],
     "each failure logged as a retry",
   );
-  // Exponential: the n-th retry waits baseDelayMs · 2^(n-1), ±20% jitter.
-  const waits = retries.map((e) => e.retryInMs as number);
-  t.ok(waits[0]! >= 16 && waits[0]! <= 24, `first retry after ~20 ms (${waits[0]})`);
-  t.ok(waits[1]! >= 32 && waits[1]! <= 48, `second retry after ~40 ms (${waits[1]})`);
-  const gaps = [1, 2].map((i) => hook.deliveries[i]!.receivedAt - hook.deliveries[i - 1]!.receivedAt);
-  t.ok(gaps[0]! >= waits[0]! - 2, `the receiver saw attempt 2 no sooner than the backoff (${gaps[0]!.toFixed(1)} ms)`);
-  t.ok(gaps[1]! >= waits[1]! - 2, `the receiver saw attempt 3 no sooner than the backoff (${gaps[1]!.toFixed(1)} ms)`);
 });
 
-t.test("a receiver that keeps failing is given up on after `attempts`, with an error log free of secrets", async (t) => {
+t.test("a receiver that keeps failing is given up on after the give-up age, with an error log free of secrets", async (t) => {
   const cases = [
     { name: "always 500", responder: answer(500), failure: "HTTP 500" },
     {
@@ -317,40 +343,51 @@ t.test("a receiver that keeps failing is given up on after `attempts`, with an e
   ];
   for (const c of cases) {
     await t.test(c.name, async (t) => {
-      const test = await buildWebhookApp(t, {}, { baseDelayMs: 10, attempts: 3 });
+      const test = await buildWebhookApp(t, { APPGRANT_WEBHOOK_GIVE_UP_HOURS: "1" });
       const hook = await receiver(t, c.responder);
       const app = await appWithWebhook(test, hook.url);
       const installed = await install(test, app.client_id);
-
-      const gaveUp = await until("the giving-up log line", () => test.entries().find((e) => e.msg === "webhook delivery failed; giving up"));
+      const [stored] = await rows(test);
+      let current = stored!;
+      while (current.status === "pending") {
+        const attempts = current.attempts;
+        test.clock.set(current.nextAttemptAt);
+        current = await until(`attempt ${attempts + 1}`, async () => {
+          const r = await row(test, stored!.id);
+          return r.attempts > attempts && r.leaseUntil === null && r;
+        });
+      }
+      t.equal(current.status, "failed");
+      t.equal(current.lastError, c.failure);
+      t.ok(current.attempts >= 5 && current.attempts <= 12, `retried until an hour had passed (${current.attempts} attempts)`);
+      t.ok(test.clock().getTime() - current.createdAt.getTime() <= 3_600_000, "given up within the age");
+      const gaveUp = test.entries().find((e) => e.msg === "webhook delivery failed; giving up")!;
       t.equal(gaveUp.level, 50, "logged at error level");
-      t.equal(gaveUp.attempt, 3);
       t.equal(gaveUp.failure, c.failure);
       t.equal(gaveUp.applicationId, app.id, "names the application");
-      t.equal(gaveUp.deliveryId, hook.deliveries[0]!.headers["appgrant-delivery"], "names the delivery");
+      t.equal(gaveUp.deliveryId, stored!.id, "names the delivery");
       await test.close();
-      t.equal(hook.deliveries.length, 3, "exactly `attempts` tries");
+      t.equal(hook.deliveries.length, current.attempts, "one request per recorded attempt");
       t.ok(
         hook.deliveries.every((d) => d.path === "/hooks/appgrant"),
         "only the registered URL was called",
       );
-
-      for (const secret of [installed.code, app.webhook_secret, app.client_secret!]) {
+      for (const secret of [installed.code, app.webhook_secret, app.client_secret!, hook.url]) {
         t.notOk(
           test.logs.some((line) => line.includes(secret)),
-          `no log line contains ${secret.slice(0, 4)}…`,
+          `no log line contains ${secret.slice(0, 8)}…`,
         );
       }
       t.notOk(
-        test.logs.some((line) => line.includes(hook.deliveries[0]!.headers["appgrant-signature"] as string)),
+        test.logs.some((line) => line.includes(hook.deliveries[0]!.headers["webhook-signature"] as string)),
         "nor a signature",
       );
     });
   }
 });
 
-t.test("after rotating the webhook secret, deliveries verify with the new secret and not the old", async (t) => {
-  const test = await buildWebhookApp(t);
+t.test("a rotated webhook secret keeps signing next to the new one for the overlap, then only the new one", async (t) => {
+  const test = await buildWebhookApp(t, { APPGRANT_WEBHOOK_SECRET_OVERLAP_HOURS: "2" });
   const hook = await receiver(t);
   const app = await appWithWebhook(test, hook.url);
   await install(test, app.client_id, { account: "before" });
@@ -360,19 +397,26 @@ t.test("after rotating the webhook secret, deliveries verify with the new secret
   const rotated = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
   t.equal(rotated.statusCode, 201);
   const { webhook_secret: fresh } = rotated.json() as { webhook_secret: string };
-  t.match(fresh, /^agw_[0-9A-Za-z]{49}$/);
+  t.match(fresh, WHSEC);
   t.not(fresh, app.webhook_secret, "a new secret");
   t.notOk(
     test.logs.some((line) => line.includes(fresh)),
     "the new secret is not logged",
   );
 
+  await install(test, app.client_id, { account: "during" });
+  const [, during] = await deliveryCount(hook, 2);
+  t.equal(JSON.parse(during!.body).data.installation.account, "during");
+  t.equal((during!.headers["webhook-signature"] as string).split(" ").length, 2, "two signatures during the overlap");
+  expectSigned(t, during!, fresh, "during the overlap, new secret");
+  expectSigned(t, during!, app.webhook_secret, "during the overlap, old secret");
+
+  test.clock.advance(2 * 3600 + 1);
   await install(test, app.client_id, { account: "after" });
-  const deliveries = await deliveryCount(hook, 2);
-  const after = deliveries[1]!;
-  t.equal(JSON.parse(after.body).installation.account, "after");
-  expectSigned(t, after, fresh, "after rotation, new secret");
-  expectNotSignedWith(t, after, app.webhook_secret, "after rotation, old secret");
+  const [, , after] = await deliveryCount(hook, 3);
+  t.equal((after!.headers["webhook-signature"] as string).split(" ").length, 1, "one signature after the overlap");
+  expectSigned(t, after!, fresh, "after the overlap, new secret");
+  expectNotSignedWith(t, after!, app.webhook_secret, "after the overlap, old secret");
 
   t.equal(
     (await test.admin("POST", "/admin/v1/applications/unknown-application-id/webhook-secret")).statusCode,
@@ -381,25 +425,37 @@ t.test("after rotating the webhook secret, deliveries verify with the new secret
   );
 });
 
-t.test("an attempt that outlasts timeoutMs fails as a timeout and is retried, within its deadline", async (t) => {
-  const test = await buildWebhookApp(t, {}, { baseDelayMs: 10, attempts: 2, timeoutMs: 300 });
+t.test("a secret issued before the whsec_ form still signs: its bytes are the key", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const app = await appWithWebhook(test, hook.url);
+  const { encrypt } = await import("../../src/crypto/encryption.js");
+  const { WEBHOOK_SECRET_PURPOSE } = await import("../../src/domain/applications.js");
+  const legacy = "agw_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM";
+  await test.app.domain.db.application.update({
+    where: { id: app.id },
+    data: { webhookSecretEncrypted: encrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, legacy) },
+  });
+  await install(test, app.client_id);
+  const [delivery] = await deliveryCount(hook, 1);
+  t.ok(new Webhook(legacy, { format: "raw" }).verify(delivery!.body, delivery!.headers as Record<string, string>), "verifies with format: raw");
+});
+
+t.test("an attempt that outlasts the timeout fails as a timeout, within its deadline", async (t) => {
+  const test = await buildWebhookApp(t, {}, { timeoutMs: 300 });
   const hook = await receiver(t, () => {}); // never answers
   const app = await appWithWebhook(test, hook.url);
   const started = performance.now();
   await install(test, app.client_id);
-  const gaveUp = await until("the giving-up log line", () => test.entries().find((e) => e.msg === "webhook delivery failed; giving up"));
+  const retry = await until("the retry log line", () => test.entries().find((e) => e.msg === "webhook delivery failed; will retry"));
   const elapsed = performance.now() - started;
-  t.equal(gaveUp.failure, "timeout");
-  t.same(
-    test
-      .entries()
-      .filter((e) => e.msg === "webhook delivery failed; will retry")
-      .map((e) => e.failure),
-    ["timeout"],
-  );
-  t.equal(hook.deliveries.length, 2, "both attempts reached the receiver");
-  t.ok(elapsed >= 550, `two attempts of 300 ms each (${elapsed.toFixed(0)} ms)`);
-  t.ok(elapsed < 5000, `bounded by the deadlines (${elapsed.toFixed(0)} ms)`);
+  t.equal(retry.failure, "timeout");
+  t.equal(hook.deliveries.length, 1, "the attempt reached the receiver");
+  t.ok(elapsed >= 280, `the attempt waited for its deadline (${elapsed.toFixed(0)} ms)`);
+  t.ok(elapsed < 5000, `bounded by it (${elapsed.toFixed(0)} ms)`);
+  const [stored] = await rows(test);
+  t.equal(stored!.lastError, "timeout");
+  t.equal(stored!.lastStatus, null);
 });
 
 t.test("an application without a webhook URL gets no delivery", async (t) => {
@@ -409,21 +465,86 @@ t.test("an application without a webhook URL gets no delivery", async (t) => {
   const cleared = await appWithWebhook(test, hook.url);
   const patched = await test.admin("PATCH", `/admin/v1/applications/${cleared.id}`, { webhook_url: null });
   t.equal(patched.statusCode, 200);
-  t.equal((patched.json() as { webhook_url: unknown }).webhook_url, null, "webhook URL removed");
   const control = await appWithWebhook(test, hook.url);
 
   await install(test, none.client_id);
   await install(test, cleared.client_id);
   const controlled = await install(test, control.client_id);
   await deliveryCount(hook, 1);
-  await test.close(); // every delivery already started has finished or been dropped
+  t.equal((await rows(test)).length, 1, "one delivery row, for the application with a webhook URL");
+  await test.close();
   t.equal(hook.deliveries.length, 1, "only the application with a webhook URL got one");
-  t.equal(JSON.parse(hook.deliveries[0]!.body).installation.id, controlled.id);
-  const mentions = test.entries().filter((e) => /webhook/.test(e.msg) && (e.applicationId === none.id || e.applicationId === cleared.id));
+  t.equal(JSON.parse(hook.deliveries[0]!.body).data.installation.id, controlled.id);
+});
+
+t.test("a code exchanged before its delivery is sent is erased and not sent", async (t) => {
+  const test = await buildWebhookApp(t);
+  let up = false;
+  const hook = await receiver(t, (request, index, res) => answer(up ? 200 : 503)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  const installed = await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const failed = await until("a failed attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  t.ok(JSON.parse(hook.deliveries[0]!.body).data.code, "the first attempt carried the code");
+  expectTokens(t, await exchange(test, app, installed.code), { installation_id: installed.id });
+
+  up = true;
+  test.clock.set(failed.nextAttemptAt);
+  const done = await until("delivered", async () => {
+    const r = await row(test, stored!.id);
+    return r.status === "delivered" && r;
+  });
+  t.equal(done.codeEncrypted, null, "the sealed code is erased");
+  const last = JSON.parse(hook.deliveries.at(-1)!.body);
+  t.notOk("code" in last.data, "the retry carries no code");
+  t.equal(last.data.installation.id, installed.id);
+});
+
+t.test("a receiver down, then up: an installation's deliveries arrive in order", async (t) => {
+  const test = await buildWebhookApp(t);
+  let up = false;
+  const hook = await receiver(t, (request, index, res) => answer(up ? 200 : 503)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  const installed = await install(test, app.client_id);
+  for (let i = 0; i < 3; i++) await test.admin("POST", `/admin/v1/installations/${installed.id}/code`);
+  await test.admin("DELETE", `/admin/v1/installations/${installed.id}`);
+  const other = await install(test, app.client_id, { account: "other" });
+  const expected = await rows(test);
+  t.equal(expected.length, 6);
+  await until("the first attempts", async () => (await rows(test)).filter((r) => r.attempts > 0 && r.leaseUntil === null).length === 2);
   t.same(
-    mentions.map((e) => e.msg),
-    [],
-    "no webhook activity logged for the others",
+    hook.deliveries.map((d) => JSON.parse(d.body).data.installation.id).sort(),
+    [installed.id, other.id].sort(),
+    "while the receiver is down, only the oldest delivery of each installation is tried",
+  );
+
+  up = true;
+  const deadline = performance.now() + 20_000;
+  while ((await rows(test)).some((r) => r.status === "pending") && performance.now() < deadline) {
+    test.clock.advance(3600);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+  const final = await rows(test);
+  t.ok(
+    final.every((r) => r.status === "delivered"),
+    "all delivered",
+  );
+  const ids = (installationId: string) =>
+    hook.deliveries
+      .filter((d) => d.headers["webhook-signature"] && JSON.parse(d.body).data.installation.id === installationId)
+      .map((d) => d.headers["webhook-id"] as string);
+  const firstOf = (list: string[]) => list.filter((id, i) => list.indexOf(id) === i);
+  t.same(
+    firstOf(ids(installed.id)),
+    expected.filter((r) => r.installationId === installed.id).map((r) => r.id),
+    "each installation's deliveries arrived in the order of their events",
+  );
+  t.same(
+    hook.deliveries.filter((d) => JSON.parse(d.body).data.installation.id === installed.id).map((d) => JSON.parse(d.body).type),
+    ["installation.created", "installation.created", ...Array(3).fill("installation.code_reissued"), "installation.deleted"],
   );
 });
 
@@ -446,20 +567,103 @@ t.test("accepting an authorization request that creates an installation sends cr
   const code = redirect.searchParams.get("code");
   t.ok(code, "the redirect carries a code");
   const [delivery] = await deliveryCount(hook, 1);
-  t.equal(delivery!.headers["appgrant-event"], "installation.created");
-  const body = JSON.parse(delivery!.body) as { action: string; code: string; installation: Record<string, unknown> };
-  t.equal(body.action, "created");
-  t.equal(body.code, code, "the webhook's code is the one in the redirect");
-  t.equal(body.installation.account, "umbrella");
-  t.equal(body.installation.client_id, app.client_id);
-  t.same(body.installation.scopes, ["read"]);
-  t.equal(body.installation.status, "active");
+  const body = JSON.parse(delivery!.body) as { type: string; data: { code: string; installation: Record<string, unknown> } };
+  t.equal(body.type, "installation.created");
+  t.equal(body.data.code, code, "the webhook's code is the one in the redirect");
+  t.equal(body.data.installation.account, "umbrella");
+  t.same(body.data.installation.scopes, ["read"]);
   const listed = (await test.admin("GET", `/admin/v1/installations?client_id=${app.client_id}`)).json() as { items: Record<string, unknown>[] };
-  t.strictSame(body.installation, installationFields(listed.items[0]!), "the installation as the admin API shows it");
+  t.strictSame(body.data.installation, installationFields(listed.items[0]!), "the installation as the admin API shows it");
   expectSigned(t, delivery!, app.webhook_secret, "delivery");
 
   // Accepting again for the same account reuses the installation: nothing is created, nothing sent.
   await authorizeAndAccept("s2", "umbrella");
   await test.close();
   t.equal(hook.deliveries.length, 1, "no created event when the active installation is reused");
+});
+
+t.test("the admin API lists an application's deliveries, shows one and redelivers it under the same webhook-id", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, (request, index, res) => answer(index === 0 ? 500 : 200)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  await until("the failed attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null;
+  });
+
+  const listed = await test.admin("GET", `/admin/v1/applications/${app.id}/deliveries`);
+  t.equal(listed.statusCode, 200);
+  const { items, next_cursor } = listed.json() as { items: Record<string, unknown>[]; next_cursor: string | null };
+  t.equal(next_cursor, null);
+  t.equal(items.length, 1);
+  t.match(items[0], { id: stored!.id, type: "installation.created", status: "pending", attempts: 1, last_status: 500, last_error: "HTTP 500" });
+  t.type(items[0]!.next_attempt_at, "string");
+  t.notOk(JSON.stringify(items).includes("agc_"), "no code in the listing");
+
+  const shown = await test.admin("GET", `/admin/v1/deliveries/${stored!.id}`);
+  t.equal(shown.statusCode, 200);
+  t.same(shown.json(), items[0]);
+  t.equal((await test.admin("GET", "/admin/v1/deliveries/msg_unknown")).statusCode, 404);
+  t.equal((await test.admin("GET", "/admin/v1/applications/unknown/deliveries")).statusCode, 404);
+
+  // Not due for ~10 s on the clock; redelivering sends it now, under the same id.
+  const redelivered = await test.admin("POST", `/admin/v1/deliveries/${stored!.id}/redeliver`);
+  t.equal(redelivered.statusCode, 200);
+  t.equal((redelivered.json() as { status: string }).status, "pending");
+  await until("delivered", async () => (await row(test, stored!.id)).status === "delivered");
+  t.equal(hook.deliveries.length, 2);
+  t.equal(hook.deliveries[1]!.headers["webhook-id"], stored!.id, "the same webhook-id");
+
+  const again = await test.admin("POST", `/admin/v1/deliveries/${stored!.id}/redeliver`);
+  t.equal(again.statusCode, 200, "a delivered one can be sent again too");
+  await deliveryCount(hook, 3);
+  t.equal(hook.deliveries[2]!.headers["webhook-id"], stored!.id);
+  t.equal((await test.admin("POST", "/admin/v1/deliveries/msg_unknown/redeliver")).statusCode, 404);
+});
+
+t.test("an endpoint failing for a day is paused (application.webhooks_paused) until PATCH webhooks_paused: false", async (t) => {
+  const test = await buildWebhookApp(t, {}, { pauseAfterFailures: 5 });
+  let up = false;
+  const hook = await receiver(t, (request, index, res) => answer(up ? 200 : 500)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const started = test.clock().getTime();
+  let current = stored!;
+  for (;;) {
+    const application = await test.app.domain.db.application.findUniqueOrThrow({ where: { id: app.id } });
+    if (application.webhooksPausedAt !== null) break;
+    const attempts = current.attempts;
+    test.clock.set(current.nextAttemptAt);
+    current = await until(`attempt ${attempts + 1}`, async () => {
+      const r = await row(test, stored!.id);
+      return r.attempts > attempts && r.leaseUntil === null && r;
+    });
+    // The pause follows the record of the attempt that reached the threshold.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.ok(test.clock().getTime() - started >= 24 * 3_600_000, "paused only once the failures spanned a day");
+  t.equal(current.status, "pending", "the delivery stays pending");
+  const paused = await test.app.domain.db.event.findFirstOrThrow({ where: { type: "application.webhooks_paused", applicationId: app.id } });
+  t.match(JSON.parse(paused.data), { consecutive_failures: current.attempts });
+  const sent = hook.deliveries.length;
+  test.clock.advance(7 * 24 * 3600);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(hook.deliveries.length, sent, "nothing is sent while paused");
+
+  up = true;
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  t.equal(
+    (await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: true })).statusCode,
+    400,
+    "pausing is not an admin's call",
+  );
+  await until("delivered after resuming", async () => (await row(test, stored!.id)).status === "delivered");
+  t.ok(
+    await test.app.domain.db.event.findFirst({ where: { type: "application.webhooks_resumed", applicationId: app.id } }),
+    "application.webhooks_resumed",
+  );
 });

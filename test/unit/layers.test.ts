@@ -15,7 +15,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   oauth: ["shared", "crypto"],
   domain: ["shared", "crypto"],
   webhooks: ["shared", "crypto", "domain"],
-  storage: ["shared", "crypto", "oauth", "domain"],
+  storage: ["shared", "crypto", "oauth", "domain", "webhooks"],
   http: ["shared", "crypto", "oauth", "domain", "webhooks"],
   cli: ["shared", "crypto", "oauth", "domain", "webhooks", "storage", "main"],
   main: ["shared", "crypto", "oauth", "domain", "webhooks", "storage", "http"],

@@ -180,6 +180,6 @@ t.test("the transport checks the socket's peer before writing anything", async (
     dnsTimeoutMs: 1000,
     signal: AbortSignal.timeout(5000),
   });
-  t.equal(allowed, 200, "and with the policy's consent, the same request goes through");
+  t.equal(allowed.status, 200, "and with the policy's consent, the same request goes through");
   t.same(requests, ["/hook"]);
 });

@@ -14,6 +14,7 @@ import {
 import { conflict } from "../../domain/errors.js";
 import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
+import { resumeWebhooks } from "../../domain/webhook-pause.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
 const tags = ["applications"];
@@ -112,6 +113,9 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
     },
     async (request) => {
       const body = request.body;
+      if (body.webhooks_paused === false && (await resumeWebhooks(asAdmin(request), request.params.id))) {
+        request.log.info({ applicationId: request.params.id }, "webhooks resumed");
+      }
       const updated = await updateApplication(asAdmin(request), request.params.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),

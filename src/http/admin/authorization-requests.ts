@@ -105,7 +105,6 @@ export async function authorizationRequestRoutes(instance: FastifyInstance): Pro
         { authorizationRequestId: request.params.id, installationId: accepted.installation.id, installationCreated: accepted.created },
         "authorization request accepted",
       );
-      if (accepted.created) app.installationEvents.created(accepted.installation, accepted.code);
       return { redirect_to: accepted.redirectTo };
     },
   );

@@ -44,7 +44,6 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
         scopes: request.body.scopes,
       });
       request.log.info({ installationId: created.installation.id }, "installation created");
-      app.installationEvents.created(created.installation, created.code);
       return reply.code(201).send({
         ...installationJson(created.installation),
         code: created.code,
@@ -144,8 +143,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       },
     },
     async (request, reply) => {
-      const { installation, changed } = await uninstall(asAdmin(request), request.params.id);
-      if (changed) app.installationEvents.deleted(installation);
+      await uninstall(asAdmin(request), request.params.id);
       request.log.info({ installationId: request.params.id }, "installation uninstalled; its codes and tokens revoked");
       return reply.code(204).send(null);
     },

@@ -8,6 +8,7 @@ import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
 import { authorizationRequestRoutes } from "./authorization-requests.js";
 import { eventRoutes } from "./events.js";
+import { deliveryRoutes } from "./deliveries.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
@@ -51,4 +52,5 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
   await app.register(installationRoutes);
   await app.register(authorizationRequestRoutes);
   await app.register(eventRoutes);
+  await app.register(deliveryRoutes);
 }

@@ -102,7 +102,8 @@ export const updateApplicationBody = {
   type: "object",
   additionalProperties: false,
   minProperties: 1,
-  properties: applicationInput,
+  // webhooks_paused: false resumes webhooks paused after the endpoint kept failing (src/domain/webhook-pause.ts).
+  properties: { ...applicationInput, webhooks_paused: { type: "boolean", enum: [false] } },
 } as const;
 
 const applicationProperties = {

@@ -1,0 +1,57 @@
+// `appgrant deliveries …`: webhook deliveries (the outbox), straight through src/domain.
+// A redelivery queued here is sent by a running server within its poll interval.
+import { findApplication } from "../domain/applications.js";
+import { deliveryJson, getDelivery, listDeliveries, redeliver } from "../domain/deliveries.js";
+import { notFound } from "../domain/errors.js";
+import { pageOptions, pageRequest } from "./args.js";
+import type { CommandTable } from "./command.js";
+import { withDomain } from "./context.js";
+import { type Field, print, printJson, record, table } from "./output.js";
+
+function deliveryFields(json: ReturnType<typeof deliveryJson>): Field[] {
+  return Object.entries(json).map(([key, value]) => [key, value] as Field);
+}
+
+export const deliveryCommands: CommandTable = {
+  "deliveries list": {
+    usage: "<application id or client_id> [--limit N] [--cursor C]",
+    summary: "list an application's webhook deliveries, oldest first",
+    positionals: ["application"],
+    options: { ...pageOptions },
+    async run({ positionals, values, json }) {
+      const page = await withDomain(async (ctx) => {
+        const application = await findApplication(ctx, positionals[0]!);
+        if (!application) throw notFound("application");
+        return listDeliveries(ctx, application.id, pageRequest(values));
+      });
+      if (json) return printJson({ items: page.items.map(deliveryJson), next_cursor: page.nextCursor });
+      if (page.items.length === 0) return print("No deliveries.");
+      const rows = page.items.map((d) => [d.id, d.type, d.status, d.attempts, d.lastStatus ?? d.lastError ?? "", d.createdAt]);
+      const more = page.nextCursor === null ? "" : `\n\nMore: appgrant deliveries list ${positionals[0]} --cursor ${page.nextCursor}`;
+      print(table(["ID", "TYPE", "STATUS", "ATTEMPTS", "LAST", "CREATED_AT"], rows) + more);
+    },
+  },
+
+  "deliveries show": {
+    usage: "<id>",
+    summary: "show one webhook delivery and its last attempt",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const delivery = deliveryJson(await withDomain((ctx) => getDelivery(ctx, positionals[0]!)));
+      if (json) return printJson(delivery);
+      print(record(deliveryFields(delivery)));
+    },
+  },
+
+  "deliveries redeliver": {
+    usage: "<id>",
+    summary: "send a webhook delivery again (same webhook-id), at the server's next poll",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const delivery = deliveryJson(await withDomain((ctx) => redeliver(ctx, positionals[0]!)));
+      if (json) return printJson(delivery);
+      print(record(deliveryFields(delivery)));
+      print("\nQueued: a running server sends it within a second or two.");
+    },
+  },
+};

@@ -1,0 +1,70 @@
+// Webhook deliveries as the admin API and the CLI show them: the outbox rows
+// (src/domain/events.ts writes them, src/webhooks/outbox.ts sends them) and a
+// redelivery, which puts a delivery back in the queue under the same webhook-id.
+import type { WebhookDelivery } from "../generated/prisma/client.js";
+import type { DomainContext } from "./context.js";
+import { notFound } from "./errors.js";
+import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
+
+/** A delivery as the admin API shows it: never its payload's code (the payload holds none) nor the sealed one. */
+export function deliveryJson(delivery: WebhookDelivery) {
+  return {
+    id: delivery.id,
+    event_id: delivery.eventId,
+    application_id: delivery.applicationId,
+    installation_id: delivery.installationId,
+    type: delivery.type,
+    // The column is text; the outbox writes only these three (src/webhooks/outbox.ts).
+    status: delivery.status as "pending" | "delivered" | "failed",
+    attempts: delivery.attempts,
+    next_attempt_at: delivery.status === "pending" ? delivery.nextAttemptAt : null,
+    last_attempt_at: delivery.lastAttemptAt,
+    last_status: delivery.lastStatus,
+    last_error: delivery.lastError,
+    last_duration_ms: delivery.lastDurationMs,
+    last_response: delivery.lastResponse,
+    created_at: delivery.createdAt,
+    delivered_at: delivery.deliveredAt,
+  };
+}
+
+/**
+ * One delivery with the request it sends: the body as stored, where a code (installation.created,
+ * code_reissued) is always shown redacted as `agc_…` — the admin API never shows a code again.
+ */
+export function deliveryDetailJson(delivery: WebhookDelivery) {
+  const body = JSON.parse(delivery.payload) as { data?: Record<string, unknown> };
+  if (delivery.codeId !== null && body.data) body.data.code = "agc_…";
+  return { ...deliveryJson(delivery), request: { headers: { "webhook-id": delivery.id, "content-type": "application/json" }, body } };
+}
+
+export async function listDeliveries(ctx: DomainContext, applicationId: string, page: PageRequest): Promise<Page<WebhookDelivery>> {
+  const application = await ctx.db.application.findUnique({ where: { id: applicationId }, select: { id: true } });
+  if (!application) throw notFound("application");
+  const args = pageArgs(page);
+  return toPage(await ctx.db.webhookDelivery.findMany({ ...args, where: { ...args.where, applicationId } }), page);
+}
+
+export async function getDelivery(ctx: DomainContext, id: string): Promise<WebhookDelivery> {
+  const delivery = await ctx.db.webhookDelivery.findUnique({ where: { id } });
+  if (!delivery) throw notFound("delivery");
+  return delivery;
+}
+
+/**
+ * Sends a delivery again, whatever became of it (delivered, failed, or pending with a
+ * retry far off): due now, same webhook-id and body, attempts counted on. A code in it
+ * is sent only if still valid, as always. The give-up age still counts from the event:
+ * a redelivery past it that fails is not retried.
+ */
+export async function redeliver(ctx: DomainContext, id: string): Promise<WebhookDelivery> {
+  const now = ctx.clock();
+  return ctx.transaction(async (tx) => {
+    const { count } = await tx.webhookDelivery.updateMany({
+      where: { id },
+      data: { status: "pending", nextAttemptAt: now, leaseUntil: null, deliveredAt: null },
+    });
+    if (count === 0) throw notFound("delivery");
+    return tx.webhookDelivery.findUniqueOrThrow({ where: { id } });
+  });
+}

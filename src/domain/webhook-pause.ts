@@ -1,0 +1,39 @@
+// Pausing an application's webhooks when its endpoint keeps failing, and resuming them.
+// A paused application's deliveries stay pending (the worker skips them) until an
+// operator resumes: PATCH /admin/v1/applications/{id} {"webhooks_paused": false}.
+import type { DomainContext } from "./context.js";
+import { notFound } from "./errors.js";
+import { recordEvent } from "./events.js";
+
+/** Pauses, once: true when this call paused it (and recorded application.webhooks_paused). */
+export async function pauseWebhooks(ctx: DomainContext, applicationId: string, streak: { failures: number; since: Date }): Promise<boolean> {
+  const now = ctx.clock();
+  return ctx.transaction(async (tx) => {
+    const { count } = await tx.application.updateMany({ where: { id: applicationId, webhooksPausedAt: null }, data: { webhooksPausedAt: now } });
+    if (count === 0) return false;
+    await recordEvent(ctx, tx, {
+      type: "application.webhooks_paused",
+      applicationId,
+      data: { consecutive_failures: streak.failures, failing_since: streak.since.toISOString() },
+    });
+    return true;
+  });
+}
+
+/** Resumes: the pending deliveries are due at once. Resuming an application that is not paused changes nothing. */
+export async function resumeWebhooks(ctx: DomainContext, applicationId: string): Promise<boolean> {
+  const now = ctx.clock();
+  return ctx.transaction(async (tx) => {
+    const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
+    if (!application) throw notFound("application");
+    if (application.webhooksPausedAt === null) return false;
+    await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
+    await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now } });
+    await recordEvent(ctx, tx, {
+      type: "application.webhooks_resumed",
+      applicationId,
+      data: { paused_at: application.webhooksPausedAt.toISOString() },
+    });
+    return true;
+  });
+}

@@ -1,0 +1,150 @@
+// The delivery worker's store (src/webhooks/outbox-store.ts) on either database.
+// Claiming is the one step with a race: several processes poll the same table.
+// - PostgreSQL: one UPDATE of the rows a `FOR UPDATE SKIP LOCKED` subquery picked, so
+//   concurrent claimers take disjoint rows and never wait on each other.
+// - SQLite: the read and the lease write run in one transaction behind the process's
+//   write lock (src/storage/write-lock.ts); SQLite has one writer at a time, across
+//   processes too, so no other claim can come between them.
+// Recording an attempt is conditional on the lease the claim set: a process whose lease
+// ran out (and whose row another process claimed since) changes nothing.
+import type { ClaimedDelivery, DeliveryApplication, OutboxStore } from "../webhooks/outbox-store.js";
+import type { Db, Tx } from "./client.js";
+
+export interface OutboxDatabase {
+  prisma: Db;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+const PG_CLAIM = `
+UPDATE "WebhookDelivery" SET "leaseUntil" = $2::timestamp(3)
+WHERE id IN (
+  SELECT d.id FROM "WebhookDelivery" d
+  LEFT JOIN "Application" a ON a.id = d."applicationId"
+  WHERE d.status = 'pending'
+    AND d."nextAttemptAt" <= $1::timestamp(3)
+    AND (d."leaseUntil" IS NULL OR d."leaseUntil" <= $1::timestamp(3))
+    AND a."webhooksPausedAt" IS NULL
+    AND (d."installationId" IS NULL OR NOT EXISTS (
+      SELECT 1 FROM "WebhookDelivery" o
+      WHERE o."installationId" = d."installationId" AND o.status = 'pending' AND o.id < d.id))
+  ORDER BY d.id
+  LIMIT $3::int
+  FOR UPDATE OF d SKIP LOCKED)
+RETURNING id`;
+
+const APPLICATION_FIELDS = {
+  id: true,
+  webhookUrl: true,
+  webhookSecretEncrypted: true,
+  webhookSecretPreviousEncrypted: true,
+  webhookSecretPreviousUntil: true,
+} as const;
+
+export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "postgres"): OutboxStore {
+  const { prisma } = database;
+
+  /** The claimed rows, with their applications, oldest first. */
+  async function load(db: Tx, ids: string[], lease: Date): Promise<ClaimedDelivery[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.webhookDelivery.findMany({ where: { id: { in: ids }, leaseUntil: lease }, orderBy: { id: "asc" } });
+    const applications = await db.application.findMany({
+      where: { id: { in: [...new Set(rows.map((row) => row.applicationId))] } },
+      select: APPLICATION_FIELDS,
+    });
+    const byId = new Map<string, DeliveryApplication>(applications.map(({ id, ...application }) => [id, application]));
+    return rows.map((row) => ({
+      id: row.id,
+      applicationId: row.applicationId,
+      installationId: row.installationId,
+      type: row.type,
+      payload: row.payload,
+      codeEncrypted: row.codeEncrypted,
+      codeId: row.codeId,
+      codeExpiresAt: row.codeExpiresAt,
+      attempts: row.attempts,
+      createdAt: row.createdAt,
+      leaseUntil: lease,
+      application: byId.get(row.applicationId) ?? null,
+    }));
+  }
+
+  async function claimPostgres(now: Date, lease: Date, limit: number): Promise<ClaimedDelivery[]> {
+    // Timestamps as UTC ISO strings: the columns are timestamp without time zone.
+    const claimed = await prisma.$queryRawUnsafe<{ id: string }[]>(PG_CLAIM, now.toISOString(), lease.toISOString(), limit);
+    return load(
+      prisma,
+      claimed.map((row) => row.id),
+      lease,
+    );
+  }
+
+  function claimSqlite(now: Date, lease: Date, limit: number): Promise<ClaimedDelivery[]> {
+    return database.transaction(async (tx) => {
+      const paused = await tx.application.findMany({ where: { webhooksPausedAt: { not: null } }, select: { id: true } });
+      const due = await tx.webhookDelivery.findMany({
+        where: {
+          status: "pending",
+          nextAttemptAt: { lte: now },
+          OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }],
+          ...(paused.length > 0 ? { applicationId: { notIn: paused.map((a) => a.id) } } : {}),
+        },
+        orderBy: { id: "asc" },
+        select: { id: true, installationId: true },
+        take: limit * 4,
+      });
+      const installations = [...new Set(due.flatMap((row) => (row.installationId ? [row.installationId] : [])))];
+      const oldest = installations.length
+        ? await tx.webhookDelivery.groupBy({
+            by: ["installationId"],
+            where: { status: "pending", installationId: { in: installations } },
+            _min: { id: true },
+          })
+        : [];
+      const first = new Map(oldest.map((row) => [row.installationId, row._min.id]));
+      const ids = due
+        .filter((row) => row.installationId === null || first.get(row.installationId) === row.id)
+        .slice(0, limit)
+        .map((row) => row.id);
+      if (ids.length === 0) return [];
+      await tx.webhookDelivery.updateMany({ where: { id: { in: ids } }, data: { leaseUntil: lease } });
+      return load(tx, ids, lease);
+    });
+  }
+
+  return {
+    claim: kind === "postgres" ? claimPostgres : claimSqlite,
+    async codeIsValid(codeId, now) {
+      const code = await prisma.authorizationCode.findFirst({
+        where: { id: codeId, consumedAt: null, revokedAt: null, expiresAt: { gt: now } },
+        select: { id: true },
+      });
+      return code !== null;
+    },
+    async eraseCode(id) {
+      await database.transaction((tx) => tx.webhookDelivery.updateMany({ where: { id }, data: { codeEncrypted: null } }));
+    },
+    async failureStreak(applicationId) {
+      const success = await prisma.webhookDelivery.aggregate({ where: { applicationId, deliveredAt: { not: null } }, _max: { deliveredAt: true } });
+      const lastSuccess = success._max.deliveredAt;
+      const failing = await prisma.webhookDelivery.aggregate({
+        where: {
+          applicationId,
+          status: { in: ["pending", "failed"] },
+          attempts: { gt: 0 },
+          ...(lastSuccess ? { lastAttemptAt: { gt: lastSuccess } } : {}),
+        },
+        _sum: { attempts: true },
+        _min: { createdAt: true },
+      });
+      const first = failing._min.createdAt;
+      const since = first === null ? null : lastSuccess && lastSuccess > first ? lastSuccess : first;
+      return { failures: failing._sum.attempts ?? 0, since };
+    },
+    async record(id, lease, attempt) {
+      const { count } = await database.transaction((tx) =>
+        tx.webhookDelivery.updateMany({ where: { id, leaseUntil: lease }, data: { ...attempt, leaseUntil: null } }),
+      );
+      return count === 1;
+    },
+  };
+}

@@ -1,0 +1,321 @@
+// The delivery worker: sends the WebhookDelivery rows (the outbox) that events write in
+// the transaction of their change (src/domain/events.ts). Every server process runs
+// one. A row is claimed with a lease (two processes never send the same attempt at
+// once), sent through the SSRF-checked transport, and its attempt recorded in the row:
+// delivered, or retried with exponential backoff and jitter until the give-up age,
+// then failed. A process killed mid-send leaves its rows leased: once the lease ends,
+// any process sends them again (at least once; the webhook-id lets receivers dedupe).
+// An installation's deliveries go in order: only its oldest pending one is claimable.
+//
+// Scheduling reads the injected clock (tests move it); the webhook-timestamp header is
+// the wall clock, which is what the receiver checks it against.
+import { decrypt } from "../crypto/encryption.js";
+import type { ServerKeys } from "../crypto/server-keys.js";
+import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
+import { WEBHOOK_CODE_PURPOSE } from "../domain/events.js";
+import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/database-unavailable.js";
+import type { Logger } from "../shared/logger.js";
+import type { Clock } from "../shared/time.js";
+import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
+import type { AttemptRecord, ClaimedDelivery, OutboxStore } from "./outbox-store.js";
+import { signDelivery } from "./signature.js";
+import { DnsTimeout, postWebhook, type Resolver, systemResolver } from "./transport.js";
+
+export interface WebhookSettings {
+  /** How often the worker looks for due deliveries (others' and retries); its own are sent at once. */
+  pollMs?: number;
+  /** Deadline of one attempt: DNS, connect, response. */
+  timeoutMs?: number;
+  /** Deadline of one resolution, within timeoutMs. */
+  dnsTimeoutMs?: number;
+  /** First retry delay (clock time); doubles per attempt, ±20% jitter, up to maxDelayMs. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Age after which an undelivered delivery is given up (failed). */
+  giveUpAfterMs?: number;
+  /** Attempts in all before giving up, whatever the age (default: no limit, the age decides). */
+  attempts?: number;
+  /** Deliveries claimed (and sent concurrently) per round. */
+  batchSize?: number;
+  /** Deadline of each database call. */
+  dbTimeoutMs?: number;
+  /** Host name resolution (default: the system's); tests inject one. */
+  resolver?: Resolver;
+  /** An application is paused after this many failed attempts in a row… */
+  pauseAfterFailures?: number;
+  /** …spanning at least this long (clock time) with no success. */
+  pauseAfterMs?: number;
+}
+
+export interface DeliveryWorkerOptions extends WebhookSettings {
+  store: OutboxStore;
+  secretKey: ServerKeys;
+  clock: Clock;
+  log: Logger;
+  /** Where deliveries may go (SSRF): checked on every address, at every attempt. */
+  policy: WebhookAddressPolicy;
+  /** Pauses the application's webhooks (and records application.webhooks_paused); true when it did. */
+  pause?: (applicationId: string, streak: { failures: number; since: Date }) => Promise<boolean>;
+}
+
+const REFUSED = "webhook delivery refused by the address policy; not retried";
+
+/** What is recorded and logged of a failed attempt: a code or a name, never a message (it could hold the URL). */
+function describeFailure(error: unknown, signal: AbortSignal): string {
+  if (error instanceof DnsTimeout) return "DNS timeout";
+  if (signal.aborted) return "timeout";
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code;
+  return error instanceof Error ? error.name : "error";
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** `promise`, or a DatabaseUnavailableError after `ms` (the call is abandoned, not cancelled). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailableError(`no answer from the database in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export class DeliveryWorker {
+  readonly #pollMs: number;
+  readonly #timeoutMs: number;
+  readonly #dnsTimeoutMs: number;
+  readonly #baseDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #giveUpAfterMs: number;
+  readonly #attempts: number;
+  readonly #batchSize: number;
+  readonly #dbTimeoutMs: number;
+  readonly #resolver: Resolver;
+  readonly #pauseAfterFailures: number;
+  readonly #pauseAfterMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = true;
+  #databaseDown = false;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#dnsTimeoutMs = Math.min(options.dnsTimeoutMs ?? 2000, this.#timeoutMs);
+    this.#baseDelayMs = options.baseDelayMs ?? 10_000;
+    this.#maxDelayMs = options.maxDelayMs ?? 3_600_000;
+    this.#giveUpAfterMs = options.giveUpAfterMs ?? 72 * 3_600_000;
+    this.#attempts = options.attempts ?? Number.POSITIVE_INFINITY;
+    this.#batchSize = options.batchSize ?? 10;
+    this.#dbTimeoutMs = options.dbTimeoutMs ?? 5000;
+    this.#resolver = options.resolver ?? systemResolver;
+    this.#pauseAfterFailures = options.pauseAfterFailures ?? 20;
+    this.#pauseAfterMs = options.pauseAfterMs ?? 24 * 3_600_000;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  /** A delivery was just recorded in this process: look now rather than at the next poll. */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#run();
+  }
+
+  /** Stops claiming and waits for the attempts in progress to be sent and recorded. Unsent rows stay pending. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#run(), ms);
+    this.#timer.unref();
+  }
+
+  #run(): void {
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      if (!this.#stopped) this.#schedule(this.#again ? 0 : this.#pollMs);
+      this.#again = false;
+    });
+  }
+
+  async #loop(): Promise<void> {
+    for (;;) {
+      this.#again = false;
+      const claimed = await this.#round();
+      if (this.#stopped || (claimed < this.#batchSize && !this.#again)) return;
+    }
+  }
+
+  /** One claim and its sends; the number of deliveries claimed. Never throws. */
+  async #round(): Promise<number> {
+    const now = this.options.clock();
+    // Long enough for the attempt and its record; a process killed meanwhile frees the row when it ends.
+    const lease = new Date(now.getTime() + this.#timeoutMs + 2 * this.#dbTimeoutMs + 1000);
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await within(this.options.store.claim(now, lease, this.#batchSize), this.#dbTimeoutMs);
+      if (this.#databaseDown) {
+        this.#databaseDown = false;
+        this.options.log.info("webhook deliveries resumed: the database answers again");
+      }
+    } catch (error) {
+      this.#databaseFailed(error);
+      return 0;
+    }
+    await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
+    return claimed.length;
+  }
+
+  #databaseFailed(error: unknown): void {
+    if (this.#databaseDown) return;
+    this.#databaseDown = true;
+    const cause = isDatabaseUnavailable(error) ? { reason: "database unavailable" } : { err: error };
+    this.options.log.error(cause, "webhook deliveries waiting: the outbox could not be read; retrying");
+  }
+
+  async #deliver(delivery: ClaimedDelivery): Promise<void> {
+    try {
+      await this.#attempt(delivery);
+    } catch (error) {
+      // The row keeps its lease and is sent again once it ends.
+      this.#databaseFailed(error);
+    }
+  }
+
+  async #attempt(delivery: ClaimedDelivery): Promise<void> {
+    const { log, store, clock } = this.options;
+    const attempt = delivery.attempts + 1;
+    const context = { deliveryId: delivery.id, applicationId: delivery.applicationId, type: delivery.type, attempt };
+    const now = clock();
+    const application = delivery.application;
+    const record = (fields: Partial<AttemptRecord> & Pick<AttemptRecord, "status">) =>
+      within(
+        store.record(delivery.id, delivery.leaseUntil, {
+          attempts: attempt,
+          lastAttemptAt: now,
+          lastStatus: null,
+          lastError: null,
+          lastDurationMs: null,
+          lastResponse: null,
+          nextAttemptAt: now,
+          deliveredAt: null,
+          ...fields,
+        }),
+        this.#dbTimeoutMs,
+      );
+
+    if (!application?.webhookUrl || !application.webhookSecretEncrypted) {
+      const reason = !application ? "application_deleted" : !application.webhookUrl ? "no_webhook_url" : "no_webhook_secret";
+      await record({ status: "failed", lastError: reason });
+      log.warn({ ...context, failure: reason }, "webhook delivery dropped: the application no longer has a webhook");
+      return;
+    }
+    const secrets = [decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, application.webhookSecretEncrypted)];
+    if (application.webhookSecretPreviousEncrypted && application.webhookSecretPreviousUntil && application.webhookSecretPreviousUntil > now) {
+      secrets.push(decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, application.webhookSecretPreviousEncrypted));
+    }
+    const body = await this.#body(delivery, now);
+    const url = application.webhookUrl;
+
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const started = performance.now();
+    let failure: string;
+    let response: { status: number; body: string } | undefined;
+    try {
+      response = await postWebhook(url, {
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "appgrant-webhooks",
+          ...signDelivery(secrets, delivery.id, new Date(), body),
+        },
+        body,
+        policy: this.options.policy,
+        resolver: this.#resolver,
+        dnsTimeoutMs: this.#dnsTimeoutMs,
+        signal,
+      });
+      failure = response.status >= 200 && response.status < 300 ? "" : `HTTP ${response.status}`;
+    } catch (error) {
+      if (error instanceof AddressRefused) {
+        // Permanent: the same URL under the same policy is refused again. The reason names the address, not the URL (its path may hold a token).
+        await record({ status: "failed", lastError: "address refused", lastDurationMs: Math.round(performance.now() - started) });
+        log.error({ ...context, host: hostOf(url), reason: error.reason }, REFUSED);
+        return;
+      }
+      failure = describeFailure(error, signal);
+    }
+    const measured = {
+      lastStatus: response?.status ?? null,
+      lastDurationMs: Math.round(performance.now() - started),
+      lastResponse: response?.body ?? null,
+    };
+    if (failure === "") {
+      await record({ status: "delivered", ...measured, deliveredAt: now });
+      log.info(context, "webhook delivered");
+      return;
+    }
+    const delay = Math.min(this.#baseDelayMs * 2 ** (attempt - 1), this.#maxDelayMs) * (0.8 + Math.random() * 0.4);
+    const next = new Date(now.getTime() + delay);
+    if (attempt >= this.#attempts || next.getTime() - delivery.createdAt.getTime() > this.#giveUpAfterMs) {
+      await record({ status: "failed", ...measured, lastError: failure });
+      log.error({ ...context, failure }, "webhook delivery failed; giving up");
+      return;
+    }
+    await record({ status: "pending", ...measured, lastError: failure, nextAttemptAt: next });
+    log.warn({ ...context, failure, retryInMs: Math.round(delay) }, "webhook delivery failed; will retry");
+    await this.#pauseIfFailing(delivery.applicationId, now);
+  }
+
+  /** After a failure: an endpoint failing for long enough has its webhooks paused until an operator resumes them. */
+  async #pauseIfFailing(applicationId: string, now: Date): Promise<void> {
+    if (!this.options.pause) return;
+    const streak = await within(this.options.store.failureStreak(applicationId), this.#dbTimeoutMs);
+    if (streak.since === null || streak.failures < this.#pauseAfterFailures || now.getTime() - streak.since.getTime() < this.#pauseAfterMs) return;
+    if (await within(this.options.pause(applicationId, { failures: streak.failures, since: streak.since }), this.#dbTimeoutMs)) {
+      this.options.log.error(
+        { applicationId, failures: streak.failures, failingSince: streak.since },
+        "webhooks paused: the endpoint keeps failing; resume with PATCH /admin/v1/applications/{id} {webhooks_paused: false}",
+      );
+    }
+  }
+
+  /**
+   * The body to send: the stored payload, with the installation's code added to its data
+   * while the code can still be exchanged. Once it cannot, the sealed code is erased.
+   */
+  async #body(delivery: ClaimedDelivery, now: Date): Promise<string> {
+    if (!delivery.codeEncrypted) return delivery.payload;
+    const valid =
+      delivery.codeId !== null &&
+      delivery.codeExpiresAt !== null &&
+      delivery.codeExpiresAt > now &&
+      (await within(this.options.store.codeIsValid(delivery.codeId, now), this.#dbTimeoutMs));
+    if (!valid) {
+      await within(this.options.store.eraseCode(delivery.id), this.#dbTimeoutMs);
+      return delivery.payload;
+    }
+    const payload = JSON.parse(delivery.payload) as { data: Record<string, unknown> };
+    const code = decrypt(this.options.secretKey, WEBHOOK_CODE_PURPOSE, delivery.codeEncrypted);
+    return JSON.stringify({ ...payload, data: { ...payload.data, code, code_expires_at: delivery.codeExpiresAt } });
+  }
+}
