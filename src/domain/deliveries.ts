@@ -34,7 +34,7 @@ export function deliveryJson(delivery: WebhookDelivery) {
  */
 export function deliveryDetailJson(delivery: WebhookDelivery) {
   const body = JSON.parse(delivery.payload) as { data?: Record<string, unknown> };
-  if (delivery.codeId !== null && body.data) body.data.code = "agc_…";
+  if (delivery.codeId !== null && body.data) Object.assign(body.data, { code: "agc_…", code_expires_at: delivery.codeExpiresAt });
   return { ...deliveryJson(delivery), request: { headers: { "webhook-id": delivery.id, "content-type": "application/json" }, body } };
 }
 

@@ -604,7 +604,13 @@ t.test("the admin API lists an application's deliveries, shows one and redeliver
 
   const shown = await test.admin("GET", `/admin/v1/deliveries/${stored!.id}`);
   t.equal(shown.statusCode, 200);
-  t.same(shown.json(), items[0]);
+  const { request: sent, ...summary } = shown.json() as { request: { headers: Record<string, string>; body: { data: { code?: string } } } };
+  t.same(summary, items[0], "the listing's fields");
+  t.equal(sent.headers["webhook-id"], stored!.id);
+  const received = JSON.parse(hook.deliveries[0]!.body) as { data: { code: string } };
+  t.match(received.data.code, /^agc_/, "the receiver got the code");
+  t.same(sent.body, { ...received, data: { ...received.data, code: "agc_…" } }, "the request as sent, its code redacted");
+  t.notOk(shown.body.includes(received.data.code), "the admin API never shows the code again");
   t.equal((await test.admin("GET", "/admin/v1/deliveries/msg_unknown")).statusCode, 404);
   t.equal((await test.admin("GET", "/admin/v1/applications/unknown/deliveries")).statusCode, 404);
 
