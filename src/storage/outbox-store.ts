@@ -2,9 +2,8 @@
 // Claiming is the one step with a race: several processes poll the same table.
 // - PostgreSQL: one UPDATE of the rows a `FOR UPDATE SKIP LOCKED` subquery picked, so
 //   concurrent claimers take disjoint rows and never wait on each other.
-// - SQLite: the read and the lease write run in one transaction behind the process's
-//   write lock (src/storage/write-lock.ts); SQLite has one writer at a time, across
-//   processes too, so no other claim can come between them.
+// - SQLite: which rows are due is read first; the lease is then written, conditionally,
+//   in a transaction behind the process's write lock (src/storage/write-lock.ts).
 // Recording an attempt is conditional on the lease the claim set: a process whose lease
 // ran out (and whose row another process claimed since) changes nothing.
 import type { ClaimedDelivery, DeliveryApplication, OutboxStore } from "../webhooks/outbox-store.js";
@@ -78,35 +77,49 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     );
   }
 
-  function claimSqlite(now: Date, lease: Date, limit: number): Promise<ClaimedDelivery[]> {
+  /** The deliveries due now: unleased, of unpaused applications, each its installation's oldest pending one. */
+  async function dueSqlite(now: Date, limit: number): Promise<string[]> {
+    const paused = await prisma.application.findMany({ where: { webhooksPausedAt: { not: null } }, select: { id: true } });
+    const due = await prisma.webhookDelivery.findMany({
+      where: {
+        status: "pending",
+        nextAttemptAt: { lte: now },
+        OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }],
+        ...(paused.length > 0 ? { applicationId: { notIn: paused.map((a) => a.id) } } : {}),
+      },
+      orderBy: { id: "asc" },
+      select: { id: true, installationId: true },
+      take: limit * 4,
+    });
+    const installations = [...new Set(due.flatMap((row) => (row.installationId ? [row.installationId] : [])))];
+    const oldest = installations.length
+      ? await prisma.webhookDelivery.groupBy({
+          by: ["installationId"],
+          where: { status: "pending", installationId: { in: installations } },
+          _min: { id: true },
+        })
+      : [];
+    const first = new Map(oldest.map((row) => [row.installationId, row._min.id]));
+    return due
+      .filter((row) => row.installationId === null || first.get(row.installationId) === row.id)
+      .slice(0, limit)
+      .map((row) => row.id);
+  }
+
+  async function claimSqlite(now: Date, lease: Date, limit: number): Promise<ClaimedDelivery[]> {
+    // Which rows are due is a read (WAL: it never waits for a writer), so a poll that
+    // finds nothing takes no write lock, and a transaction that reads and does not write
+    // never tells the write lock's outage log that the database is available again while
+    // another process holds the lock. The lease write is conditional: a row another
+    // claimer took since the read stays theirs (load returns only rows with our lease),
+    // and a later delivery of an installation is never due while an earlier one is pending.
+    const ids = await dueSqlite(now, limit);
+    if (ids.length === 0) return [];
     return database.transaction(async (tx) => {
-      const paused = await tx.application.findMany({ where: { webhooksPausedAt: { not: null } }, select: { id: true } });
-      const due = await tx.webhookDelivery.findMany({
-        where: {
-          status: "pending",
-          nextAttemptAt: { lte: now },
-          OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }],
-          ...(paused.length > 0 ? { applicationId: { notIn: paused.map((a) => a.id) } } : {}),
-        },
-        orderBy: { id: "asc" },
-        select: { id: true, installationId: true },
-        take: limit * 4,
+      await tx.webhookDelivery.updateMany({
+        where: { id: { in: ids }, status: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] },
+        data: { leaseUntil: lease },
       });
-      const installations = [...new Set(due.flatMap((row) => (row.installationId ? [row.installationId] : [])))];
-      const oldest = installations.length
-        ? await tx.webhookDelivery.groupBy({
-            by: ["installationId"],
-            where: { status: "pending", installationId: { in: installations } },
-            _min: { id: true },
-          })
-        : [];
-      const first = new Map(oldest.map((row) => [row.installationId, row._min.id]));
-      const ids = due
-        .filter((row) => row.installationId === null || first.get(row.installationId) === row.id)
-        .slice(0, limit)
-        .map((row) => row.id);
-      if (ids.length === 0) return [];
-      await tx.webhookDelivery.updateMany({ where: { id: { in: ids } }, data: { leaseUntil: lease } });
       return load(tx, ids, lease);
     });
   }
