@@ -189,8 +189,11 @@ export class DeliveryWorker {
   #databaseFailed(error: unknown): void {
     if (this.#databaseDown) return;
     this.#databaseDown = true;
-    const cause = isDatabaseUnavailable(error) ? { reason: "database unavailable" } : { err: error };
-    this.options.log.error(cause, "webhook deliveries waiting: the outbox could not be read; retrying");
+    const message = "webhook deliveries waiting: the outbox could not be read; retrying";
+    // An unavailable database is already logged as an outage, once, by its own status
+    // (src/shared/dependency-status.ts): this line only says what waits, so it is a warning.
+    if (isDatabaseUnavailable(error)) this.options.log.warn({ reason: "database unavailable" }, message);
+    else this.options.log.error({ err: error }, message);
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
