@@ -101,9 +101,9 @@ export function codeRecord<Time>(row: CodeRow<Time>, dialect: Dialect<Time>): Co
   };
 }
 
-// ---- Token (refresh and rotation), with its installation's status.
+// ---- A new token pair: the INSERT's columns, in the order of its values.
 
-const TOKEN_FIELDS = [
+export const NEW_TOKEN_FIELDS = [
   "id",
   "accessTokenHash",
   "refreshTokenHash",
@@ -119,9 +119,12 @@ const TOKEN_FIELDS = [
   "createdAt",
   "accessExpiresAt",
   "refreshExpiresAt",
-  "rotatedAt",
-  "revokedAt",
-] as const satisfies readonly (keyof Token)[];
+] as const satisfies readonly (keyof Token & keyof NewToken)[];
+export type NewTokenField = (typeof NEW_TOKEN_FIELDS)[number];
+
+// ---- Token (refresh and rotation), with its installation's status: the new pair's
+// columns and what rotation and revocation set later.
+const TOKEN_FIELDS = [...NEW_TOKEN_FIELDS, "rotatedAt", "revokedAt"] as const satisfies readonly (keyof Token)[];
 const TOKEN_INSTALLATION = { installationStatus: "status" } as const satisfies Record<string, keyof Installation>;
 
 export type TokenRow<Time> = Wire<Pick<Token, (typeof TOKEN_FIELDS)[number]>, Time> & Joined<Installation, typeof TOKEN_INSTALLATION>;
@@ -189,27 +192,6 @@ export function introspectionRecord<Time>(row: IntrospectionRow<Time>, dialect: 
     revokedAt: dateOrNull(dialect, row.revokedAt),
   };
 }
-
-// ---- A new token pair: the INSERT's columns, in the order of its values.
-
-export const NEW_TOKEN_FIELDS = [
-  "id",
-  "accessTokenHash",
-  "refreshTokenHash",
-  "applicationId",
-  "installationId",
-  "clientId",
-  "account",
-  "codeId",
-  "familyId",
-  "generation",
-  "parentId",
-  "scopes",
-  "createdAt",
-  "accessExpiresAt",
-  "refreshExpiresAt",
-] as const satisfies readonly (keyof Token & keyof NewToken)[];
-export type NewTokenField = (typeof NEW_TOKEN_FIELDS)[number];
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time only: every field of NewToken is inserted, each with the model's type.
