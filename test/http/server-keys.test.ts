@@ -324,3 +324,29 @@ t.test("re-encryption moves secrets to the first key, in batches, idempotently, 
   t.same(result, { scanned: 5, reencrypted: 3, alreadyCurrent: 0, changedMeanwhile: 1, unreadable: [lostId] });
   t.equal((await stored()).get(racedId), newer, "the secret replaced meanwhile was not overwritten");
 });
+
+t.test("re-encryption also moves the previous webhook secret of a rotation still in its overlap", async (t) => {
+  const old = await buildTestApp(t, { APPGRANT_SECRET_KEY: K1 });
+  const created = await old.admin("POST", "/admin/v1/applications", {
+    name: "Rotating",
+    redirect_uris: ["https://app.example/cb"],
+    scopes: ["read"],
+    client_type: "public",
+  });
+  const { id, webhook_secret: first } = created.json() as { id: string; webhook_secret: string };
+  const rotatedRes = await old.admin("POST", `/admin/v1/applications/${id}/webhook-secret`);
+  t.equal(rotatedRes.statusCode, 201);
+  const { webhook_secret: second } = rotatedRes.json() as { webhook_secret: string };
+
+  const rotated = { ...old.app.domain, secretKey: new ServerKeys([K2, K1]) };
+  t.same(await reencryptWebhookSecrets(rotated), { scanned: 2, reencrypted: 2, alreadyCurrent: 0, changedMeanwhile: 0, unreadable: [] });
+  const row = await old.app.domain.db.application.findUniqueOrThrow({ where: { id } });
+  const newKeyOnly = new ServerKeys([K2]);
+  t.equal(decrypt(newKeyOnly, WEBHOOK_SECRET_PURPOSE, row.webhookSecretEncrypted!), second, "the current secret opens with the new key alone");
+  t.equal(decrypt(newKeyOnly, WEBHOOK_SECRET_PURPOSE, row.webhookSecretPreviousEncrypted!), first, "so does the previous one, still signing");
+  t.same(
+    await reencryptWebhookSecrets(rotated),
+    { scanned: 2, reencrypted: 0, alreadyCurrent: 2, changedMeanwhile: 0, unreadable: [] },
+    "a second run changes nothing",
+  );
+});
