@@ -41,7 +41,7 @@ export function deliveryDetailJson(delivery: WebhookDelivery) {
 export async function listDeliveries(ctx: DomainContext, applicationId: string, page: PageRequest): Promise<Page<WebhookDelivery>> {
   const application = await ctx.db.application.findUnique({ where: { id: applicationId }, select: { id: true } });
   if (!application) throw notFound("application");
-  const args = pageArgs(page);
+  const args = pageArgs(page, "desc");
   return toPage(await ctx.db.webhookDelivery.findMany({ ...args, where: { ...args.where, applicationId } }), page);
 }
 
@@ -54,15 +54,15 @@ export async function getDelivery(ctx: DomainContext, id: string): Promise<Webho
 /**
  * Sends a delivery again, whatever became of it (delivered, failed, or pending with a
  * retry far off): due now, same webhook-id and body, attempts counted on. A code in it
- * is sent only if still valid, as always. The give-up age still counts from the event:
- * a redelivery past it that fails is not retried.
+ * is sent only if still valid, as always. A redelivery that fails is retried as a new
+ * delivery would be: the give-up age counts from the redelivery.
  */
 export async function redeliver(ctx: DomainContext, id: string): Promise<WebhookDelivery> {
   const now = ctx.clock();
   return ctx.transaction(async (tx) => {
     const { count } = await tx.webhookDelivery.updateMany({
       where: { id },
-      data: { status: "pending", nextAttemptAt: now, leaseUntil: null, deliveredAt: null },
+      data: { status: "pending", nextAttemptAt: now, redeliveredAt: now, leaseUntil: null, deliveredAt: null },
     });
     if (count === 0) throw notFound("delivery");
     return tx.webhookDelivery.findUniqueOrThrow({ where: { id } });

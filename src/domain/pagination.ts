@@ -13,11 +13,12 @@ export interface Page<T> {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
-export function pageArgs(page: PageRequest) {
+/** Oldest first (lists of things), or newest first (logs: events, deliveries). */
+export function pageArgs(page: PageRequest, order: "asc" | "desc" = "asc") {
   return {
-    orderBy: { id: "asc" as const },
+    orderBy: { id: order },
     take: page.limit + 1,
-    ...(page.cursor ? { where: { id: { gt: page.cursor } } } : {}),
+    ...(page.cursor ? { where: { id: order === "asc" ? { gt: page.cursor } : { lt: page.cursor } } } : {}),
   };
 }
 

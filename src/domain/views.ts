@@ -14,6 +14,7 @@ export function applicationJson(app: Application) {
     scopes: parseScopes(app.scopes),
     grant_types: parseList(app.grantTypes),
     webhook_url: app.webhookUrl,
+    webhooks_paused_at: app.webhooksPausedAt,
     client_type: app.clientType,
     created_at: app.createdAt,
     updated_at: app.updatedAt,

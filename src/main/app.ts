@@ -87,6 +87,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     policy: new WebhookAddressPolicy(config.webhookPolicy),
     timeoutMs: config.webhookTimeout * 1000,
     giveUpAfterMs: config.webhookGiveUpHours * 3_600_000,
+    pauseAfterFailures: config.webhookPauseAfterFailures,
+    pauseAfterMs: config.webhookPauseAfterHours * 3_600_000,
     dbTimeoutMs: config.db.queryTimeoutMs + config.db.connectTimeoutMs,
     pause: (applicationId, streak) => pauseWebhooks(app.domain, applicationId, streak),
     ...options.webhooks,

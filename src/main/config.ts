@@ -78,10 +78,14 @@ export interface Config {
    * The delivery worker (src/webhooks/outbox.ts): seconds one attempt may take (APPGRANT_WEBHOOK_TIMEOUT),
    * hours after which an undelivered delivery is given up (APPGRANT_WEBHOOK_GIVE_UP_HOURS), and hours a
    * rotated webhook secret still signs deliveries alongside the new one (APPGRANT_WEBHOOK_SECRET_OVERLAP_HOURS).
+   * An application's webhooks are paused after APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES failed attempts in a row
+   * spanning at least APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS (src/domain/webhook-pause.ts).
    */
   webhookTimeout: number;
   webhookGiveUpHours: number;
   webhookSecretOverlap: number;
+  webhookPauseAfterFailures: number;
+  webhookPauseAfterHours: number;
   /** Seconds a SIGTERM/SIGINT shutdown may take (APPGRANT_SHUTDOWN_GRACE); then open connections are cut (src/main/shutdown.ts). */
   shutdownGrace: number;
   /** Milliseconds any one Redis step may take: connecting, each command (APPGRANT_REDIS_TIMEOUT). */
@@ -327,6 +331,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookTimeout: integer(env, "APPGRANT_WEBHOOK_TIMEOUT", 10, 1, 120),
     webhookGiveUpHours: integer(env, "APPGRANT_WEBHOOK_GIVE_UP_HOURS", 72, 1, 30 * 24),
     webhookSecretOverlap: integer(env, "APPGRANT_WEBHOOK_SECRET_OVERLAP_HOURS", 24, 0, 30 * 24) * 3600,
+    webhookPauseAfterFailures: integer(env, "APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES", 20, 1, 1_000_000),
+    webhookPauseAfterHours: integer(env, "APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", 24, 0, 30 * 24),
     // Below Docker's default stop timeout (10 s), after which it sends SIGKILL.
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
     db: databaseSettings(env),

@@ -62,6 +62,7 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
       codeExpiresAt: row.codeExpiresAt,
       attempts: row.attempts,
       createdAt: row.createdAt,
+      redeliveredAt: row.redeliveredAt,
       leaseUntil: lease,
       application: byId.get(row.applicationId) ?? null,
     }));

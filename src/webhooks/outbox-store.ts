@@ -20,6 +20,8 @@ export interface ClaimedDelivery {
   codeExpiresAt: Date | null;
   attempts: number;
   createdAt: Date;
+  /** The last redelivery an operator asked for, if any: the give-up age counts from it. */
+  redeliveredAt: Date | null;
   leaseUntil: Date;
   /** Null when the application was deleted since. */
   application: DeliveryApplication | null;

@@ -17,7 +17,7 @@ import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/datab
 import type { Logger } from "../shared/logger.js";
 import type { Clock } from "../shared/time.js";
 import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
-import type { AttemptRecord, ClaimedDelivery, OutboxStore } from "./outbox-store.js";
+import type { AttemptRecord, ClaimedDelivery, DeliveryApplication, OutboxStore } from "./outbox-store.js";
 import { signDelivery } from "./signature.js";
 import { DnsTimeout, postWebhook, type Resolver, systemResolver } from "./transport.js";
 
@@ -233,11 +233,20 @@ export class DeliveryWorker {
       log.warn({ ...context, failure: reason }, "webhook delivery dropped: the application no longer has a webhook");
       return;
     }
-    const secrets = [decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, application.webhookSecretEncrypted)];
-    if (application.webhookSecretPreviousEncrypted && application.webhookSecretPreviousUntil && application.webhookSecretPreviousUntil > now) {
-      secrets.push(decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, application.webhookSecretPreviousEncrypted));
+    const secrets = this.#secrets(application, now);
+    if (secrets === undefined) {
+      // The server key that sealed it was removed from the list (before `keys reencrypt`): retried
+      // with backoff like any failure, so putting the key back delivers it; given up at the age.
+      const failure = "webhook secret unreadable";
+      const { status, nextAttemptAt } = this.#retry(delivery, attempt, now);
+      await record({ status, lastError: failure, nextAttemptAt });
+      log.error(
+        { ...context, failure },
+        "webhook delivery failed: no configured server key opens the application's webhook secret; put the key that sealed it back in APPGRANT_SECRET_KEY, or rotate the webhook secret",
+      );
+      return;
     }
-    const body = await this.#body(delivery, now);
+    const body = await this.#body(delivery, now, context);
     const url = application.webhookUrl;
 
     const signal = AbortSignal.timeout(this.#timeoutMs);
@@ -277,16 +286,52 @@ export class DeliveryWorker {
       log.info(context, "webhook delivered");
       return;
     }
-    const delay = Math.min(this.#baseDelayMs * 2 ** (attempt - 1), this.#maxDelayMs) * (0.8 + Math.random() * 0.4);
-    const next = new Date(now.getTime() + delay);
-    if (attempt >= this.#attempts || next.getTime() - delivery.createdAt.getTime() > this.#giveUpAfterMs) {
-      await record({ status: "failed", ...measured, lastError: failure });
+    const { status, nextAttemptAt } = this.#retry(delivery, attempt, now);
+    await record({ status, ...measured, lastError: failure, nextAttemptAt });
+    if (status === "failed") {
       log.error({ ...context, failure }, "webhook delivery failed; giving up");
       return;
     }
-    await record({ status: "pending", ...measured, lastError: failure, nextAttemptAt: next });
-    log.warn({ ...context, failure, retryInMs: Math.round(delay) }, "webhook delivery failed; will retry");
+    log.warn({ ...context, failure, retryInMs: nextAttemptAt.getTime() - now.getTime() }, "webhook delivery failed; will retry");
     await this.#pauseIfFailing(delivery.applicationId, now);
+  }
+
+  /**
+   * After a failed attempt: the next one, with exponential backoff and jitter, or none (failed)
+   * past the attempt limit or the give-up age, which counts from the last redelivery if any.
+   * A backoff that would overshoot the give-up age ends with one last attempt at it (unless
+   * that is sooner than the first retry delay): a redelivery, whose backoff is long already
+   * from the attempts before it, still gets its retries.
+   */
+  #retry(delivery: ClaimedDelivery, attempt: number, now: Date): { status: "pending" | "failed"; nextAttemptAt: Date } {
+    const failed = { status: "failed" as const, nextAttemptAt: now };
+    if (attempt >= this.#attempts) return failed;
+    const delay = Math.round(Math.min(this.#baseDelayMs * 2 ** (attempt - 1), this.#maxDelayMs) * (0.8 + Math.random() * 0.4));
+    const deadline = (delivery.redeliveredAt ?? delivery.createdAt).getTime() + this.#giveUpAfterMs;
+    const next = now.getTime() + delay;
+    if (next <= deadline) return { status: "pending", nextAttemptAt: new Date(next) };
+    if (deadline - now.getTime() >= this.#baseDelayMs) return { status: "pending", nextAttemptAt: new Date(deadline) };
+    return failed;
+  }
+
+  /** The secrets that sign: the current one and, during a rotation's overlap, the previous one; undefined if the current one cannot be opened. */
+  #secrets(application: DeliveryApplication, now: Date): string[] | undefined {
+    const opened = (sealed: string) => {
+      try {
+        return decrypt(this.options.secretKey, WEBHOOK_SECRET_PURPOSE, sealed);
+      } catch {
+        return undefined;
+      }
+    };
+    const current = opened(application.webhookSecretEncrypted!);
+    if (current === undefined) return undefined;
+    const secrets = [current];
+    if (application.webhookSecretPreviousEncrypted && application.webhookSecretPreviousUntil && application.webhookSecretPreviousUntil > now) {
+      // A previous secret no key opens only loses its signature: the current one still signs.
+      const previous = opened(application.webhookSecretPreviousEncrypted);
+      if (previous !== undefined) secrets.push(previous);
+    }
+    return secrets;
   }
 
   /** After a failure: an endpoint failing for long enough has its webhooks paused until an operator resumes them. */
@@ -306,7 +351,7 @@ export class DeliveryWorker {
    * The body to send: the stored payload, with the installation's code added to its data
    * while the code can still be exchanged. Once it cannot, the sealed code is erased.
    */
-  async #body(delivery: ClaimedDelivery, now: Date): Promise<string> {
+  async #body(delivery: ClaimedDelivery, now: Date, context: object): Promise<string> {
     if (!delivery.codeEncrypted) return delivery.payload;
     const valid =
       delivery.codeId !== null &&
@@ -317,8 +362,19 @@ export class DeliveryWorker {
       await within(this.options.store.eraseCode(delivery.id), this.#dbTimeoutMs);
       return delivery.payload;
     }
+    let code: string;
+    try {
+      code = decrypt(this.options.secretKey, WEBHOOK_CODE_PURPOSE, delivery.codeEncrypted);
+    } catch {
+      // Sealed under a server key no longer configured: sent without it, as once it is no longer valid.
+      this.options.log.error(
+        { ...context, failure: "code unreadable" },
+        "webhook delivery: no configured server key opens its code; sent without it",
+      );
+      await within(this.options.store.eraseCode(delivery.id), this.#dbTimeoutMs);
+      return delivery.payload;
+    }
     const payload = JSON.parse(delivery.payload) as { data: Record<string, unknown> };
-    const code = decrypt(this.options.secretKey, WEBHOOK_CODE_PURPOSE, delivery.codeEncrypted);
     return JSON.stringify({ ...payload, data: { ...payload.data, code, code_expires_at: delivery.codeExpiresAt } });
   }
 }

@@ -105,6 +105,16 @@ const deliveryCount = (hook: Receiver, n: number) => until(`${n} deliveries`, ()
 const rows = (test: TestApp) => test.app.domain.db.webhookDelivery.findMany({ orderBy: { id: "asc" } });
 const row = (test: TestApp, id: string) => test.app.domain.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
 
+/** Moves the clock to the delivery's next attempt and waits until that attempt is recorded. */
+async function nextAttempt<T extends { id: string; attempts: number; nextAttemptAt: Date }>(test: TestApp, current: T) {
+  const attempts = current.attempts;
+  test.clock.set(current.nextAttemptAt);
+  return until(`attempt ${attempts + 1}`, async () => {
+    const r = await row(test, current.id);
+    return r.attempts > attempts && r.leaseUntil === null && r;
+  });
+}
+
 // ---------------------------------------------------------------- signatures
 
 /** Webhook.verify of the standardwebhooks package, as a receiver calls it: throws unless genuine. */
@@ -349,14 +359,7 @@ t.test("a receiver that keeps failing is given up on after the give-up age, with
       const installed = await install(test, app.client_id);
       const [stored] = await rows(test);
       let current = stored!;
-      while (current.status === "pending") {
-        const attempts = current.attempts;
-        test.clock.set(current.nextAttemptAt);
-        current = await until(`attempt ${attempts + 1}`, async () => {
-          const r = await row(test, stored!.id);
-          return r.attempts > attempts && r.leaseUntil === null && r;
-        });
-      }
+      while (current.status === "pending") current = await nextAttempt(test, current);
       t.equal(current.status, "failed");
       t.equal(current.lastError, c.failure);
       t.ok(current.attempts >= 5 && current.attempts <= 12, `retried until an hour had passed (${current.attempts} attempts)`);
@@ -629,8 +632,9 @@ t.test("the admin API lists an application's deliveries, shows one and redeliver
   t.equal((await test.admin("POST", "/admin/v1/deliveries/msg_unknown/redeliver")).statusCode, 404);
 });
 
-t.test("an endpoint failing for a day is paused (application.webhooks_paused) until PATCH webhooks_paused: false", async (t) => {
-  const test = await buildWebhookApp(t, {}, { pauseAfterFailures: 5 });
+t.test("an endpoint failing long enough is paused (application.webhooks_paused) until PATCH webhooks_paused: false", async (t) => {
+  // The thresholds as an operator sets them: 5 failures in a row spanning 2 hours (defaults: 20 and 24).
+  const test = await buildWebhookApp(t, { APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES: "5", APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS: "2" });
   let up = false;
   const hook = await receiver(t, (request, index, res) => answer(up ? 200 : 500)(request, index, res));
   const app = await appWithWebhook(test, hook.url);
@@ -641,17 +645,18 @@ t.test("an endpoint failing for a day is paused (application.webhooks_paused) un
   for (;;) {
     const application = await test.app.domain.db.application.findUniqueOrThrow({ where: { id: app.id } });
     if (application.webhooksPausedAt !== null) break;
-    const attempts = current.attempts;
-    test.clock.set(current.nextAttemptAt);
-    current = await until(`attempt ${attempts + 1}`, async () => {
-      const r = await row(test, stored!.id);
-      return r.attempts > attempts && r.leaseUntil === null && r;
-    });
+    current = await nextAttempt(test, current);
     // The pause follows the record of the attempt that reached the threshold.
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  t.ok(test.clock().getTime() - started >= 24 * 3_600_000, "paused only once the failures spanned a day");
+  const elapsed = test.clock().getTime() - started;
+  t.ok(elapsed >= 2 * 3_600_000, "paused only once the failures spanned two hours");
+  t.ok(elapsed < 24 * 3_600_000, "not a day: the configured span, not the default");
+  t.ok(current.attempts >= 5, "after at least five failures");
   t.equal(current.status, "pending", "the delivery stays pending");
+  const view = async () => (await test.admin("GET", `/admin/v1/applications/${app.id}`)).json() as { webhooks_paused_at: string | null };
+  const pausedAt = (await test.app.domain.db.application.findUniqueOrThrow({ where: { id: app.id } })).webhooksPausedAt!;
+  t.equal((await view()).webhooks_paused_at, pausedAt.toISOString(), "the application shows since when its webhooks are paused");
   const paused = await test.app.domain.db.event.findFirstOrThrow({ where: { type: "application.webhooks_paused", applicationId: app.id } });
   t.match(JSON.parse(paused.data), { consecutive_failures: current.attempts });
   const sent = hook.deliveries.length;
@@ -667,9 +672,100 @@ t.test("an endpoint failing for a day is paused (application.webhooks_paused) un
     400,
     "pausing is not an admin's call",
   );
+  t.equal((resumed.json() as { webhooks_paused_at: string | null }).webhooks_paused_at, null, "resumed: no longer paused");
   await until("delivered after resuming", async () => (await row(test, stored!.id)).status === "delivered");
   t.ok(
     await test.app.domain.db.event.findFirst({ where: { type: "application.webhooks_resumed", applicationId: app.id } }),
     "application.webhooks_resumed",
   );
+});
+
+t.test("an application's deliveries are listed newest first, a page at a time", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const app = await appWithWebhook(test, hook.url);
+  for (const account of ["first", "second", "third"]) {
+    await install(test, app.client_id, { account });
+    test.clock.advance(1);
+  }
+  const stored = await rows(test); // oldest first
+  t.equal(stored.length, 3);
+  const page = async (query: string) => {
+    const res = await test.admin("GET", `/admin/v1/applications/${app.id}/deliveries?${query}`);
+    t.equal(res.statusCode, 200);
+    return res.json() as { items: { id: string }[]; next_cursor: string | null };
+  };
+  const one = await page("limit=2");
+  t.same(
+    one.items.map((d) => d.id),
+    [stored[2]!.id, stored[1]!.id],
+    "the newest two",
+  );
+  t.type(one.next_cursor, "string");
+  const two = await page(`limit=2&cursor=${one.next_cursor}`);
+  t.same(
+    two.items.map((d) => d.id),
+    [stored[0]!.id],
+    "then the oldest",
+  );
+  t.equal(two.next_cursor, null);
+});
+
+t.test("a webhook secret no configured key opens: the attempt fails as such, is retried, and the worker goes on", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const broken = await appWithWebhook(test, hook.url);
+  const healthy = await appWithWebhook(test, hook.url);
+  // Sealed under a key this server does not have (the operator dropped it before `keys reencrypt`).
+  const { encrypt } = await import("../../src/crypto/encryption.js");
+  const { ServerKeys } = await import("../../src/crypto/server-keys.js");
+  const { WEBHOOK_SECRET_PURPOSE } = await import("../../src/domain/applications.js");
+  await test.app.domain.db.application.update({
+    where: { id: broken.id },
+    data: { webhookSecretEncrypted: encrypt(new ServerKeys(["9".repeat(64)]), WEBHOOK_SECRET_PURPOSE, "whsec_lost") },
+  });
+  await install(test, broken.client_id, { account: "broken" });
+  const [stored] = await rows(test);
+  const attempted = await until("the attempt recorded", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  t.equal(attempted.status, "pending", "retried later: the key may be put back");
+  t.equal(attempted.lastError, "webhook secret unreadable");
+  t.ok(attempted.nextAttemptAt > test.clock(), "with a backoff");
+  t.equal(hook.deliveries.length, 0, "nothing unsigned is sent");
+  const logged = test.entries().find((e) => e.msg.startsWith("webhook delivery failed: no configured server key opens"));
+  t.ok(logged, "an error log says why");
+  t.equal(logged?.level, 50);
+  t.equal(logged?.applicationId, broken.id);
+  t.notOk(
+    test.entries().some((e) => e.msg.includes("outbox could not be read")),
+    "not reported as a database failure",
+  );
+
+  await install(test, healthy.client_id, { account: "healthy" });
+  await deliveryCount(hook, 1);
+  t.equal(JSON.parse(hook.deliveries[0]!.body).data.installation.account, "healthy", "other applications' deliveries go on");
+});
+
+t.test("a redelivery of a delivery given up long ago gets retries again, for the give-up age from the redelivery", async (t) => {
+  const test = await buildWebhookApp(t, { APPGRANT_WEBHOOK_GIVE_UP_HOURS: "1" });
+  const hook = await receiver(t, answer(500));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  let current = stored!;
+  while (current.status === "pending") current = await nextAttempt(test, current);
+  t.equal(current.status, "failed", "given up after an hour");
+
+  test.clock.advance(2 * 24 * 3600);
+  const attempts = current.attempts;
+  t.equal((await test.admin("POST", `/admin/v1/deliveries/${stored!.id}/redeliver`)).statusCode, 200);
+  const redelivered = await until("the redelivered attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts > attempts && r.leaseUntil === null && r;
+  });
+  t.equal(redelivered.status, "pending", "a failed redelivery is retried, not given up at once");
+  t.equal(redelivered.lastError, "HTTP 500");
+  t.ok(redelivered.nextAttemptAt > test.clock(), "at its backoff");
 });

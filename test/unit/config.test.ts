@@ -60,6 +60,9 @@ t.test("reads each variable", async (t) => {
     { env: {}, expect: { redisTimeout: 500, rateLimit: { authFailures: 20, authFailuresPerIp: 100 } } },
     { env: { APPGRANT_REDIS_TIMEOUT: "250" }, expect: { redisTimeout: 250 } },
     { env: { APPGRANT_RATE_LIMIT_AUTH_FAILURES_PER_IP: "0" }, expect: { rateLimit: { authFailuresPerIp: 0 } } },
+    { env: {}, expect: { webhookGiveUpHours: 72, webhookPauseAfterFailures: 20, webhookPauseAfterHours: 24 } },
+    { env: { APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES: "5" }, expect: { webhookPauseAfterFailures: 5 } },
+    { env: { APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS: "0" }, expect: { webhookPauseAfterHours: 0 } },
   ];
   for (const c of cases) t.match(loadConfig(c.env, CWD), c.expect, JSON.stringify(c.env));
 });
@@ -96,6 +99,9 @@ t.test("refuses each bad value with a ConfigError naming the variable", async (t
     ["APPGRANT_REDIS_TIMEOUT", "5"],
     ["APPGRANT_REDIS_TIMEOUT", "1s"],
     ["APPGRANT_RATE_LIMIT_AUTH_FAILURES_PER_IP", "-1"],
+    ["APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES", "0"],
+    ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "-1"],
+    ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "1.5"],
     // Several processes share a PostgreSQL database and must share the key.
     ["APPGRANT_SECRET_KEY", "", { DATABASE_URL: "postgresql://u:p@db/appgrant" }],
     ["APPGRANT_SECRET_KEY", "short"],

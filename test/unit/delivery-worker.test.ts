@@ -49,6 +49,7 @@ t.test("claims that fail or hang are logged once, retried at the next poll, and 
         codeExpiresAt: null,
         attempts: 0,
         createdAt: now,
+        redeliveredAt: null,
         leaseUntil,
         application: {
           webhookUrl: url,

@@ -114,6 +114,12 @@ const applicationProperties = {
   scopes: stringArray,
   grant_types: { ...stringArray, description: "Grant types the client may use at /oauth/token." },
   webhook_url: { type: ["string", "null"] },
+  webhooks_paused_at: {
+    ...nullableTimestamp,
+    description:
+      "Since when the application's webhooks are paused because its endpoint kept failing; null when they are not. " +
+      'Resume with PATCH {"webhooks_paused": false}.',
+  },
   client_type: { type: "string" },
   created_at: timestamp,
   updated_at: timestamp,
@@ -131,14 +137,17 @@ export const createdApplication = {
   properties: {
     ...applicationProperties,
     client_secret: { type: ["string", "null"], description: "`ags_…`. Shown once; null for a public client, which has no secret." },
-    webhook_secret: { type: "string", description: "`agw_…`, the key that signs this application's webhooks. Shown once." },
+    webhook_secret: {
+      type: "string",
+      description: "`whsec_…` (Standard Webhooks), the key that signs this application's webhooks. Shown once.",
+    },
   },
   required: [...Object.keys(applicationProperties), "client_secret", "webhook_secret"],
 } as const;
 
 export const createdWebhookSecret = {
   type: "object",
-  properties: { webhook_secret: { type: "string", description: "`agw_…`. Shown once." } },
+  properties: { webhook_secret: { type: "string", description: "`whsec_…` (Standard Webhooks). Shown once." } },
   required: ["webhook_secret"],
 } as const;
 
