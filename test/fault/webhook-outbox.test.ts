@@ -1,7 +1,8 @@
 // The webhook outbox across processes (issue 10): a server SIGKILLed with deliveries
 // pending loses none of them (a restarted process sends them all, each webhook-id at
-// least once), and two app instances on one database never send the same delivery
-// attempt at the same time. Runs on SQLite, or on a PostgreSQL schema with
+// least once), two app instances on one database never send the same delivery
+// attempt at the same time, and on PostgreSQL three server processes share a backlog
+// without sending any delivery twice. Runs on SQLite, or on a PostgreSQL schema with
 // TEST_DATABASE_URL.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,7 +12,7 @@ import { Webhook } from "standardwebhooks";
 import { buildApp } from "../../src/main/app.js";
 import { loadConfig } from "../../src/main/config.js";
 import { ADMIN_TOKEN, freshDatabase, testClock } from "../support/helper.js";
-import { http, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
+import { connectSchema, http, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 
 interface Received {
   id: string;
@@ -206,3 +207,88 @@ t.test("two app instances on one database never send the same delivery attempt a
   );
   t.ok(hook.received.length > expected, `some attempts were retries (${hook.received.length} requests)`);
 });
+
+t.test(
+  "three server processes on PostgreSQL share a backlog: every delivery sent once, none twice at once",
+  { skip: process.env.TEST_DATABASE_URL ? false : "needs PostgreSQL (TEST_DATABASE_URL): on SQLite one process delivers" },
+  async (t) => {
+    const databaseUrl = await freshDatabase(t);
+    const env = {
+      DATABASE_URL: databaseUrl,
+      APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+      APPGRANT_SECRET_KEY: randomBytes(32).toString("hex"),
+      APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true",
+      LOG_LEVEL: "info",
+    };
+    const servers: ServerProcess[] = [];
+    t.teardown(async () => {
+      if (t.passing() === false) for (const s of servers) t.comment(`--- ${s.name} ---\n${s.log.slice(-30).join("\n")}`);
+      await Promise.all(servers.map((s) => stopServer(s, 2_000)));
+    });
+    const inFlight = new Map<string, number>();
+    let overlaps = 0;
+    const hook = await receiver(t, (request, res) => {
+      const n = (inFlight.get(request.id) ?? 0) + 1;
+      inFlight.set(request.id, n);
+      if (n > 1) overlaps++;
+      // Slow: a process's rounds (10 claims each, sent together) span the others' polls (every second).
+      setTimeout(() => {
+        inFlight.set(request.id, (inFlight.get(request.id) ?? 1) - 1);
+        request.status = 200;
+        res.writeHead(200).end();
+      }, 400);
+    });
+    servers.push(...(await Promise.all(["p1", "p2", "p3"].map((name) => startServer({ name, env })))));
+    const [p1] = servers as [ServerProcess, ...ServerProcess[]];
+
+    const app = await http(p1, "POST", "/admin/v1/applications", {
+      bearer: ADMIN_TOKEN,
+      json: { name: "Hooked", redirect_uris: ["https://app.example/cb"], scopes: ["read"], client_type: "public", webhook_url: hook.url },
+    });
+    t.equal(app.status, 201);
+    // A backlog: the application's webhooks held (as a pause holds them) while 60 installations are created…
+    const db = await connectSchema(databaseUrl);
+    t.teardown(() => db.end());
+    await db.query(`UPDATE "Application" SET "webhooksPausedAt" = now() WHERE id = $1`, [app.body.id]);
+    const COUNT = 60;
+    for (let i = 0; i < COUNT; i += 6) {
+      const created = await Promise.all(
+        Array.from({ length: 6 }, (_, j) =>
+          http(servers[(i + j) % 3]!, "POST", "/admin/v1/installations", {
+            bearer: ADMIN_TOKEN,
+            json: { client_id: app.body.client_id, account: `acct${i + j}` },
+          }),
+        ),
+      );
+      t.same(
+        created.filter((res) => res.status !== 201),
+        [],
+        `installations ${i}–${i + 5} created`,
+      );
+    }
+    t.equal(hook.received.length, 0, "nothing sent while held");
+    // …then released at once: every process's next poll finds 60 due rows.
+    const resumed = await http(p1, "PATCH", `/admin/v1/applications/${app.body.id}`, { bearer: ADMIN_TOKEN, json: { webhooks_paused: false } });
+    t.equal(resumed.status, 200);
+    await until("every delivery delivered", async () => {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'delivered'`);
+      return rows[0].n === COUNT;
+    });
+    t.equal(overlaps, 0, "no webhook-id was ever in flight twice at once");
+    const perId = new Map<string, number>();
+    for (const r of hook.received) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
+    t.equal(perId.size, COUNT, "every delivery arrived");
+    t.same(
+      [...perId].filter(([, n]) => n !== 1),
+      [],
+      "each exactly once: no process sent a delivery another had claimed",
+    );
+    const senders = servers.filter((server) => server.log.some((line) => line.includes('"msg":"webhook delivered"')));
+    t.ok(senders.length >= 2, `the backlog was shared: ${senders.map((s) => s.name).join(", ")} delivered`);
+    const { rows } = await db.query(`SELECT attempts FROM "WebhookDelivery"`);
+    t.ok(
+      rows.every((row: { attempts: number }) => row.attempts === 1),
+      "each row records one attempt",
+    );
+  },
+);
