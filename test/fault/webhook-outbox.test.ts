@@ -45,6 +45,23 @@ async function receiver(t: Test, handle: (request: Received, res: ServerResponse
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
 }
 
+/** A receiver answering each request after `delayMs`, counting the requests that arrived while one with the same webhook-id was in flight. */
+async function overlapWatchingReceiver(t: Test, delayMs: number, status: () => number) {
+  const inFlight = new Map<string, number>();
+  let overlaps = 0;
+  const hook = await receiver(t, (request, res) => {
+    const n = (inFlight.get(request.id) ?? 0) + 1;
+    inFlight.set(request.id, n);
+    if (n > 1) overlaps++;
+    setTimeout(() => {
+      inFlight.set(request.id, (inFlight.get(request.id) ?? 1) - 1);
+      request.status = status();
+      res.writeHead(request.status).end();
+    }, delayMs);
+  });
+  return { hook, overlaps: () => overlaps };
+}
+
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -136,18 +153,8 @@ t.test("two app instances on one database never send the same delivery attempt a
     LOG_LEVEL: "silent",
   });
   const clock = testClock();
-  const inFlight = new Map<string, number>();
-  let overlaps = 0;
-  const hook = await receiver(t, (request, res) => {
-    const n = (inFlight.get(request.id) ?? 0) + 1;
-    inFlight.set(request.id, n);
-    if (n > 1) overlaps++;
-    // Slow, and a failure one time in three: retries are due at once (baseDelayMs 0) and claimed by either instance.
-    setTimeout(() => {
-      inFlight.set(request.id, (inFlight.get(request.id) ?? 1) - 1);
-      res.writeHead(Math.random() < 0.33 ? 500 : 200).end();
-    }, 30);
-  });
+  // Slow, and a failure one time in three: retries are due at once (baseDelayMs 0) and claimed by either instance.
+  const { hook, overlaps } = await overlapWatchingReceiver(t, 30, () => (Math.random() < 0.33 ? 500 : 200));
   const webhooks = { pollMs: 10, baseDelayMs: 0, batchSize: 4 };
   const a = await buildApp({ config, clock, webhooks });
   const b = await buildApp({ config, clock, webhooks });
@@ -197,7 +204,7 @@ t.test("two app instances on one database never send the same delivery attempt a
     t.comment(`requests: ${hook.received.length}, now ${clock().toISOString()}`);
     throw error;
   });
-  t.equal(overlaps, 0, "no webhook-id was ever in flight twice at once");
+  t.equal(overlaps(), 0, "no webhook-id was ever in flight twice at once");
   const rows = await a.domain.db.webhookDelivery.findMany();
   const requests = new Map<string, number>();
   for (const r of hook.received) requests.set(r.id, (requests.get(r.id) ?? 0) + 1);
@@ -225,19 +232,8 @@ t.test(
       if (t.passing() === false) for (const s of servers) t.comment(`--- ${s.name} ---\n${s.log.slice(-30).join("\n")}`);
       await Promise.all(servers.map((s) => stopServer(s, 2_000)));
     });
-    const inFlight = new Map<string, number>();
-    let overlaps = 0;
-    const hook = await receiver(t, (request, res) => {
-      const n = (inFlight.get(request.id) ?? 0) + 1;
-      inFlight.set(request.id, n);
-      if (n > 1) overlaps++;
-      // Slow: a process's rounds (10 claims each, sent together) span the others' polls (every second).
-      setTimeout(() => {
-        inFlight.set(request.id, (inFlight.get(request.id) ?? 1) - 1);
-        request.status = 200;
-        res.writeHead(200).end();
-      }, 400);
-    });
+    // Slow: a process's rounds (10 claims each, sent together) span the others' polls (every second).
+    const { hook, overlaps } = await overlapWatchingReceiver(t, 400, () => 200);
     servers.push(...(await Promise.all(["p1", "p2", "p3"].map((name) => startServer({ name, env })))));
     const [p1] = servers as [ServerProcess, ...ServerProcess[]];
 
@@ -274,7 +270,7 @@ t.test(
       const { rows } = await db.query(`SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'delivered'`);
       return rows[0].n === COUNT;
     });
-    t.equal(overlaps, 0, "no webhook-id was ever in flight twice at once");
+    t.equal(overlaps(), 0, "no webhook-id was ever in flight twice at once");
     const perId = new Map<string, number>();
     for (const r of hook.received) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
     t.equal(perId.size, COUNT, "every delivery arrived");
