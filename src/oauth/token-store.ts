@@ -40,7 +40,8 @@ export interface TokenRecord extends Omit<NewToken, "codeId" | "parentId"> {
 export interface NewToken {
   id: string;
   accessTokenHash: string;
-  refreshTokenHash: string;
+  /** Null for an access token issued alone (an installation access token): the row has no refresh token. */
+  refreshTokenHash: string | null;
   applicationId: string;
   installationId: string;
   clientId: string;

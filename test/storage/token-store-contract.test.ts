@@ -78,7 +78,7 @@ async function seed(db: Db, account: string, code: { expiresAt?: Date; revokedAt
   return { applicationId, clientId, installationId, codeId, codeHash };
 }
 
-function newToken(s: Seeded, name: string, extra: Partial<NewToken> = {}): NewToken {
+function newToken(s: Seeded, name: string, extra: Partial<Omit<NewToken, "refreshTokenHash">> = {}): NewToken & { refreshTokenHash: string } {
   return {
     id: newId(),
     accessTokenHash: sha256(`access-${name}`),

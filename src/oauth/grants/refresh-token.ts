@@ -33,7 +33,9 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
     // Derived under whichever server key was first at the rotation; none matches only if that key is gone.
     const pair = successorCandidates(ctx.secretKey, presented).find(
       (candidate) =>
-        safeEqual(sha256(candidate.refreshToken), successor.refreshTokenHash) && safeEqual(sha256(candidate.accessToken), successor.accessTokenHash),
+        successor.refreshTokenHash !== null &&
+        safeEqual(sha256(candidate.refreshToken), successor.refreshTokenHash) &&
+        safeEqual(sha256(candidate.accessToken), successor.accessTokenHash),
     );
     if (untouched && pair) {
       ctx.log.info({ tokenId: parent.id, successorId: successor.id }, "refresh retried within the grace period: same successor returned");
