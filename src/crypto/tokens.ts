@@ -7,6 +7,8 @@ import { crc32 } from "node:zlib";
 
 export const PREFIXES = {
   accessToken: "aga_",
+  /** An installation access token (client_credentials, the GitHub-compatible mint): an access token alone. */
+  installationToken: "agi_",
   refreshToken: "agr_",
   code: "agc_",
   clientSecret: "ags_",

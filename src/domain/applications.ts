@@ -8,7 +8,7 @@ import type { DomainContext } from "./context.js";
 import { conflict, DomainError, invalid, notFound } from "./errors.js";
 import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
-import { formatScopes, isScopeToken, parseScopes } from "../shared/scopes.js";
+import { formatScopes, isScopeToken, parseList, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
 import { WebhookAddressPolicy, type WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
@@ -24,6 +24,25 @@ export interface ApplicationInput {
   scopes: string[];
   webhookUrl?: string | null;
   clientType?: ClientType;
+  /** Grant types the client may use at the token endpoint; default authorization_code and refresh_token. */
+  grantTypes?: string[];
+}
+
+export const DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"] as const;
+
+/** Grants only a client that authenticates may use. */
+const CONFIDENTIAL_GRANT_TYPES = new Set(["client_credentials"]);
+
+function validateGrantTypes(ctx: DomainContext, grantTypes: readonly string[], clientType: string): void {
+  const offered = ctx.config.grantTypes ?? DEFAULT_GRANT_TYPES;
+  if (grantTypes.length === 0) throw invalid("grant_types: at least one grant type is required");
+  for (const grantType of grantTypes) {
+    if (!offered.includes(grantType)) throw invalid(`grant_types: must each be one of ${offered.join(", ")}`);
+    if (clientType !== "confidential" && CONFIDENTIAL_GRANT_TYPES.has(grantType)) {
+      throw invalid(`grant_types: ${grantType} is for confidential clients only`);
+    }
+  }
+  if (new Set(grantTypes).size !== grantTypes.length) throw invalid("grant_types: a grant type is listed twice");
 }
 
 export interface IssuedSecret {
@@ -138,6 +157,8 @@ export async function createApplication(
   const now = ctx.clock();
   const id = newId(now.getTime());
   const clientType = input.clientType ?? "confidential";
+  const grantTypes = input.grantTypes ?? [...DEFAULT_GRANT_TYPES];
+  validateGrantTypes(ctx, grantTypes, clientType);
   // Hash before the write: argon2 takes ~100 ms and must not hold a transaction open.
   const secret = clientType === "confidential" ? await newSecret(ctx, id) : null;
   const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
@@ -148,6 +169,7 @@ export async function createApplication(
         clientId: generateClientId(),
         name: input.name.trim(),
         clientType,
+        grantTypes: grantTypes.join(" "),
         redirectUris: input.redirectUris.join(" "),
         scopes: formatScopes(input.scopes),
         webhookUrl: input.webhookUrl ?? null,
@@ -164,6 +186,7 @@ export async function createApplication(
         client_id: created.clientId,
         name: created.name,
         client_type: clientType,
+        grant_types: grantTypes,
         redirect_uris: input.redirectUris,
         scopes: parseScopes(created.scopes),
         webhook_url: webhookUrlForEvent(created.webhookUrl),
@@ -208,10 +231,13 @@ export async function updateApplication(ctx: DomainContext, id: string, patch: P
   if (patch.redirectUris !== undefined) data.redirectUris = patch.redirectUris.join(" ");
   if (patch.scopes !== undefined) data.scopes = formatScopes(patch.scopes);
   if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
+  if (patch.grantTypes !== undefined) data.grantTypes = patch.grantTypes.join(" ");
   return ctx.transaction(async (tx) => {
     const before = await tx.application.findUnique({ where: { id } });
+    if (!before) throw notFound("application");
+    if (patch.grantTypes !== undefined) validateGrantTypes(ctx, patch.grantTypes, before.clientType);
     const { count } = await tx.application.updateMany({ where: { id }, data });
-    if (!before || count === 0) throw notFound("application");
+    if (count === 0) throw notFound("application");
     const after = await tx.application.findUniqueOrThrow({ where: { id } });
     await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: changedFields(before, after) });
     return after;
@@ -225,6 +251,7 @@ function changedFields(before: Application, after: Application): Record<string, 
     redirect_uris: [before.redirectUris, after.redirectUris],
     scopes: [before.scopes, after.scopes],
     webhook_url: [before.webhookUrl, after.webhookUrl],
+    grant_types: [before.grantTypes, after.grantTypes],
   } as const;
   const changed = Object.keys(fields).filter((key) => {
     const [old, now] = fields[key as keyof typeof fields];
@@ -235,6 +262,7 @@ function changedFields(before: Application, after: Application): Record<string, 
   if (changed.includes("redirect_uris")) values.redirect_uris = after.redirectUris.split(" ");
   if (changed.includes("scopes")) values.scopes = parseScopes(after.scopes);
   if (changed.includes("webhook_url")) values.webhook_url = webhookUrlForEvent(after.webhookUrl);
+  if (changed.includes("grant_types")) values.grant_types = parseList(after.grantTypes);
   return { changed, ...values };
 }
 

@@ -18,6 +18,11 @@ export interface DomainSettings {
   eventRetentionDays?: number;
   /** Seconds a rotated webhook secret keeps signing deliveries alongside the new one (default 24 h). */
   webhookSecretOverlap?: number;
+  /**
+   * The grant types the server offers (its grant registry's names, src/oauth/grants/index.ts):
+   * an application's grant_types must be among them. Unset: the two every server has.
+   */
+  grantTypes?: readonly string[];
 }
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */

@@ -11,8 +11,8 @@ import { type Database, openDatabase, resolveSecretKey } from "../storage/databa
 import { type Clock, createDomainContext, type DomainContext } from "../domain/context.js";
 import { health } from "../http/health.js";
 import { GrantRegistry } from "../oauth/grant-type.js";
-import { authorizationCode } from "../oauth/grants/authorization-code.js";
-import { refreshToken } from "../oauth/grants/refresh-token.js";
+import { GRANT_TYPE_NAMES, GRANT_TYPES } from "../oauth/grants/index.js";
+import type { OAuthStore } from "../oauth/token-store.js";
 import { oauthEndpoints } from "../http/oauth/plugin.js";
 import { discoveryRoute } from "../http/oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
@@ -39,7 +39,7 @@ declare module "fastify" {
 }
 
 /** The grant types /oauth/token serves. A new grant type is one module added here. */
-export const GRANT_TYPES = [authorizationCode, refreshToken];
+export { GRANT_TYPES };
 
 export interface AppOptions {
   config: Config;
@@ -99,7 +99,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     webhooks.wake();
     return result;
   };
-  app.decorate("domain", createDomainContext({ prisma: database.prisma, transaction }, config, new SecretHasher(), secretKey, clock));
+  app.decorate(
+    "domain",
+    createDomainContext({ prisma: database.prisma, transaction }, { ...config, grantTypes: GRANT_TYPE_NAMES }, new SecretHasher(), secretKey, clock),
+  );
   // Redis for the shared rate limits (src/storage/redis.ts): unreachable at start, refuse to start.
   const redis = config.redisUrl
     ? await connectRedis(config.redisUrl, { timeoutMs: config.redisTimeout, log: app.log }).catch(async (error: unknown) => {
@@ -128,7 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onReady", async () => webhooks.start());
   await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
   await app.register(adminApi, { prefix: "/admin/v1" });
-  const registry = new GrantRegistry(GRANT_TYPES);
+  const registry = new GrantRegistry<OAuthStore>(GRANT_TYPES);
   discoveryRoute(app, registry);
   await app.register(oauthEndpoints, {
     prefix: "/oauth",

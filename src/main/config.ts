@@ -56,6 +56,8 @@ export interface Config {
   secretKeyFile: string | undefined;
   /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
   refreshGracePeriod: number;
+  /** Lifetime in seconds of an installation access token (APPGRANT_INSTALLATION_TOKEN_LIFETIME, default 3600). */
+  installationTokenLifetime: number;
   /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
@@ -315,6 +317,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     secretKeys,
     secretKeyFile,
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
+    installationTokenLifetime: integer(env, "APPGRANT_INSTALLATION_TOKEN_LIFETIME", 3600, 60, 86_400),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),

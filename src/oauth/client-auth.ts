@@ -1,17 +1,26 @@
 // Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic
-// (HTTP Basic, id and secret form-urlencoded first, §2.3.1) or client_secret_post;
-// public clients identify themselves with client_id alone. Exactly one method per
-// request.
+// (HTTP Basic, id and secret form-urlencoded first, §2.3.1), client_secret_post, or
+// private_key_jwt (RFC 7523 §2.2: a JWT signed with one of the application's keys,
+// src/oauth/client-assertion.ts); public clients identify themselves with client_id
+// alone. Exactly one method per request.
 import type { IncomingHttpHeaders } from "node:http";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import { isWellFormed } from "../crypto/tokens.js";
 import { parseList } from "../shared/scopes.js";
 import { isWellFormedText } from "../shared/well-formed-text.js";
+import {
+  AssertionRefused,
+  assertionIssuer,
+  CLIENT_ASSERTION_RULES,
+  CLIENT_ASSERTION_TYPE,
+  type ClientKeyStore,
+  verifyAssertion,
+} from "./client-assertion.js";
 import { invalidClient } from "./errors.js";
 import type { Params } from "./params.js";
-import type { TokenStore } from "./token-store.js";
+import type { ClientRecord, TokenStore } from "./token-store.js";
 
-export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 export interface AuthenticatedClient {
@@ -58,14 +67,45 @@ export type Authenticate = (request: { headers: IncomingHttpHeaders }, params: P
  */
 export type BeforeVerification = (clientId: string) => Promise<void>;
 
-export async function authenticateClient(
-  headers: IncomingHttpHeaders,
-  params: Params,
-  store: TokenStore,
-  hasher: SecretHasher,
-  now: Date,
-  beforeVerification?: BeforeVerification,
-): Promise<AuthenticatedClient> {
+export interface ClientAuthContext {
+  store: TokenStore & ClientKeyStore;
+  hasher: SecretHasher;
+  /** What a client assertion's `aud` may be: the issuer and the token endpoint URL. */
+  audiences: readonly string[];
+  now: Date;
+  beforeVerification?: BeforeVerification | undefined;
+}
+
+function clientOf(client: ClientRecord, method: AuthMethod): AuthenticatedClient {
+  return { id: client.id, clientId: client.clientId, clientType: client.clientType, grantTypes: new Set(parseList(client.grantTypes)), method };
+}
+
+/** private_key_jwt: the client is the assertion's iss (and client_id, if sent, must name it). */
+async function assertedClient(headers: IncomingHttpHeaders, params: Params, ctx: ClientAuthContext): Promise<AuthenticatedClient> {
+  const type = params.get("client_assertion_type");
+  const assertion = params.get("client_assertion");
+  if (headers.authorization !== undefined || params.has("client_secret")) throw invalidClient("use one client authentication method, not both");
+  if (type !== CLIENT_ASSERTION_TYPE) throw invalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+  if (assertion === undefined) throw invalidClient("client_assertion is required with client_assertion_type");
+  try {
+    const issuer = assertionIssuer(assertion);
+    const clientId = params.get("client_id");
+    if (clientId !== undefined && clientId !== issuer) throw new AssertionRefused("client_id does not match the assertion's iss");
+    const client = await ctx.store.findClient(issuer, ctx.now);
+    if (!client) throw invalidClient("client authentication failed", "unknown client_id");
+    if (client.clientType === "public") throw invalidClient("a public client has no keys to sign with");
+    const keys = await ctx.store.findClientKeys(client.id);
+    await verifyAssertion(assertion, client, keys, ctx.store, ctx.now, { ...CLIENT_ASSERTION_RULES, audiences: ctx.audiences });
+    return clientOf(client, "private_key_jwt");
+  } catch (error) {
+    if (error instanceof AssertionRefused) throw invalidClient(`client assertion refused: ${error.reason}`);
+    throw error;
+  }
+}
+
+export async function authenticateClient(headers: IncomingHttpHeaders, params: Params, ctx: ClientAuthContext): Promise<AuthenticatedClient> {
+  const { store, hasher, now, beforeVerification } = ctx;
+  if (params.has("client_assertion_type") || params.has("client_assertion")) return assertedClient(headers, params, ctx);
   let clientId = params.get("client_id");
   let secret = params.get("client_secret");
   let method: AuthMethod = secret !== undefined ? "client_secret_post" : "none";
@@ -81,13 +121,7 @@ export async function authenticateClient(
 
   const client = await store.findClient(clientId, now);
   if (!client) throw invalidClient("client authentication failed", "unknown client_id");
-  const authenticated = {
-    id: client.id,
-    clientId: client.clientId,
-    clientType: client.clientType,
-    grantTypes: new Set(parseList(client.grantTypes)),
-    method,
-  };
+  const authenticated = clientOf(client, method);
   if (client.clientType === "public") {
     if (secret !== undefined) throw invalidClient("a public client has no secret");
     return { ...authenticated, method: "none" };

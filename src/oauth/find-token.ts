@@ -21,7 +21,8 @@ export async function findToken(
 ): Promise<{ kind: "access_token" | "refresh_token"; record: IntrospectionRecord } | null> {
   const order = hint === "refresh_token" ? (["refresh_token", "access_token"] as const) : (["access_token", "refresh_token"] as const);
   for (const kind of order) {
-    if (kind === "access_token" && isWellFormed("accessToken", token)) {
+    // Installation access tokens (agi_) are access tokens too, in the same column.
+    if (kind === "access_token" && (isWellFormed("accessToken", token) || isWellFormed("installationToken", token))) {
       const record = await store.findByAccessHash(sha256(token));
       if (record) return { kind, record };
     }

@@ -1,8 +1,11 @@
 // The grant-type contract. The token route authenticates the client, looks the grant
 // type up by its wire name, hands it only the parameters it declares, and serialises
-// what it returns or throws. Adding a grant type (client_credentials, device code,
-// JWT bearer) means writing one module that implements GrantType and adding it to
-// the list given to the registry — the route does not change.
+// what it returns or throws. Adding a grant type (device code, JWT bearer…) means
+// writing one module that implements GrantType and adding it to GRANT_TYPES
+// (src/oauth/grants/index.ts) — the route does not change. A grant that needs data the
+// core TokenStore does not offer declares the storage it needs as its type parameter
+// (GrantType<TokenStore & ItsCapability>, fosite's per-handler storage interfaces):
+// the composed store (OAuthStore) must then implement it, or the registry does not compile.
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
 import type { AuthenticatedClient } from "./client-auth.js";
@@ -26,16 +29,18 @@ export interface GrantSettings {
   refreshTokenLifetime: number;
   /** Seconds during which a rotated refresh token's retry returns the same successor; 0 disables. */
   refreshGracePeriod: number;
+  /** Lifetime in seconds of an installation access token (client_credentials). */
+  installationTokenLifetime: number;
 }
 
 /** What a grant handler may use: storage, configuration, time, a logger. No HTTP. */
-export interface GrantContext {
+export interface GrantContext<S = TokenStore> {
   client: AuthenticatedClient;
   /** Only the parameters the grant type declared, each present once and non-empty. */
   params: Params;
   now: Date;
   log: Logger;
-  store: TokenStore;
+  store: S;
   hasher: SecretHasher;
   config: GrantSettings;
   /** Server keys for derived credentials, the current one first (see successor.ts). */
@@ -44,27 +49,28 @@ export interface GrantContext {
   request?: { requestId: string; sourceIp: string };
 }
 
-export interface GrantType {
+export interface GrantType<S = TokenStore> {
   /** The grant_type wire value. */
   readonly name: string;
   /** Parameters this grant reads (besides grant_type and client credentials); all others are dropped. */
   readonly parameters: readonly string[];
   /** Of those, the ones whose absence is invalid_request. */
   readonly required: readonly string[];
-  handle(ctx: GrantContext): Promise<TokenResponse>;
+  handle(ctx: GrantContext<S>): Promise<TokenResponse>;
 }
 
-export class GrantRegistry {
-  readonly #grants = new Map<string, GrantType>();
+/** The grants of one server, over the store `S` that serves them all. */
+export class GrantRegistry<S = TokenStore> {
+  readonly #grants = new Map<string, GrantType<S>>();
 
-  constructor(grants: Iterable<GrantType>) {
+  constructor(grants: Iterable<GrantType<S>>) {
     for (const grant of grants) {
       if (this.#grants.has(grant.name)) throw new Error(`grant type ${grant.name} registered twice`);
       this.#grants.set(grant.name, grant);
     }
   }
 
-  get(name: string): GrantType | undefined {
+  get(name: string): GrantType<S> | undefined {
     return this.#grants.get(name);
   }
 

@@ -42,7 +42,7 @@ export function requireValid(params: RequestParams, names: Iterable<string>): vo
 }
 
 /** Client authentication parameters, read by every endpoint that authenticates clients. */
-export const CLIENT_PARAMETERS = ["client_id", "client_secret"] as const;
+export const CLIENT_PARAMETERS = ["client_id", "client_secret", "client_assertion_type", "client_assertion"] as const;
 
 /**
  * A client_id the caller claimed, as a refusal's log line names it: at most 100

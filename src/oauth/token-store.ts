@@ -4,6 +4,8 @@
 // 0.8 ms here, against 0.01 ms for the same indexed read on the driver) would cap
 // /oauth/token far below the target. Prisma still owns the schema, the migrations
 // and every other read and write.
+import type { ClientKeyStore } from "./client-assertion.js";
+import type { InstallationTokenStore } from "./installation-token.js";
 
 export interface ClientRecord {
   id: string;
@@ -88,6 +90,13 @@ export interface RevocationEvent {
   /** Ids only, never a token or code; the store adds `revoked`, how many tokens were still live. */
   data: Record<string, unknown>;
 }
+
+/**
+ * Everything the OAuth endpoints need of storage: the core store and the capabilities
+ * declared by the parts that need more (client assertions, installation tokens).
+ * Each store in src/storage implements all of it.
+ */
+export type OAuthStore = TokenStore & ClientKeyStore & InstallationTokenStore;
 
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;

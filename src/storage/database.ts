@@ -5,7 +5,7 @@ import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings
 import { DependencyStatus } from "../shared/dependency-status.js";
 import { createPostgresTokenStore } from "./postgres-token-store.js";
 import { openSqliteTokenStore } from "./sqlite-token-store.js";
-import type { TokenStore } from "../oauth/token-store.js";
+import type { OAuthStore } from "../oauth/token-store.js";
 import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
 import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
@@ -14,7 +14,7 @@ import { WriteLock } from "./write-lock.js";
 
 export interface Database {
   prisma: Db;
-  tokens: TokenStore;
+  tokens: OAuthStore;
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Resolves once Prisma and the token store have both answered; rejects otherwise. */
   ping(): Promise<void>;

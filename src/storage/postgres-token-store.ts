@@ -9,7 +9,7 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
-import type { NewToken, RevocationEvent, TokenStore } from "../oauth/token-store.js";
+import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
 import type { DeliveryRow, EventRow } from "../domain/events.js";
 import { DELIVERY_COLUMNS, EVENT_COLUMNS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
@@ -18,17 +18,23 @@ import {
   codeRecord,
   type CodeRow,
   type Dialect,
+  installationRecord,
+  type InstallationRow,
   introspectionRecord,
   type IntrospectionRow,
+  type KeyRow,
   NEW_TOKEN_COLUMNS,
   NEW_TOKEN_FIELDS,
   type NewTokenField,
   SELECT_CODE,
+  SELECT_INSTALLATION,
   SELECT_INTROSPECTION,
+  SELECT_KEYS,
   SELECT_TOKEN,
   selectClient,
   tokenRecord,
   type TokenRow,
+  useAssertion,
 } from "./token-rows.js";
 
 /**
@@ -81,6 +87,18 @@ function consumeAndInsert(table: "Grant" | "Token", condition: string): string {
     FROM consumed
     RETURNING "id"`;
 }
+
+const KEYS_BY_APPLICATION = `${SELECT_KEYS} WHERE k."applicationId" = $1 ORDER BY k."id"`;
+const USE_ASSERTION = useAssertion(["$1", "$2", "$3::timestamp(3)", "$4::timestamp(3)"]);
+const INSTALLATION_BY_ID = `${SELECT_INSTALLATION} WHERE i."id" = $1`;
+/** An access token alone, only while its installation is active (locked FOR SHARE, as consumeAndInsert does). */
+const ISSUE_ACCESS_TOKEN = `WITH installation AS (
+      SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' FOR SHARE
+    )
+    INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
+    SELECT ${TOKEN_PARAMS}
+    FROM installation
+    RETURNING "id"`;
 
 const EXCHANGE_CODE = consumeAndInsert("Grant", `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`);
 const ROTATE = consumeAndInsert("Token", `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`);
@@ -188,7 +206,7 @@ async function revokeFamilyOn(client: Queryable, familyId: string, now: Date, re
 
 const REVOKE_TOKEN = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`;
 
-export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
+export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
   return {
     async findClient(clientId, now) {
       const { rows } = await pool.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
@@ -246,6 +264,23 @@ export function createPostgresTokenStore(pool: pg.Pool): TokenStore {
         if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
         return revoked;
       });
+    },
+
+    async findClientKeys(applicationId) {
+      return (await pool.query<KeyRow>(KEYS_BY_APPLICATION, [applicationId])).rows;
+    },
+
+    async useAssertionId(assertionId, applicationId, expiresAt, now) {
+      return (await pool.query(USE_ASSERTION, [assertionId, applicationId, ts(expiresAt), ts(now)])).rowCount === 1;
+    },
+
+    async findInstallation(installationId) {
+      const { rows } = await pool.query<InstallationRow>(INSTALLATION_BY_ID, [installationId]);
+      return rows[0] ? installationRecord(rows[0]) : null;
+    },
+
+    async issueAccessToken(token) {
+      return (await pool.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId])).rowCount === 1;
     },
 
     async ping() {

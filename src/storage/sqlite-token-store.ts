@@ -3,7 +3,7 @@
 // WriteLock with Prisma's transactions (see src/storage/write-lock.ts).
 import Database from "better-sqlite3";
 import type { WriteLock } from "./write-lock.js";
-import type { NewToken, RevocationEvent, TokenStore } from "../oauth/token-store.js";
+import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
 import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
   clientRecord,
@@ -11,16 +11,22 @@ import {
   codeRecord,
   type CodeRow,
   type Dialect,
+  installationRecord,
+  type InstallationRow,
   introspectionRecord,
   type IntrospectionRow,
+  type KeyRow,
   NEW_TOKEN_COLUMNS,
   NEW_TOKEN_FIELDS,
   SELECT_CODE,
+  SELECT_INSTALLATION,
   SELECT_INTROSPECTION,
+  SELECT_KEYS,
   SELECT_TOKEN,
   selectClient,
   tokenRecord,
   type TokenRow,
+  useAssertion,
   type Wire,
 } from "./token-rows.js";
 
@@ -28,7 +34,7 @@ import {
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
 const sqlite: Dialect<string> = { date: (value) => new Date(value) };
 
-export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore {
+export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore {
   // No busy timeout: waiting for another process's write lock would block the event
   // loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
   const db = new Database(path, { timeout: 0 });
@@ -67,6 +73,15 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
     SELECT ${DELIVERY_FIELDS.map((field) => `@${field}`).join(", ")}
     FROM "Application" a WHERE a."id" = @applicationId AND a."webhookUrl" IS NOT NULL`);
 
+  const keysStmt = db.prepare<[string], KeyRow>(`${SELECT_KEYS} WHERE k."applicationId" = ? ORDER BY k."id"`);
+  const useAssertionStmt = db.prepare<[string, string, string, string]>(useAssertion(["?", "?", "?", "?"]));
+  const installationStmt = db.prepare<[string], InstallationRow>(`${SELECT_INSTALLATION} WHERE i."id" = ?`);
+  // Only while the installation is active: the write lock orders it with an uninstall's transaction.
+  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string>]>(
+    `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) SELECT ${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")}
+      WHERE EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = @installationId AND i."status" = 'active')`,
+  );
+
   const pingStmt = db.prepare("SELECT 1");
 
   const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
@@ -85,13 +100,13 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
     }
   };
 
-  const insertToken = (token: NewToken) =>
-    insertTokenStmt.run({
-      ...token,
-      createdAt: toSqliteTime(token.createdAt),
-      accessExpiresAt: toSqliteTime(token.accessExpiresAt),
-      refreshExpiresAt: toSqliteTime(token.refreshExpiresAt),
-    });
+  const tokenWire = (token: NewToken): Wire<NewToken, string> => ({
+    ...token,
+    createdAt: toSqliteTime(token.createdAt),
+    accessExpiresAt: toSqliteTime(token.accessExpiresAt),
+    refreshExpiresAt: toSqliteTime(token.refreshExpiresAt),
+  });
+  const insertToken = (token: NewToken) => insertTokenStmt.run(tokenWire(token));
 
   const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
     if (consumeStmt.run(now, codeId, now).changes !== 1) return false;
@@ -149,6 +164,19 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): TokenStore 
     },
     revokeFamily(familyId, now, reason, event) {
       return lock.run(() => revokeFamily.immediate(familyId, now, reason, event));
+    },
+    async findClientKeys(applicationId) {
+      return keysStmt.all(applicationId);
+    },
+    useAssertionId(assertionId, applicationId, expiresAt, now) {
+      return lock.run(() => useAssertionStmt.run(assertionId, applicationId, toSqliteTime(expiresAt), toSqliteTime(now)).changes === 1);
+    },
+    async findInstallation(installationId) {
+      const row = installationStmt.get(installationId);
+      return row ? installationRecord(row) : null;
+    },
+    issueAccessToken(token) {
+      return lock.run(() => insertAccessTokenStmt.run(tokenWire(token)).changes === 1);
     },
     async ping() {
       pingStmt.get();

@@ -3,7 +3,8 @@
 // fields: a renamed or retyped field fails `tsc`. The lists build the SQL both stores
 // share (once, at module load) and the row types their drivers return; one mapper per
 // record serves both dialects, which differ only in how a DateTime comes back.
-import type { Application, AuthorizationCode, ClientSecret, Installation, Token } from "../generated/prisma/client.js";
+import type { Application, ApplicationKey, AuthorizationCode, ClientSecret, Installation, Token } from "../generated/prisma/client.js";
+import type { InstallationRecord } from "../oauth/installation-token.js";
 import type { ClientRecord, CodeRecord, IntrospectionRecord, NewToken, TokenRecord } from "../oauth/token-store.js";
 
 /** How one driver returns a DateTime column: better-sqlite3 as ISO-8601 text, pg as a Date. */
@@ -200,3 +201,29 @@ true satisfies NewToken extends Pick<Token, NewTokenField> ? true : false;
 
 /** The INSERT's column list, in NEW_TOKEN_FIELDS order. */
 export const NEW_TOKEN_COLUMNS = NEW_TOKEN_FIELDS.map((field) => `"${TOKEN_COLUMN_NAMES[field] ?? field}"`).join(", ");
+
+// ---- Application keys (client assertions) and installations (installation tokens).
+
+const KEY_FIELDS = ["id", "kid", "alg", "publicJwk"] as const satisfies readonly (keyof ApplicationKey)[];
+export type KeyRow = Pick<ApplicationKey, (typeof KEY_FIELDS)[number]>;
+/** Then `WHERE k."applicationId" = <placeholder>`; oldest key first. */
+export const SELECT_KEYS = `SELECT ${columns<ApplicationKey>("k", KEY_FIELDS).join(", ")} FROM "ApplicationKey" k`;
+
+/**
+ * Records a jti as used: inserted, or taking over an expired record of the same id;
+ * nothing changes (0 rows) while an unexpired one exists. Placeholders: id,
+ * applicationId, expiresAt, now (the dialect's, in that order).
+ */
+export const useAssertion = (p: [string, string, string, string]) =>
+  `INSERT INTO "ClientAssertion" ("id", "applicationId", "expiresAt") VALUES (${p[0]}, ${p[1]}, ${p[2]})
+    ON CONFLICT ("id") DO UPDATE SET "applicationId" = excluded."applicationId", "expiresAt" = excluded."expiresAt"
+    WHERE "ClientAssertion"."expiresAt" <= ${p[3]}`;
+
+const INSTALLATION_FIELDS = ["id", "applicationId", "account", "scopes", "status"] as const satisfies readonly (keyof Installation)[];
+export type InstallationRow = Pick<Installation, (typeof INSTALLATION_FIELDS)[number]>;
+/** Then `WHERE i."id" = <placeholder>`. */
+export const SELECT_INSTALLATION = `SELECT ${columns<Installation>("i", INSTALLATION_FIELDS).join(", ")} FROM "Installation" i`;
+
+export function installationRecord(row: InstallationRow): InstallationRecord {
+  return { id: row.id, applicationId: row.applicationId, account: row.account, scopes: row.scopes, active: row.status === "active" };
+}

@@ -5,6 +5,7 @@ import type { Response as InjectResponse } from "light-my-request";
 import t from "tap";
 import { GRANT_TYPES } from "../../src/main/app.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, type TestApp } from "../support/helper.js";
+import { type AppKey, assertionParams, clientAssertion, registerKey, unregisteredKey } from "../support/app-keys.js";
 
 const WELL_KNOWN = "/.well-known/oauth-authorization-server";
 
@@ -18,8 +19,11 @@ interface Metadata {
   response_modes_supported: string[];
   grant_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
+  token_endpoint_auth_signing_alg_values_supported: string[];
   revocation_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_signing_alg_values_supported: string[];
   introspection_endpoint_auth_methods_supported: string[];
+  introspection_endpoint_auth_signing_alg_values_supported: string[];
   code_challenge_methods_supported: string[];
   scopes_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
@@ -35,8 +39,11 @@ const FIELDS: (keyof Metadata)[] = [
   "response_modes_supported",
   "grant_types_supported",
   "token_endpoint_auth_methods_supported",
+  "token_endpoint_auth_signing_alg_values_supported",
   "revocation_endpoint_auth_methods_supported",
+  "revocation_endpoint_auth_signing_alg_values_supported",
   "introspection_endpoint_auth_methods_supported",
+  "introspection_endpoint_auth_signing_alg_values_supported",
   "code_challenge_methods_supported",
   "scopes_supported",
   "authorization_response_iss_parameter_supported",
@@ -51,25 +58,33 @@ async function metadata(test: TestApp): Promise<Metadata> {
 const form = (params: Record<string, string>) => new URLSearchParams(params).toString();
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
-type Client = { client_id: string; client_secret: string | null };
+type Client = { client_id: string; client_secret: string | null; key?: AppKey };
 
 /**
- * POST to an OAuth endpoint, authenticated as `client` with `method`
- * (client_secret_basic, client_secret_post or none).
+ * POST to an OAuth endpoint, authenticated as `client` with `method` (client_secret_basic,
+ * client_secret_post, private_key_jwt with the client's key, or none).
  */
-function authenticatedPost(test: TestApp, url: string, method: string, client: Client, params: Record<string, string>): Promise<InjectResponse> {
+async function authenticatedPost(
+  test: TestApp,
+  url: string,
+  method: string,
+  client: Client,
+  params: Record<string, string>,
+): Promise<InjectResponse> {
   const body = { ...params };
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (method === "client_secret_basic") headers.authorization = basic(client.client_id, client.client_secret ?? "");
   else if (method === "client_secret_post") Object.assign(body, { client_id: client.client_id, client_secret: client.client_secret ?? "" });
+  else if (method === "private_key_jwt") Object.assign(body, assertionParams(await clientAssertion(test, client.key!, client.client_id)));
   else if (method === "none") body.client_id = client.client_id;
   else throw new Error(`no way to authenticate with ${method}`);
   return test.app.inject({ method: "POST", url, headers, payload: form(body) });
 }
 
-/** A confidential client for the secret-based methods, a public one for "none". */
+/** A confidential client for the secret- and key-based methods (with a registered key), a public one for "none". */
 async function clientFor(test: TestApp, method: string): Promise<Client> {
-  return createApp(test, { name: `App using ${method}`, ...(method === "none" ? { client_type: "public" } : {}) });
+  const created = await createApp(test, { name: `App using ${method}`, ...(method === "none" ? { client_type: "public" } : {}) });
+  return method === "private_key_jwt" ? { ...created, key: await registerKey(test, created.id) } : created;
 }
 
 t.test("discovery answers JSON with every RFC 8414 field this server supports", async (t) => {
@@ -107,9 +122,9 @@ t.test("grant_types_supported is the grant registry of the token endpoint", asyn
     method: "POST",
     url: "/oauth/token",
     headers: { "content-type": "application/x-www-form-urlencoded" },
-    payload: form({ grant_type: "client_credentials" }),
+    payload: form({ grant_type: "password" }),
   });
-  t.notOk(body.grant_types_supported.includes("client_credentials"));
+  t.notOk(body.grant_types_supported.includes("password"));
   t.equal(unknown.json().error, "unsupported_grant_type", "a grant type not advertised is not served");
 });
 
@@ -185,7 +200,7 @@ t.test("without APPGRANT_SCOPES, scopes_supported is the union of the applicatio
 t.test("each advertised token endpoint auth method authenticates a client", async (t) => {
   const test = await buildTestApp(t);
   const { token_endpoint_auth_methods_supported: methods } = await metadata(test);
-  t.same([...methods].sort(), ["client_secret_basic", "client_secret_post", "none"]);
+  t.same([...methods].sort(), ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]);
   for (const method of methods) {
     const client = await clientFor(test, method);
     // Authentication passes, so the answer is about the (unknown) refresh token.
@@ -197,13 +212,13 @@ t.test("each advertised token endpoint auth method authenticates a client", asyn
         test,
         "/oauth/token",
         method,
-        { ...client, client_secret: "wrong" },
+        { ...client, client_secret: "wrong", ...(client.key ? { key: await unregisteredKey() } : {}) },
         {
           grant_type: "refresh_token",
           refresh_token: "agr_unknown",
         },
       );
-      t.equal(wrong.json().error, "invalid_client", `${method}: a wrong secret is refused`);
+      t.equal(wrong.json().error, "invalid_client", `${method}: a wrong secret (or key) is refused`);
     }
   }
 });
@@ -222,7 +237,7 @@ t.test("each advertised revocation auth method authenticates a client", async (t
 t.test("introspection accepts the advertised auth methods and the admin bearer, and refuses an unadvertised one", async (t) => {
   const test = await buildTestApp(t);
   const { introspection_endpoint_auth_methods_supported: methods } = await metadata(test);
-  t.same([...methods].sort(), ["client_secret_basic", "client_secret_post"]);
+  t.same([...methods].sort(), ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
   for (const method of methods) {
     const client = await clientFor(test, method);
     const res = await authenticatedPost(test, "/oauth/introspect", method, client, { token: "aga_unknown" });

@@ -6,7 +6,7 @@ import t, { type Test } from "tap";
 import { buildApp } from "../../src/main/app.js";
 import { sha256 } from "../../src/crypto/tokens.js";
 import { openDatabase } from "../../src/storage/database.js";
-import type { TokenStore } from "../../src/oauth/token-store.js";
+import type { OAuthStore } from "../../src/oauth/token-store.js";
 import { buildTestApp, type TestApp } from "../support/helper.js";
 import {
   exchange,
@@ -35,7 +35,7 @@ async function withSlowReads(t: Test): Promise<{ test: TestApp; unspentReads: { 
   const database = await openDatabase(base.config.database);
   const real = database.tokens;
   const unspentReads = { codes: 0, tokens: 0 };
-  const tokens: TokenStore = {
+  const tokens: OAuthStore = {
     ...real,
     async findClient(clientId, now) {
       const found = await real.findClient(clientId, now);

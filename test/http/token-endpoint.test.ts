@@ -306,7 +306,6 @@ t.test("refuses grant types it does not serve as unsupported_grant_type", async 
   const client = await newClient(test);
   for (const grantType of [
     "password",
-    "client_credentials",
     "implicit",
     "token",
     "urn:ietf:params:oauth:grant-type:device_code",

@@ -53,6 +53,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         scopes: request.body.scopes,
         webhookUrl: request.body.webhook_url ?? null,
         clientType: request.body.client_type ?? "confidential",
+        ...(request.body.grant_types !== undefined ? { grantTypes: request.body.grant_types } : {}),
       });
       request.log.info({ applicationId: application.id, clientId: application.clientId }, "application created");
       return reply.code(201).send({ ...applicationJson(application), client_secret: clientSecret, webhook_secret: webhookSecret });
@@ -102,7 +103,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         tags,
         security,
         operationId: "updateApplication",
-        summary: "Change an application's name, redirect URIs, scopes or webhook URL.",
+        summary: "Change an application's name, redirect URIs, scopes, webhook URL or grant types.",
         params: s.idParams,
         body: s.updateApplicationBody,
         response: {
@@ -121,6 +122,7 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
         ...(body.scopes !== undefined ? { scopes: body.scopes } : {}),
         ...(body.webhook_url !== undefined ? { webhookUrl: body.webhook_url } : {}),
+        ...(body.grant_types !== undefined ? { grantTypes: body.grant_types } : {}),
       });
       return applicationJson(updated);
     },

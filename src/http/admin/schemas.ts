@@ -85,6 +85,15 @@ export const applicationInput = {
       "(APPGRANT_WEBHOOK_ALLOW_PRIVATE, APPGRANT_WEBHOOK_ALLOWED_CIDRS), which also permits plain http to them.",
     maxLength: 2000,
   },
+  grant_types: {
+    type: "array",
+    items: { type: "string", maxLength: 100 },
+    minItems: 1,
+    maxItems: 20,
+    description:
+      "Grant types the client may use at /oauth/token, among those discovery lists (`grant_types_supported`). Default " +
+      "`authorization_code` and `refresh_token`; `client_credentials` (installation access tokens) is for confidential clients.",
+  },
 } as const;
 
 export const createApplicationBody = {

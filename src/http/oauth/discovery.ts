@@ -3,6 +3,7 @@
 // discover and use the server.
 import type { FastifyInstance } from "fastify";
 import { scopesInUse } from "../../domain/applications.js";
+import { ASSERTION_ALGORITHMS } from "../../oauth/client-assertion.js";
 import { AUTH_METHODS } from "../../oauth/client-auth.js";
 import type { GrantRegistry } from "../../oauth/grant-type.js";
 import { PKCE_METHODS } from "../../oauth/pkce.js";
@@ -21,8 +22,11 @@ const metadataSchema = {
     response_modes_supported: stringArray,
     grant_types_supported: stringArray,
     token_endpoint_auth_methods_supported: stringArray,
+    token_endpoint_auth_signing_alg_values_supported: stringArray,
     revocation_endpoint_auth_methods_supported: stringArray,
+    revocation_endpoint_auth_signing_alg_values_supported: stringArray,
     introspection_endpoint_auth_methods_supported: stringArray,
+    introspection_endpoint_auth_signing_alg_values_supported: stringArray,
     code_challenge_methods_supported: stringArray,
     scopes_supported: stringArray,
     authorization_response_iss_parameter_supported: { type: "boolean" },
@@ -61,9 +65,13 @@ export function discoveryRoute(app: FastifyInstance, registry: GrantRegistry): v
       response_modes_supported: ["query"],
       grant_types_supported: registry.names(),
       token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      // private_key_jwt's algorithms (asymmetric only: client_secret_jwt is not offered).
+      token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
       revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
       // Resource servers may also present the admin token as a Bearer token.
       introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((method) => method !== "none"),
+      introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
       code_challenge_methods_supported: [...PKCE_METHODS],
       scopes_supported: scopes,
       authorization_response_iss_parameter_supported: true,

@@ -10,15 +10,15 @@ import { revocationRoute } from "./revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
 import { authorizeRoute, errorPage } from "./authorize-route.js";
-import type { TokenStore } from "../../oauth/token-store.js";
+import type { OAuthStore } from "../../oauth/token-store.js";
 import { type Authenticate, authenticateClient, basicPair } from "../../oauth/client-auth.js";
 import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
 
 export interface OAuthOptions {
-  registry: GrantRegistry;
-  store: TokenStore;
+  registry: GrantRegistry<OAuthStore>;
+  store: OAuthStore;
   secretKey: ServerKeys;
   rateLimits: RateLimitSettings;
 }
@@ -102,9 +102,11 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   const limits = await oauthRateLimits(app, options.rateLimits);
   const { store } = options;
   const { hasher } = app.domain;
+  // RFC 7523 §3: the assertion's audience identifies this server, by its issuer or its token endpoint.
+  const audiences = [app.config.issuer, `${app.config.issuer}/oauth/token`];
   const authenticate: Authenticate = (request, params, now) =>
     limits.authenticate(request as FastifyRequest, (beforeVerification) =>
-      authenticateClient(request.headers, params, store, hasher, now, beforeVerification),
+      authenticateClient(request.headers, params, { store, hasher, now, beforeVerification, audiences }),
     );
   const routeOptions = { store, authenticate, preHandler: limits.hooks };
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });

@@ -77,8 +77,14 @@ export const invalidRequestResponse = {
 
 /** The client-authentication parameters every client-authenticated request may carry (documentation). */
 export const clientParameters = {
-  client_id: { type: "string", description: "client_secret_post, or a public client." },
+  client_id: { type: "string", description: "client_secret_post, a public client, or (optional) private_key_jwt." },
   client_secret: { type: "string", description: "client_secret_post only." },
+  client_assertion_type: {
+    type: "string",
+    enum: ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+    description: "private_key_jwt (RFC 7523 §2.2).",
+  },
+  client_assertion: { type: "string", description: "private_key_jwt: a JWT signed with one of the application's keys." },
 } as const;
 
 /** The body of /oauth/revoke and /oauth/introspect (documentation). */
@@ -86,7 +92,7 @@ export const tokenLookupRequest = {
   type: "object",
   description: "RFC 7009 §2.1 / RFC 7662 §2.1. Unknown parameters are ignored.",
   properties: {
-    token: { type: "string", description: "An access token (`aga_…`) or refresh token (`agr_…`)." },
+    token: { type: "string", description: "An access token (`aga_…`), installation access token (`agi_…`) or refresh token (`agr_…`)." },
     token_type_hint: {
       type: "string",
       enum: ["access_token", "refresh_token"],

@@ -5,20 +5,23 @@ import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../../
 import type { GrantRegistry } from "../../oauth/grant-type.js";
 import { CLIENT_PARAMETERS, readParams, requireValid } from "../../oauth/params.js";
 import { clientParameters, clientSecurity, formOrJson, noStore, noStoreHeaders, oauthErrors } from "./responses.js";
-import type { TokenStore } from "../../oauth/token-store.js";
+import type { OAuthStore } from "../../oauth/token-store.js";
 import { prose } from "../openapi.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
 
 const tokenSchema = {
   type: "object",
   properties: {
-    access_token: { type: "string", description: "`aga_…`. Shown once." },
+    access_token: { type: "string", description: "`aga_…`, or `agi_…` for an installation access token (client_credentials). Shown once." },
     // `enum` documents; the serialiser would write a `const` whatever the value.
     token_type: { type: "string", enum: ["Bearer"] },
-    expires_in: { type: "integer", description: "Seconds until the access token expires (default 28800, 8 h)." },
+    expires_in: {
+      type: "integer",
+      description: "Seconds until the access token expires (default 28800, 8 h; installation access tokens 3600, 1 h).",
+    },
     refresh_token: {
       type: "string",
-      description: "`agr_…`. Shown once; rotates on every refresh. Issued by both grant types served today.",
+      description: "`agr_…`. Shown once; rotates on every refresh. Issued by authorization_code and refresh_token, never by client_credentials.",
     },
     scope: { type: "string", description: "Space-separated granted scopes." },
     installation_id: { type: "string" },
@@ -55,16 +58,37 @@ const refreshTokenRequest = {
   required: ["grant_type", "refresh_token"],
 } as const;
 
-const tokenRequest = { oneOf: [authorizationCodeRequest, refreshTokenRequest] };
+const clientCredentialsRequest = {
+  type: "object",
+  title: "client_credentials",
+  description:
+    "RFC 6749 §4.4: an installation access token (`agi_…`, no refresh token) for one of the client's installations. " +
+    "Confidential clients only; private_key_jwt is the recommended client authentication. Unknown parameters are ignored.",
+  properties: {
+    grant_type: { type: "string", const: "client_credentials" },
+    installation_id: { type: "string", description: "An active installation of the authenticated application." },
+    scope: { type: "string", description: "Space-separated; may narrow the installation's scopes, never widen them." },
+    ...clientParameters,
+  },
+  required: ["grant_type", "installation_id"],
+} as const;
+
+const tokenRequest = { oneOf: [authorizationCodeRequest, refreshTokenRequest, clientCredentialsRequest] };
 
 const description = prose(`Accepts \`application/x-www-form-urlencoded\` (RFC 6749) and \`application/json\`; any other
 content type is \`invalid_request\`. A parameter sent twice is \`invalid_request\`, an empty
 parameter counts as absent, and unknown parameters are ignored.
 
-Client authentication is either \`client_secret_basic\` (HTTP Basic with the
-form-urlencoded client_id and client_secret, RFC 6749 §2.3.1) or \`client_secret_post\`
-(\`client_id\` and \`client_secret\` in the body), never both. A public client sends only
-\`client_id\`.
+Client authentication is \`client_secret_basic\` (HTTP Basic with the form-urlencoded
+client_id and client_secret, RFC 6749 §2.3.1), \`client_secret_post\` (\`client_id\` and
+\`client_secret\` in the body) or \`private_key_jwt\` (RFC 7523 §2.2: \`client_assertion_type=
+urn:ietf:params:oauth:client-assertion-type:jwt-bearer\` and \`client_assertion\`, a JWT signed
+with one of the application's keys: \`iss\` and \`sub\` the client_id, \`aud\` the issuer or
+this endpoint's URL, \`exp\` at most 10 minutes ahead, a single-use \`jti\`; RS256, PS256,
+ES256 or EdDSA), exactly one of them. A public client sends only \`client_id\`.
+
+\`client_credentials\`: an installation access token for \`installation_id\`, an active
+installation of the client; \`scope\` may narrow it. No refresh token: ask again when it expires.
 
 \`authorization_code\`: the code is single-use; presenting a consumed code is
 \`invalid_grant\` and revokes every token issued from it. If the code was bound to a
@@ -80,8 +104,8 @@ Every response carries \`Cache-Control: no-store\` and \`Pragma: no-cache\`.
 `);
 
 export interface TokenRouteOptions {
-  registry: GrantRegistry;
-  store: TokenStore;
+  registry: GrantRegistry<OAuthStore>;
+  store: OAuthStore;
   secretKey: ServerKeys;
   authenticate: Authenticate;
   preHandler: preHandlerAsyncHookHandler[];
@@ -96,7 +120,7 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
       schema: {
         tags: ["oauth"],
         operationId: "token",
-        summary: "Exchange an authorization code, or refresh tokens (RFC 6749 §4.1.3, §6).",
+        summary: "Exchange an authorization code, refresh tokens, or mint an installation token (RFC 6749 §4.1.3, §6, §4.4).",
         description,
         security: clientSecurity,
         body: formOrJson(tokenRequest),
