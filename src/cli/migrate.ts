@@ -31,10 +31,11 @@ export const purgeCommand: Command = {
         codes: removed.codes,
         authorization_requests: removed.authorizationRequests,
         tokens: removed.tokens,
+        client_assertions: removed.clientAssertions,
         events: removed.events,
       });
     print(
-      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token pair(s), ${removed.events} event(s).`,
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.events} event(s).`,
     );
   },
 };

@@ -233,3 +233,18 @@ export async function reissueCode(ctx: DomainContext, id: string): Promise<Issue
     return { installation, ...issued };
   });
 }
+
+/** An application's active installations, oldest first, a numbered page at a time (GitHub's `per_page`/`page`). */
+export function listActiveInstallations(
+  ctx: DomainContext,
+  applicationId: string,
+  page: { perPage: number; page: number },
+): Promise<{ id: string; account: string; scopes: string; createdAt: Date }[]> {
+  return ctx.db.installation.findMany({
+    where: { applicationId, status: "active" },
+    select: { id: true, account: true, scopes: true, createdAt: true },
+    orderBy: { id: "asc" },
+    skip: (page.page - 1) * page.perPage,
+    take: page.perPage,
+  });
+}

@@ -1,5 +1,7 @@
 // Removes what can never be used again: codes past their expiry, authorization
-// requests past theirs, and token pairs past their refresh expiry; and events older
+// requests past theirs, token pairs past their refresh expiry (an installation token,
+// which has none, past its access expiry), the jtis of client assertions past theirs;
+// and events older
 // than the retention (APPGRANT_EVENT_RETENTION_DAYS, 90 days by default, 0: forever). In bounded
 // batches, each its own short transaction, so the tables are never locked for long
 // and several processes can purge at once without harm.
@@ -9,6 +11,7 @@ export interface PurgeResult {
   codes: number;
   authorizationRequests: number;
   tokens: number;
+  clientAssertions: number;
   events: number;
 }
 
@@ -44,6 +47,11 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
     () => ctx.db.token.findMany({ ...select, where: { refreshExpiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.token.deleteMany({ where: { id: { in: ids }, refreshExpiresAt: { lt: now } } })).count),
   );
+  const clientAssertions = await inBatches(
+    batch,
+    () => ctx.db.clientAssertion.findMany({ ...select, where: { expiresAt: { lt: now } } }),
+    (ids) => ctx.transaction(async (tx) => (await tx.clientAssertion.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+  );
   const retentionDays = ctx.config.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS;
   const before = new Date(now.getTime() - retentionDays * 86_400_000);
   const events =
@@ -54,5 +62,5 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
           () => ctx.db.event.findMany({ ...select, where: { occurredAt: { lt: before } } }),
           (ids) => ctx.transaction(async (tx) => (await tx.event.deleteMany({ where: { id: { in: ids }, occurredAt: { lt: before } } })).count),
         );
-  return { codes, authorizationRequests, tokens, events };
+  return { codes, authorizationRequests, tokens, clientAssertions, events };
 }

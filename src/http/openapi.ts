@@ -64,6 +64,12 @@ const document = {
         "request, then accepts or rejects it.",
     },
     { name: "events", description: "The audit log: every change worth auditing, who made it, from where." },
+    {
+      name: "github",
+      description:
+        "GitHub-compatible installation access tokens, for GitHub App tooling: an app JWT signed with the application's " +
+        "private key, GitHub's paths, status codes and `{message}` errors.",
+    },
     { name: "deliveries", description: "Webhook deliveries (the outbox): their attempts, and redelivery." },
   ],
   components: {
@@ -82,6 +88,14 @@ const document = {
           "`client_secret_basic` (RFC 6749 §2.3.1): HTTP Basic with the form-urlencoded client_id as user name and " +
           "client_secret as password. The alternative, `client_secret_post`, sends both in the request body instead; " +
           "never use both at once.",
+      },
+      appJwt: {
+        type: "http",
+        scheme: "bearer",
+        bearerFormat: "JWT",
+        description:
+          "A GitHub-style app JWT signed with one of the application's keys (RS256 or ES256): `iss` the client_id, `iat`, " +
+          "`exp` at most 10 minutes after `iat`; a `jti`, if present, is single-use.",
       },
     },
   },

@@ -14,6 +14,7 @@ import { GrantRegistry } from "../oauth/grant-type.js";
 import { GRANT_TYPE_NAMES, GRANT_TYPES } from "../oauth/grants/index.js";
 import type { OAuthStore } from "../oauth/token-store.js";
 import { oauthEndpoints } from "../http/oauth/plugin.js";
+import { githubCompatible } from "../http/github/plugin.js";
 import { discoveryRoute } from "../http/oauth/discovery.js";
 import { loggerOptions } from "./logging.js";
 import { DeliveryWorker, type WebhookSettings } from "../webhooks/outbox.js";
@@ -140,5 +141,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     store: database.tokens,
     secretKey,
   });
+  await app.register(githubCompatible, { prefix: "/app", store: database.tokens, rateLimits: { ...config.rateLimit, counter: rateLimitCounter } });
   return app;
 }

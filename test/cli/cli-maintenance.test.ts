@@ -12,13 +12,23 @@ t.test("purge removes expired codes and reports what it removed", async (t) => {
   const { cli, dbFile } = cliOnFreshDir(t);
   const app = json(await cli(...createArgs, "--json"));
   json(await cli("installs", "create", "--client-id", app.client_id, "--account", "acme", "--json"));
-  t.same(json(await cli("purge", "--json")), { codes: 0, authorization_requests: 0, tokens: 0, events: 0 }, "a live code stays");
+  t.same(
+    json(await cli("purge", "--json")),
+    { codes: 0, authorization_requests: 0, tokens: 0, client_assertions: 0, events: 0 },
+    "a live code stays",
+  );
 
   // Age the code past its expiry directly in the file, as time would.
   const db = new Database(dbFile);
   db.prepare(`UPDATE "Grant" SET "expiresAt" = '2000-01-01T00:00:00.000+00:00'`).run();
   db.close();
-  t.same(json(await cli("purge", "--json", "--batch-size", "1")), { codes: 1, authorization_requests: 0, tokens: 0, events: 0 });
+  t.same(json(await cli("purge", "--json", "--batch-size", "1")), {
+    codes: 1,
+    authorization_requests: 0,
+    tokens: 0,
+    client_assertions: 0,
+    events: 0,
+  });
   const human = await cli("purge");
   t.match(human.stdout, /Purged 0 expired code\(s\)/);
   const bad = await cli("purge", "--batch-size", "0");

@@ -39,7 +39,7 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
   const oldEvents = await test.app.domain.db.event.count({ where: { occurredAt: { lt: new Date(test.clock().getTime() - 90 * 86_400_000) } } });
   t.ok(oldEvents > 0, "the application's creation is older than the retention");
   const removed = await purgeExpired(test.app.domain, 2);
-  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, events: oldEvents });
+  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, clientAssertions: 0, events: oldEvents });
 
   const db = test.app.domain.db;
   t.equal(await db.token.count(), 1, "the successor remains");
@@ -55,4 +55,23 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
     payload: `grant_type=refresh_token&refresh_token=${refreshed.json().refresh_token}&${auth}`,
   });
   t.equal(stillWorks.statusCode, 200, "the surviving refresh token still refreshes");
+});
+
+t.test("purges the jtis of client assertions once they have expired, and keeps the live ones", async (t) => {
+  const test = await buildTestApp(t);
+  const app = await createApp(test);
+  const now = test.clock().getTime();
+  const db = test.app.domain.db;
+  await db.clientAssertion.createMany({
+    data: [
+      { id: "a".repeat(64), applicationId: app.id, expiresAt: new Date(now - 1000) },
+      { id: "b".repeat(64), applicationId: app.id, expiresAt: new Date(now + 60_000) },
+    ],
+  });
+  t.match(await purgeExpired(test.app.domain), { clientAssertions: 1 });
+  t.same(
+    (await db.clientAssertion.findMany()).map((row) => row.id),
+    ["b".repeat(64)],
+    "a jti still within its assertion's life stays: its replay is still refused",
+  );
 });
