@@ -269,6 +269,20 @@ t.test("an application holds at most ten keys, and each key once", async (t) => 
   t.equal((await test.admin("POST", keysUrl(app.id), {})).statusCode, 409);
 });
 
+t.test("concurrent additions cannot pass ten keys, nor store one key twice", async (t) => {
+  const test = await buildTestApp(t);
+  const app = await createApp(test);
+  const answers = await Promise.all(Array.from({ length: MAX_KEYS_PER_APPLICATION + 3 }, () => test.admin("POST", keysUrl(app.id), {})));
+  t.same(answers.map((res) => res.statusCode).sort(), [...Array(MAX_KEYS_PER_APPLICATION).fill(201), 409, 409, 409], "ten created, the rest refused");
+  t.equal((await storedKeys(test, app.id)).length, MAX_KEYS_PER_APPLICATION);
+
+  const other = await createApp(test, { name: "Other" });
+  const { jwk } = await appKeyPair("EdDSA");
+  const same = await Promise.all([1, 2, 3].map(() => test.admin("POST", keysUrl(other.id), { jwk })));
+  t.same(same.map((res) => res.statusCode).sort(), [201, 409, 409], "the same key, sent three times at once, is stored once");
+  t.equal((await storedKeys(test, other.id)).length, 1);
+});
+
 t.test("GET lists the keys oldest first; DELETE removes one at once; unknown ones are 404", async (t) => {
   const test = await buildTestApp(t);
   const app = await createApp(test);
