@@ -1,5 +1,8 @@
-// `appgrant apps …`: applications and their client secrets, straight through src/domain.
-import { applicationJson, secretJson } from "../domain/views.js";
+// `appgrant apps …`: applications, their client secrets and keys, straight through src/domain.
+import { readFileSync } from "node:fs";
+import { deleteKey, generateKey, listKeys, registerKey } from "../domain/application-keys.js";
+import type { DomainContext } from "../domain/context.js";
+import { applicationJson, applicationKeyJson, secretJson } from "../domain/views.js";
 import {
   addSecret,
   createApplication,
@@ -11,8 +14,8 @@ import {
   listSecrets,
   rotateWebhookSecret,
 } from "../domain/applications.js";
-import { conflict, notFound } from "../domain/errors.js";
-import type { Application } from "../generated/prisma/client.js";
+import { conflict, invalid, notFound } from "../domain/errors.js";
+import type { Application, ApplicationKey } from "../generated/prisma/client.js";
 import { optionalString, pageOptions, pageRequest, repeated, requiredString, scopeList, scopeOptions, timestamp, UsageError } from "./args.js";
 import type { CommandTable } from "./command.js";
 import { withDomain } from "./context.js";
@@ -31,6 +34,43 @@ function applicationFields(application: Application): Field[] {
     ["webhook_url", json.webhook_url],
     ["created_at", json.created_at],
     ["updated_at", json.updated_at],
+  ];
+}
+
+/** The application an operator names by its id or its client_id. */
+async function resolveApplication(ctx: DomainContext, reference: string): Promise<Application> {
+  const application = await findApplication(ctx, reference);
+  if (!application) throw notFound("application");
+  return application;
+}
+
+/** The JWK in `path` ("-": standard input), read before the database is opened. */
+function readJwkFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path === "-" ? 0 : path, "utf8");
+  } catch (error) {
+    throw invalid(`--jwk-file: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw invalid(`--jwk-file: ${path} is not JSON`);
+  }
+  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) throw invalid(`--jwk-file: ${path} does not hold a JSON object (a JWK)`);
+  if (Array.isArray((jwk as { keys?: unknown }).keys)) throw invalid(`--jwk-file: ${path} holds a JWK Set; give one public JWK`);
+  return jwk as Record<string, unknown>;
+}
+
+function keyFields(key: ApplicationKey): Field[] {
+  const json = applicationKeyJson(key);
+  return [
+    ["id", json.id],
+    ["kid", json.kid],
+    ["alg", json.alg],
+    ["created_at", json.created_at],
+    ["public_jwk", JSON.stringify(json.public_jwk)],
   ];
 }
 
@@ -171,6 +211,62 @@ export const appCommands: CommandTable = {
       });
       if (json) printJson({ id: secretId, deleted: true });
       else print(`Deleted client secret ${secretId} of application ${id}.`);
+    },
+  },
+
+  "apps keys": {
+    usage: "<id | client_id>",
+    summary: "list an application's keys (public keys: nothing else is stored)",
+    positionals: ["app"],
+    async run({ positionals, json }) {
+      const keys = await withDomain(async (ctx) => listKeys(ctx, (await resolveApplication(ctx, positionals[0]!)).id));
+      if (json) return printJson({ items: keys.map(applicationKeyJson) });
+      if (keys.length === 0) return print("No keys.");
+      print(
+        table(
+          ["ID", "KID", "ALG", "CREATED_AT"],
+          keys.map((key) => [key.id, key.kid, key.alg, key.createdAt]),
+        ),
+      );
+    },
+  },
+
+  "apps add-key": {
+    usage: "<id | client_id> [--jwk-file F]",
+    summary: "add a key: generate an ES256 pair (prints its private key once) or register the public JWK in --jwk-file (- for stdin)",
+    options: { "jwk-file": { type: "string" } },
+    positionals: ["app"],
+    async run({ values, positionals, json }) {
+      const file = optionalString(values, "jwk-file");
+      const jwk = file === undefined ? undefined : readJwkFile(file);
+      const { key, privateKeyPem } = await withDomain(async (ctx) => {
+        const { id } = await resolveApplication(ctx, positionals[0]!);
+        return jwk === undefined ? generateKey(ctx, id) : { key: await registerKey(ctx, id, jwk), privateKeyPem: undefined };
+      });
+      if (privateKeyPem === undefined) {
+        if (json) printJson(applicationKeyJson(key));
+        else print(record(keyFields(key)));
+        return;
+      }
+      if (json) printJson({ ...applicationKeyJson(key), private_key: privateKeyPem });
+      else print(`${record(keyFields(key))}\n\n${privateKeyPem.trimEnd()}`);
+      shownOnce("private key", json);
+    },
+  },
+
+  "apps delete-key": {
+    usage: "<id | client_id> <key-id>",
+    summary: "delete one of an application's keys; JWTs signed with it are refused at once",
+    positionals: ["app", "key-id"],
+    async run({ positionals, json }) {
+      const [reference, keyId] = positionals as [string, string];
+      const id = await withDomain(async (ctx) => {
+        const application = await resolveApplication(ctx, reference);
+        await deleteKey(ctx, application.id, keyId);
+        return application.id;
+      });
+      if (json) printJson({ id: keyId, deleted: true });
+      else print(`Deleted key ${keyId} of application ${id}; JWTs signed with it are refused from now on.`);
     },
   },
 

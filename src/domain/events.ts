@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   "application.deleted",
   "application.secret_added",
   "application.secret_deleted",
+  "application.key_added",
+  "application.key_deleted",
   "application.webhook_secret_rotated",
   "application.webhooks_paused",
   "application.webhooks_resumed",
@@ -32,8 +34,13 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** The events an application with a webhook URL receives: its installations' lifecycle and replays of its credentials. */
+/**
+ * The events an application with a webhook URL receives: its installations' lifecycle,
+ * replays of its credentials, and changes to its keys (which sign what it sends us).
+ */
 export const WEBHOOK_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  "application.key_added",
+  "application.key_deleted",
   "installation.created",
   "installation.deleted",
   "installation.code_reissued",

@@ -3,7 +3,8 @@
 import { isSecretActive } from "./applications.js";
 import type { InstallationWithApp } from "./installations.js";
 import { parseList, parseScopes } from "../shared/scopes.js";
-import type { Application, ClientSecret } from "../generated/prisma/client.js";
+import type { Application, ApplicationKey, ClientSecret } from "../generated/prisma/client.js";
+import { publicJwkOf } from "./application-keys.js";
 
 export function applicationJson(app: Application) {
   return {
@@ -28,6 +29,11 @@ export function secretJson(secret: ClientSecret, now: Date) {
     expires_at: secret.expiresAt,
     active: isSecretActive(secret, now),
   };
+}
+
+/** An application key: its public parts, which are all that is stored. */
+export function applicationKeyJson(key: ApplicationKey) {
+  return { id: key.id, kid: key.kid, alg: key.alg, public_jwk: publicJwkOf(key), created_at: key.createdAt };
 }
 
 export function installationJson(installation: InstallationWithApp) {

@@ -8,7 +8,17 @@ import type { FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import type { LogLevel } from "./config.js";
 
-export const REDACTED_PARAMS = ["code", "client_secret", "refresh_token", "access_token", "token", "code_verifier", "state", "webhook_secret"];
+export const REDACTED_PARAMS = [
+  "code",
+  "client_secret",
+  "refresh_token",
+  "access_token",
+  "token",
+  "code_verifier",
+  "state",
+  "webhook_secret",
+  "private_key",
+];
 
 const CENSORED_KEYS = new Set([...REDACTED_PARAMS, "authorization", "cookie", "set-cookie"]);
 

@@ -1,6 +1,7 @@
 // The database holds no usable credential: after a scenario that issues secrets,
 // codes and tokens, every column of every row of every table is scanned for them.
 import argon2 from "argon2";
+import { exportJWK, importPKCS8 } from "jose";
 import Database from "better-sqlite3";
 import pg from "pg";
 import t from "tap";
@@ -34,6 +35,11 @@ async function scenario(test: TestApp) {
   secrets.push(confidential.client_secret!);
   const added = record(await test.admin("POST", `/admin/v1/applications/${confidential.id}/secrets`, {}));
   secrets.push(added.json().client_secret);
+  // A generated key pair: only its public key is kept; the private key is the caller's alone.
+  const key = record(await test.admin("POST", `/admin/v1/applications/${confidential.id}/keys`, {}));
+  const privateKeyPem: string = key.json().private_key;
+  const privateScalar = (await exportJWK(await importPKCS8(privateKeyPem, "ES256", { extractable: true }))).d!;
+  const privateKeys = [privateScalar, ...privateKeyPem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"))];
 
   const a = await install(test, confidential.client_id, { account: "acme" });
   const b = await install(test, confidential.client_id, { account: "globex", scopes: ["read"] });
@@ -66,7 +72,7 @@ async function scenario(test: TestApp) {
     if (typeof value !== "string" || !CREDENTIAL.test(value)) throw new Error("scenario: a credential was not issued");
   }
   const everything = [...new Set(responses.flatMap(credentialsIn))];
-  return { secrets, codes, tokens, everything };
+  return { secrets, codes, tokens, everything, privateKeys };
 }
 
 interface Cell {
@@ -130,12 +136,12 @@ async function scanDatabase(database: DatabaseLocation): Promise<{ cells: Cell[]
 
 t.test("no plaintext secret, code or token is stored anywhere in the database", async (t) => {
   const test = await buildTestApp(t);
-  const { secrets, codes, tokens, everything } = await scenario(test);
+  const { secrets, codes, tokens, everything, privateKeys } = await scenario(test);
   const { cells, rowsPerTable } = await scanDatabase(test.config.database);
 
   t.match(
     rowsPerTable,
-    { Application: 2, ClientSecret: 2, Installation: 3, Grant: 4, Token: 2, _prisma_migrations: Number },
+    { Application: 2, ClientSecret: 2, ApplicationKey: 1, Installation: 3, Grant: 4, Token: 2, _prisma_migrations: Number },
     "the scan sees every table and the scenario's rows",
   );
   t.ok(
@@ -148,6 +154,22 @@ t.test("no plaintext secret, code or token is stored anywhere in the database", 
     const hits = cells.filter((c) => c.text.includes(value) || c.text.includes(value.slice(4)));
     t.same(hits, [], `${value.slice(0, 4)}… is not stored, not even without its prefix`);
   }
+  t.ok(
+    cells.some((c) => c.table === "ApplicationKey" && c.column === "publicJwk"),
+    "the scan reads the application key's row",
+  );
+  for (const [index, value] of privateKeys.entries()) {
+    t.same(
+      cells.filter((c) => c.text.includes(value)),
+      [],
+      index === 0 ? "the generated key's private scalar is not stored" : `line ${index} of its private key PEM is not stored`,
+    );
+  }
+  t.same(
+    cells.filter((c) => c.text.includes("PRIVATE KEY")),
+    [],
+    "no PEM private key is stored",
+  );
   const shaped = cells.filter((c) => CREDENTIAL.test(c.text));
   t.same(shaped, [], "nothing shaped like an appgrant credential is stored");
 });

@@ -145,12 +145,14 @@ t.test("censor replaces credential-named keys three levels deep and leaves class
       nested: { client_secret: "s", deeper: { refresh_token: "r", keep: 1 } },
       list: [{ token: "t" }],
       Authorization: "Basic x",
+      key: { kid: "k", private_key: "-----BEGIN PRIVATE KEY-----" },
     }),
     {
       code: "[Redacted]",
       nested: { client_secret: "[Redacted]", deeper: { refresh_token: "[Redacted]", keep: 1 } },
       list: [{ token: "[Redacted]" }],
       Authorization: "[Redacted]",
+      key: { kid: "k", private_key: "[Redacted]" },
     },
   );
   t.equal((censor({ err: error }) as { err: Error }).err, error, "an Error goes to pino's err serializer untouched");

@@ -9,6 +9,7 @@ import { installationRoutes } from "./installations.js";
 import { authorizationRequestRoutes } from "./authorization-requests.js";
 import { eventRoutes } from "./events.js";
 import { deliveryRoutes } from "./deliveries.js";
+import { keyRoutes } from "./keys.js";
 
 export async function adminApi(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
@@ -49,6 +50,7 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
   });
 
   await app.register(applicationRoutes);
+  await app.register(keyRoutes);
   await app.register(installationRoutes);
   await app.register(authorizationRequestRoutes);
   await app.register(eventRoutes);

@@ -3,6 +3,7 @@
 // never carry a field that is not listed here). Their descriptions and examples are
 // openapi.yaml's: @fastify/swagger generates the document from them (`npm run openapi`).
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
+import { KEY_ALGORITHMS, MAX_KEYS_PER_APPLICATION } from "../../domain/application-keys.js";
 import { EVENT_TYPES } from "../../domain/events.js";
 
 export const errorSchema = {
@@ -193,6 +194,91 @@ export const createdSecret = {
   required: [...Object.keys(secretProperties), "client_secret"],
 } as const;
 
+// ---- Application keys: /admin/v1/applications/{id}/keys.
+
+export const keyParams = {
+  type: "object",
+  properties: {
+    id: identifier,
+    key_id: { ...identifier, description: "The `id` of a key, as listed by `GET /admin/v1/applications/{id}/keys`." },
+  },
+  required: ["id", "key_id"],
+} as const;
+
+const base64url = { type: "string", description: "base64url, without padding." } as const;
+
+export const publicJwk = {
+  type: "object",
+  description:
+    "The public key as a JWK (RFC 7517): its public members only (`kty` and `n`, `e` for RSA; `crv`, `x`, `y` for EC; " +
+    "`crv`, `x` for OKP), its `kid`, its one `alg` and `use` `sig`.",
+  properties: {
+    kty: { type: "string", enum: ["RSA", "EC", "OKP"] },
+    crv: { type: "string", enum: ["P-256", "Ed25519"] },
+    x: base64url,
+    y: base64url,
+    n: base64url,
+    e: base64url,
+    kid: { type: "string", description: "The RFC 7638 thumbprint (SHA-256, base64url) of the public members." },
+    alg: { type: "string", enum: KEY_ALGORITHMS },
+    use: { type: "string", const: "sig" },
+  },
+  required: ["kty", "kid", "alg", "use"],
+  additionalProperties: false,
+} as const;
+
+const keyProperties = {
+  id: { type: "string" },
+  kid: {
+    type: "string",
+    description: "The RFC 7638 thumbprint (SHA-256, base64url) of the public key: the `kid` header of the JWTs it verifies.",
+  },
+  alg: { type: "string", enum: KEY_ALGORITHMS, description: "The one algorithm this key verifies." },
+  public_jwk: publicJwk,
+  created_at: timestamp,
+} as const;
+
+export const applicationKey = { type: "object", properties: keyProperties, required: Object.keys(keyProperties) } as const;
+
+export const applicationKeyList = {
+  type: "object",
+  properties: { items: { type: "array", items: applicationKey } },
+  required: ["items"],
+} as const;
+
+export const createKeyBody = {
+  type: ["object", "null"],
+  additionalProperties: false,
+  description:
+    "No body (or `{}`): appgrant generates an ES256 key pair and returns its private key once. " +
+    "`jwk`: register the application's own public key instead.",
+  properties: {
+    jwk: {
+      type: "object",
+      description:
+        "A public JWK (RFC 7517): RSA with a modulus of 2048 to 8192 bits (`alg` RS256, the default, or PS256), EC on P-256 " +
+        "(ES256) or OKP Ed25519 (EdDSA). Refused: private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`), symmetric " +
+        "keys, other curves, an `alg` that does not fit the key, a `use` other than `sig`. Any `kid` given is ignored: the kid is " +
+        "always the key's RFC 7638 thumbprint. Only the public members are stored.",
+      additionalProperties: true,
+      maxProperties: 50,
+    },
+  },
+  examples: [{}, { jwk: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" } }],
+} as const;
+
+export const createdKey = {
+  type: "object",
+  properties: {
+    ...keyProperties,
+    private_key: {
+      type: "string",
+      description: "A generated key's private key, PKCS#8 PEM. Shown once; never stored. Absent when a JWK was registered.",
+    },
+  },
+  required: Object.keys(keyProperties),
+} as const;
+
 export const createInstallationBody = {
   type: "object",
   additionalProperties: false,
@@ -335,14 +421,15 @@ const ADMIN_ERRORS = {
     "x-response-description": "The admin token is missing or wrong (`code` is `unauthorized`).",
     headers: { "WWW-Authenticate": { type: "string", description: '`Bearer realm="appgrant-admin"`' } },
   },
-  404: { ...errorSchema, "x-response-description": "No such application, secret or installation (`code` is `not_found`)." },
+  404: { ...errorSchema, "x-response-description": "No such application, secret, key or installation (`code` is `not_found`)." },
   409: {
     ...errorSchema,
     "x-response-description":
       "The operation conflicts with the current state (`code` is `conflict`): a second active installation of " +
       "one application in one account, a third active secret, a secret for a public client, a code for an " +
       "uninstalled installation, an authorization request answered twice or after it expired, deleting the last " +
-      "working client secret without `force=true`.",
+      "working client secret without `force=true`, a key the application already has or more than " +
+      `${MAX_KEYS_PER_APPLICATION} keys.`,
   },
   415: { ...errorSchema, "x-response-description": "The body is not `application/json` (`code` is `invalid_request`)." },
   503: {
