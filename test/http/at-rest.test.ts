@@ -29,7 +29,11 @@ async function scenario(test: TestApp) {
   };
   const secrets: string[] = [];
   const codes: string[] = [];
-  const confidential = await createApp(test, { name: "Confidential", webhook_url: "https://confidential.example/hook" });
+  const confidential = await createApp(test, {
+    name: "Confidential",
+    webhook_url: "https://confidential.example/hook",
+    grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+  });
   const pub = await createApp(test, { name: "Public", client_type: "public", redirect_uris: ["http://127.0.0.1:9000/cb"] });
   responses.push(JSON.stringify(confidential), JSON.stringify(pub));
   secrets.push(confidential.client_secret!);
@@ -67,6 +71,18 @@ async function scenario(test: TestApp) {
     tokens.push(res.json().access_token, res.json().refresh_token);
     refreshToken = res.json().refresh_token;
   }
+
+  // An installation access token (client_credentials): an access token alone.
+  const installationToken = record(
+    await test.app.inject({
+      method: "POST",
+      url: "/oauth/token",
+      headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" },
+      payload: `grant_type=client_credentials&installation_id=${a.id}`,
+    }),
+  );
+  if (installationToken.statusCode !== 200) throw new Error(`scenario: installation token failed: ${installationToken.body}`);
+  tokens.push(installationToken.json().access_token);
 
   for (const value of [...secrets, ...codes, ...tokens]) {
     if (typeof value !== "string" || !CREDENTIAL.test(value)) throw new Error("scenario: a credential was not issued");
@@ -141,7 +157,7 @@ t.test("no plaintext secret, code or token is stored anywhere in the database", 
 
   t.match(
     rowsPerTable,
-    { Application: 2, ClientSecret: 2, ApplicationKey: 1, Installation: 3, Grant: 4, Token: 2, _prisma_migrations: Number },
+    { Application: 2, ClientSecret: 2, ApplicationKey: 1, Installation: 3, Grant: 4, Token: 3, ClientAssertion: Number, _prisma_migrations: Number },
     "the scan sees every table and the scenario's rows",
   );
   t.ok(
@@ -203,13 +219,14 @@ t.test("codes are stored as the SHA-256 of the issued code", async (t) => {
 t.test("access and refresh tokens are stored as the SHA-256 of the issued tokens", async (t) => {
   const test = await buildTestApp(t);
   const { tokens } = await scenario(test);
-  const rows = await test.app.domain.db.token.findMany({ orderBy: { generation: "asc" } });
+  const rows = await test.app.domain.db.token.findMany({ orderBy: { id: "asc" } });
   t.same(
     rows.map((r) => [r.accessTokenHash, r.refreshTokenHash]),
     [
       [sha256(tokens[0]!), sha256(tokens[1]!)],
       [sha256(tokens[2]!), sha256(tokens[3]!)],
+      [sha256(tokens[4]!), null],
     ],
-    "each pair's row holds the hashes of exactly that pair",
+    "each pair's row holds the hashes of exactly that pair; the installation token's, its hash and no refresh token",
   );
 });
