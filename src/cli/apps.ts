@@ -13,6 +13,7 @@ import {
   listApplications,
   listSecrets,
   rotateWebhookSecret,
+  updateApplication,
 } from "../domain/applications.js";
 import { conflict, invalid, notFound } from "../domain/errors.js";
 import type { Application, ApplicationKey } from "../generated/prisma/client.js";
@@ -80,7 +81,7 @@ function moreHint(command: string, nextCursor: string | null): string {
 
 export const appCommands: CommandTable = {
   "apps create": {
-    usage: '--name N --redirect-uri U [--redirect-uri U2] --scope S [--scope S2 | --scopes "a b"] [--webhook-url W] [--public]',
+    usage: '--name N --redirect-uri U [--redirect-uri U2] --scope S [--scope S2 | --scopes "a b"] [--webhook-url W] [--public] [--grant-type G ...]',
     summary: "register an application; prints its client secret once",
     options: {
       name: { type: "string" },
@@ -88,6 +89,7 @@ export const appCommands: CommandTable = {
       ...scopeOptions,
       "webhook-url": { type: "string" },
       public: { type: "boolean" },
+      "grant-type": { type: "string", multiple: true },
     },
     async run({ values, json }) {
       const name = requiredString(values, "name");
@@ -102,6 +104,7 @@ export const appCommands: CommandTable = {
           scopes,
           webhookUrl: optionalString(values, "webhook-url") ?? null,
           clientType: values.public === true ? "public" : "confidential",
+          ...(repeated(values, "grant-type").length > 0 ? { grantTypes: repeated(values, "grant-type") } : {}),
         }),
       );
       if (json) printJson({ ...applicationJson(application), client_secret: clientSecret, webhook_secret: webhookSecret });
@@ -126,6 +129,19 @@ export const appCommands: CommandTable = {
       if (page.items.length === 0) return print("No applications.");
       const rows = page.items.map((app) => [app.id, app.clientId, app.name, app.clientType, app.scopes, app.createdAt]);
       print(table(["ID", "CLIENT_ID", "NAME", "TYPE", "SCOPES", "CREATED_AT"], rows) + moreHint("apps list", page.nextCursor));
+    },
+  },
+
+  "apps grant-types": {
+    usage: "<id | client_id> <grant_type> [<grant_type> ...]",
+    summary: "set the grant types an application may use (e.g. add client_credentials for installation tokens)",
+    positionals: ["id", "grant_types..."],
+    async run({ positionals, json }) {
+      const [reference, ...grantTypes] = positionals as [string, ...string[]];
+      if (grantTypes.length === 0) throw new UsageError("give at least one grant type");
+      const updated = await withDomain(async (ctx) => updateApplication(ctx, (await resolveApplication(ctx, reference)).id, { grantTypes }));
+      if (json) printJson(applicationJson(updated));
+      else print(record(applicationFields(updated)));
     },
   },
 

@@ -37,8 +37,10 @@ export function parseCommand(argv: string[], options: OptionSpec, positionals: r
   if (!help) {
     const missing = positionals.slice(result.positionals.length);
     if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `<${name}>`).join(" ")}`);
+    // A last positional named "name..." takes one or more values.
+    const variadic = positionals.at(-1)?.endsWith("...") === true;
     const extra = result.positionals.slice(positionals.length);
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    if (extra.length > 0 && !variadic) throw new UsageError(`unexpected argument "${extra[0]}"`);
   }
   return { values, positionals: result.positionals, json: values.json === true, help };
 }

@@ -105,3 +105,21 @@ t.test("add-secret issues a rotation secret once and refuses a third active one"
   t.equal(again.code, 1, "it is gone: deleting it again is not found");
   t.match(again.stderr, /secret not found/);
 });
+
+t.test("apps grant-types sets an application's grant types, validated; apps create --grant-type too", async (t) => {
+  const { cli } = cliOnFreshDir(t);
+  const app = json(await cli(...createArgs, "--json"));
+  t.same(app.grant_types, ["authorization_code", "refresh_token"]);
+  const set = await cli("apps", "grant-types", app.client_id, "authorization_code", "refresh_token", "client_credentials", "--json");
+  t.equal(set.code, 0, set.stderr);
+  t.same(json(set).grant_types, ["authorization_code", "refresh_token", "client_credentials"], "by client_id, several at once");
+  t.same(json(await cli("apps", "show", app.id, "--json")).grant_types, ["authorization_code", "refresh_token", "client_credentials"], "stored");
+  const unknown = await cli("apps", "grant-types", app.id, "password");
+  t.not(unknown.code, 0);
+  t.match(unknown.stderr, /grant_types: must each be one of authorization_code, refresh_token, client_credentials/);
+  t.equal((await cli("apps", "grant-types", app.id)).code, 2, "at least one grant type");
+  const created = json(await cli(...createArgs, "--grant-type", "client_credentials", "--json"));
+  t.same(created.grant_types, ["client_credentials"]);
+  const publicOne = await cli(...createArgs, "--public", "--grant-type", "client_credentials");
+  t.not(publicOne.code, 0, "client_credentials is for confidential clients");
+});
