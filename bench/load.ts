@@ -8,16 +8,22 @@ import { readFileSync } from "node:fs";
 
 const [urls, file, kind, durationText, connectionsText, authorization] = process.argv.slice(2) as [string, string, string, string, string, string];
 const values = JSON.parse(readFileSync(file, "utf8")) as string[];
-const cycle = kind === "bare" || kind === "introspect";
+const cycle = kind === "bare" || kind === "introspect" || kind === "cc-secret";
 const targets = urls.split(",");
 const path = kind === "introspect" ? "/oauth/introspect" : "/oauth/token";
 
-const body = (value: string) =>
-  kind === "refresh"
-    ? `grant_type=refresh_token&refresh_token=${value}`
-    : kind === "introspect"
-      ? `token=${value}`
-      : `grant_type=authorization_code&code=${value}`;
+const ASSERTION_TYPE = encodeURIComponent("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+const body = (value: string) => {
+  if (kind === "refresh") return `grant_type=refresh_token&refresh_token=${value}`;
+  if (kind === "introspect") return `token=${value}`;
+  if (kind === "cc-secret") return `grant_type=client_credentials&installation_id=${value}`;
+  if (kind === "cc-jwt") {
+    // "<installation id> <assertion>": each assertion's jti is single-use.
+    const [installationId, assertion] = value.split(" ");
+    return `grant_type=client_credentials&installation_id=${installationId}&client_assertion_type=${ASSERTION_TYPE}&client_assertion=${assertion}`;
+  }
+  return `grant_type=authorization_code&code=${value}`;
+};
 
 const results = await Promise.all(
   targets.map((url, index) => {
@@ -32,7 +38,7 @@ const results = await Promise.all(
         {
           method: "POST",
           path,
-          headers: { "content-type": "application/x-www-form-urlencoded", authorization },
+          headers: { "content-type": "application/x-www-form-urlencoded", ...(authorization !== "" ? { authorization } : {}) },
           setupRequest: (request) => {
             const value = cycle ? share[next++ % share.length] : share[next++];
             if (value === undefined) throw new Error("out of credentials: seed more (BENCH_MAX_RATE)");

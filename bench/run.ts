@@ -7,7 +7,8 @@
 //   BENCH_DATABASE_URL=postgresql://… also measures PostgreSQL, with one and with two
 //   server processes (a fresh schema, dropped afterwards).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { SignJWT } from "jose";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,8 @@ const WARMUP = 3;
 /** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
+/** The servers' issuer: the audience of the private_key_jwt assertions. */
+const ISSUER = "https://bench.appgrant.example";
 const root = new URL("..", import.meta.url).pathname;
 const hasTaskset = (() => {
   try {
@@ -33,7 +36,7 @@ const hasTaskset = (() => {
   }
 })();
 
-type Kind = "bare" | "code" | "refresh" | "introspect";
+type Kind = "bare" | "code" | "refresh" | "introspect" | "cc-secret" | "cc-jwt";
 interface Summary {
   name: string;
   rps: number;
@@ -102,7 +105,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Warm-up, then RUNS measured runs, each with fresh credentials (unless the kind cycles). */
 function measure(name: string, dir: string, ports: number[], kind: Kind, values: string[], authorization: string): Summary {
-  const cycles = kind === "bare" || kind === "introspect";
+  const cycles = kind === "bare" || kind === "introspect" || kind === "cc-secret";
   const perRun = cycles ? values.length : Math.floor(values.length / (RUNS + 1));
   const slice = (i: number) => (cycles ? values : values.slice(i * perRun, (i + 1) * perRun));
   const loadCore = ports.length > 1 ? null : 0; // two servers take both cores: the generator floats
@@ -122,6 +125,7 @@ async function measureAppgrant(label: string, dir: string, databaseUrl: string, 
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
     APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
     APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+    APPGRANT_ISSUER: ISSUER,
     // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
     APPGRANT_RATE_LIMIT_PER_IP: "0",
     APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
@@ -136,10 +140,35 @@ async function measureAppgrant(label: string, dir: string, databaseUrl: string, 
       measure(`introspection (${label}${suffix})`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
       measure(`authorization_code (${label}${suffix})`, dir, ports, "code", seed.codes, basic),
       measure(`refresh_token (${label}${suffix})`, dir, ports, "refresh", seed.refreshTokens, basic),
+      measure(`client_credentials, client secret (${label}${suffix})`, dir, ports, "cc-secret", seed.installationIds.slice(0, 20_000), basic),
+      measure(`client_credentials, private_key_jwt (${label}${suffix})`, dir, ports, "cc-jwt", await assertions(seed), ""),
     ];
   } finally {
     await stop(servers);
   }
+}
+
+/**
+ * Single-use private_key_jwt assertions for the cc-jwt runs ("<installation id> <JWT>"), signed
+ * ahead so the generator measures the server; valid 10 minutes, the longest the server accepts.
+ * Half the other kinds' budget: verification makes this path slower than theirs.
+ */
+async function assertions(seed: Seed): Promise<string[]> {
+  const count = Math.floor((MAX_RATE / 2) * (DURATION * RUNS + WARMUP));
+  const now = Math.floor(Date.now() / 1000);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const jwt = await new SignJWT({ jti: randomUUID() })
+      .setProtectedHeader({ alg: "ES256", kid: seed.kid })
+      .setIssuer(seed.clientId)
+      .setSubject(seed.clientId)
+      .setAudience(ISSUER)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(seed.privateKey);
+    out.push(`${seed.installationIds[i % seed.installationIds.length]} ${jwt}`);
+  }
+  return out;
 }
 
 function print(summaries: Summary[]): void {

@@ -1,7 +1,9 @@
 // Seeds a benchmark database directly through the driver (seeding 100k+ rows
 // through Prisma would take minutes): one confidential application, installations
-// each with an unexchanged code, and installations each with a live token pair.
+// each with an unexchanged code, and installations each with a live token pair; the
+// application may mint installation tokens and has an ES256 key (private_key_jwt).
 import argon2 from "argon2";
+import { calculateJwkThumbprint, type CryptoKey, exportJWK, generateKeyPair } from "jose";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { generateClientId, generateCredential, sha256 } from "../src/crypto/tokens.js";
@@ -14,12 +16,18 @@ export interface Seed {
   codes: string[];
   accessTokens: string[];
   refreshTokens: string[];
+  /** Installations with a token pair (active): what client_credentials mints for. */
+  installationIds: string[];
+  /** The application's key: private_key_jwt assertions are signed with it. */
+  privateKey: CryptoKey;
+  kid: string;
 }
 
 interface Rows {
   seed: Seed;
   application: unknown[];
   secret: unknown[];
+  key: unknown[];
   installations: unknown[][];
   grants: unknown[][];
   tokens: unknown[][];
@@ -33,11 +41,16 @@ async function rows(codes: number, pairs: number, time: (date: Date) => string):
   const appId = newId();
   const clientId = generateClientId();
   const clientSecret = generateCredential("clientSecret");
-  const seed: Seed = { clientId, clientSecret, codes: [], accessTokens: [], refreshTokens: [] };
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(jwk, "sha256");
+  const seed: Seed = { clientId, clientSecret, codes: [], accessTokens: [], refreshTokens: [], installationIds: [], privateKey, kid };
+  const grantTypes = "authorization_code refresh_token client_credentials";
   const out: Rows = {
     seed,
-    application: [appId, clientId, "bench", "confidential", "https://bench.example/cb", "read write", "authorization_code refresh_token", t, t],
+    application: [appId, clientId, "bench", "confidential", "https://bench.example/cb", "read write", grantTypes, t, t],
     secret: [newId(), appId, await argon2.hash(clientSecret, { type: argon2.argon2id }), t],
+    key: [newId(), appId, kid, "ES256", JSON.stringify({ ...jwk, kid, alg: "ES256", use: "sig" }), t],
     installations: [],
     grants: [],
     tokens: [],
@@ -57,6 +70,7 @@ async function rows(codes: number, pairs: number, time: (date: Date) => string):
       out.tokens.push([id, sha256(access), sha256(refresh), appId, installationId, clientId, account, id, 1, "read write", t, later, much]);
       seed.accessTokens.push(access);
       seed.refreshTokens.push(refresh);
+      seed.installationIds.push(installationId);
     }
   }
   return out;
@@ -65,6 +79,7 @@ async function rows(codes: number, pairs: number, time: (date: Date) => string):
 const COLUMNS = {
   Application: ["id", "clientId", "name", "clientType", "redirectUris", "scopes", "grantTypes", "createdAt", "updatedAt"],
   ClientSecret: ["id", "applicationId", "secretHash", "createdAt"],
+  ApplicationKey: ["id", "applicationId", "kid", "alg", "publicJwk", "createdAt"],
   Installation: ["id", "applicationId", "account", "scopes", "status", "activeAccount", "createdAt"],
   Grant: ["id", "codeHash", "applicationId", "installationId", "scopes", "createdAt", "expiresAt"],
   Token: [
@@ -95,6 +110,7 @@ export async function seedSqlite(path: string, codes: number, pairs: number): Pr
   db.transaction(() => {
     insert("Application").run(...data.application);
     insert("ClientSecret").run(...data.secret);
+    insert("ApplicationKey").run(...data.key);
     const [i, g, tk] = [insert("Installation"), insert("Grant"), insert("Token")];
     for (const row of data.installations) i.run(...row);
     for (const row of data.grants) g.run(...row);
@@ -129,6 +145,7 @@ export async function seedPostgres(url: string, codes: number, pairs: number): P
     };
     await insert("Application", [data.application]);
     await insert("ClientSecret", [data.secret]);
+    await insert("ApplicationKey", [data.key]);
     await insert("Installation", data.installations);
     await insert("Grant", data.grants);
     await insert("Token", data.tokens);
