@@ -4,10 +4,9 @@
 // implementation behind two envelopes: the client_credentials grant
 // (src/oauth/grants/client-credentials.ts, RFC 6749 errors) and the GitHub-compatible
 // endpoint (src/http/github/, GitHub's errors).
-import { generateCredential, sha256 } from "../crypto/tokens.js";
-import { newId } from "../shared/ids.js";
+import { generateCredential } from "../crypto/tokens.js";
 import { formatScopes, parseScopes } from "../shared/scopes.js";
-import { addSeconds } from "../shared/time.js";
+import { accessTokenRow } from "./issue-token-pair.js";
 import type { NewToken } from "./token-store.js";
 
 export interface InstallationRecord {
@@ -75,29 +74,15 @@ export async function mintInstallationToken(store: InstallationTokenStore, reque
     throw new MintRefused("scope_widened", "the requested scope exceeds the installation's scopes");
   }
   const token = generateCredential("installationToken");
-  const id = newId(now.getTime());
-  const expiresAt = addSeconds(now, request.lifetime);
-  const row: NewToken = {
-    id,
-    accessTokenHash: sha256(token),
-    refreshTokenHash: null,
+  const row = accessTokenRow(now, token, request.lifetime, {
     applicationId: client.id,
     installationId: installation.id,
     clientId: client.clientId,
     account: installation.account,
-    codeId: null,
-    // A family of its own: revoking it touches nothing else.
-    familyId: id,
-    generation: 1,
-    parentId: null,
     scopes: formatScopes(scopes),
-    createdAt: now,
-    accessExpiresAt: expiresAt,
-    // No refresh token: the row is purged once the access token has expired.
-    refreshExpiresAt: expiresAt,
-  };
+  });
   if (!(await store.issueAccessToken(row))) {
     throw new MintRefused("no_installation", "installation_id is not an active installation of this client");
   }
-  return { token, tokenId: id, installationId: installation.id, account: installation.account, scopes, expiresAt };
+  return { token, tokenId: row.id, installationId: installation.id, account: installation.account, scopes, expiresAt: row.accessExpiresAt };
 }

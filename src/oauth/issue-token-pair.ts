@@ -1,4 +1,5 @@
-// Building a token pair: the row to store (hashes only) and the response to send.
+// Building what a grant issues, the row to store (hashes only) and the response to send:
+// a token pair (access and refresh token), or an access token alone.
 import { generateCredential, sha256 } from "../crypto/tokens.js";
 import { addSeconds } from "../shared/time.js";
 import { newId } from "../shared/ids.js";
@@ -38,5 +39,32 @@ export function tokenResponse(pair: PlainPair, row: Pick<NewToken, "scopes" | "a
     refresh_token: pair.refreshToken,
     scope: row.scopes,
     installation_id: row.installationId,
+  };
+}
+
+/**
+ * An access token issued alone (no refresh token: an installation access token): a row of
+ * its own family, purged once the access token has expired.
+ */
+export function accessTokenRow(
+  now: Date,
+  accessToken: string,
+  lifetime: number,
+  fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "scopes">,
+): NewToken {
+  const id = newId(now.getTime());
+  const expiresAt = addSeconds(now, lifetime);
+  return {
+    id,
+    accessTokenHash: sha256(accessToken),
+    refreshTokenHash: null,
+    codeId: null,
+    familyId: id,
+    generation: 1,
+    parentId: null,
+    createdAt: now,
+    accessExpiresAt: expiresAt,
+    refreshExpiresAt: expiresAt,
+    ...fields,
   };
 }
