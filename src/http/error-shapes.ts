@@ -4,7 +4,8 @@
 // broken request line), and everything outside the admin API and the OAuth endpoints
 // (unknown paths, health, discovery). The admin API's {statusCode, code, error,
 // message} is the server's general shape; /oauth/* answers RFC 6749 errors and its
-// browser-facing /oauth/authorize an HTML page.
+// browser-facing /oauth/authorize an HTML page; the GitHub-compatible /app/* answers
+// GitHub's {message}.
 //
 // Before routing there is no context to ask, only the path: that is why these few
 // choose by prefix (the contexts themselves never do).
@@ -14,10 +15,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { adminError, adminErrorHandler } from "./admin/errors.js";
 import { errorPage, errorPageHtml } from "./oauth/authorize-route.js";
 
-type Shape = "admin" | "oauth" | "page";
+type Shape = "admin" | "oauth" | "page" | "github";
 
 function shapeOf(path: string): Shape {
   if (path.startsWith("/oauth/authorize")) return "page";
+  if (path === "/app" || path.startsWith("/app/") || path.startsWith("/app?")) return "github";
   return path === "/oauth" || path.startsWith("/oauth/") || path.startsWith("/oauth?") ? "oauth" : "admin";
 }
 
@@ -44,6 +46,7 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   reply.header("Cache-Control", "no-store").header("Pragma", "no-cache");
   if (shape === "page") void errorPage(reply, status, code, message);
   else if (shape === "oauth") void reply.code(status).type("application/json").send(oauthBody(message, code));
+  else if (shape === "github") void reply.code(status).type("application/json").send(JSON.stringify({ message }));
   else void adminError(reply, status, code, message);
 }
 
@@ -63,7 +66,14 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   const packet: unknown = (error as { rawPacket?: unknown }).rawPacket;
   const path = /^[A-Z]+ (\S+)/.exec(Buffer.isBuffer(packet) ? packet.subarray(0, 4096).toString("latin1") : "")?.[1] ?? "/";
   const shape = shapeOf(path);
-  const body = shape === "admin" ? adminBody(status, message) : shape === "oauth" ? oauthBody(message) : errorPageHtml("invalid_request", message);
+  const body =
+    shape === "admin"
+      ? adminBody(status, message)
+      : shape === "oauth"
+        ? oauthBody(message)
+        : shape === "github"
+          ? JSON.stringify({ message })
+          : errorPageHtml("invalid_request", message);
   const type = shape === "page" ? "text/html" : "application/json";
   if (socket.writable) {
     socket.write(

@@ -376,6 +376,12 @@ function problemWith(req: Req, res: InjectResponse): string | null {
     const keys = Object.keys(body).sort().join(",");
     return (keys === "error,error_description" || keys === "error") && typeof body.error === "string" ? null : `not an RFC 6749 error: ${res.body}`;
   }
+  if (path === "/app" || path.startsWith("/app/")) {
+    // The GitHub-compatible endpoint answers as GitHub does: {message}.
+    return Object.keys(body).join(",") === "message" && typeof body.message === "string"
+      ? null
+      : `not GitHub's error shape: ${res.body.slice(0, 200)}`;
+  }
   const keys = Object.keys(body).sort().join(",");
   if (keys !== "code,error,message,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
   if (body.statusCode !== res.statusCode || body.error !== STATUS_CODES[res.statusCode])
