@@ -377,7 +377,7 @@ function problemWith(req: Req, res: InjectResponse): string | null {
     return (keys === "error,error_description" || keys === "error") && typeof body.error === "string" ? null : `not an RFC 6749 error: ${res.body}`;
   }
   const keys = Object.keys(body).sort().join(",");
-  if (keys !== "code,error,message,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
+  if (keys !== "code,error,message,request_id,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
   if (body.statusCode !== res.statusCode || body.error !== STATUS_CODES[res.statusCode])
     return `status and label disagree: ${res.body.slice(0, 200)}`;
   return null;

@@ -34,7 +34,7 @@ t.test("rejects requests without the right admin token with 401 and WWW-Authenti
       t.equal(res.statusCode, 401, `${c.name}: ${method} ${url} → 401`);
       t.same(
         res.json(),
-        { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message },
+        { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message, request_id: res.headers["x-request-id"] },
         `${c.name}: admin error shape`,
       );
       t.match(res.json().message, c.message, `${c.name}: says why`);
