@@ -29,9 +29,13 @@ RUN npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
+# The commit the image is built from, shown by GET /version:
+# docker build --build-arg APPGRANT_COMMIT=$(git rev-parse HEAD) .
+ARG APPGRANT_COMMIT
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    APPGRANT_COMMIT=${APPGRANT_COMMIT}
 WORKDIR /app
 # Owned by root and read-only to the service user: the process can write only its data.
 COPY --from=build /app/package.json /app/package-lock.json ./

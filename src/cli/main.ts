@@ -1,5 +1,6 @@
 // The operator CLI: `appgrant <command> …`. A table of commands, each calling
 // src/domain against the configured database (never the HTTP API).
+import { NAME, VERSION } from "../shared/version.js";
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../main/config.js";
@@ -47,6 +48,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === "--json") {
     process.stderr.write(`${usage(COMMANDS)}\n`);
     return 2;
+  }
+  if (argv[0] === "--version" || argv[0] === "-v" || argv[0] === "version") {
+    process.stdout.write(`${NAME} ${VERSION}\n`);
+    return 0;
   }
   if (HELP.has(argv[0]!)) {
     const topic = argv.slice(1).join(" ");

@@ -9,6 +9,7 @@
 //
 // Before routing there is no context to ask, only the path: that is why these few
 // choose by prefix (the contexts themselves never do).
+import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -27,8 +28,8 @@ function oauthBody(description: string, error = "invalid_request"): string {
   return JSON.stringify({ error, error_description: description });
 }
 
-function adminBody(status: number, message: string): string {
-  return JSON.stringify({ statusCode: status, code: "invalid_request", error: STATUS_CODES[status] ?? "Error", message });
+function adminBody(status: number, message: string, requestId: string): string {
+  return JSON.stringify({ statusCode: status, code: "invalid_request", error: STATUS_CODES[status] ?? "Error", message, request_id: requestId });
 }
 
 /** Fastify's frameworkErrors: the router refused the URL before any route (or context) was chosen. */
@@ -43,7 +44,8 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   else request.log.info({ code: error.code, status }, "request refused before routing");
   const shape = shapeOf(request.url);
   const code = status === 500 ? "server_error" : "invalid_request";
-  reply.header("Cache-Control", "no-store").header("Pragma", "no-cache");
+  // Refused before any hook ran: the id is echoed here (src/http/request-id.ts does it for routed requests).
+  reply.header("Cache-Control", "no-store").header("Pragma", "no-cache").header("X-Request-Id", request.id);
   if (shape === "page") void errorPage(reply, status, code, message);
   else if (shape === "oauth") void reply.code(status).type("application/json").send(oauthBody(message, code));
   else if (shape === "github") void reply.code(status).type("application/json").send(JSON.stringify({ message }));
@@ -66,9 +68,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   const packet: unknown = (error as { rawPacket?: unknown }).rawPacket;
   const path = /^[A-Z]+ (\S+)/.exec(Buffer.isBuffer(packet) ? packet.subarray(0, 4096).toString("latin1") : "")?.[1] ?? "/";
   const shape = shapeOf(path);
+  // No request object exists, so no id was given one: this answer gets its own.
+  const requestId = randomUUID();
   const body =
     shape === "admin"
-      ? adminBody(status, message)
+      ? adminBody(status, message, requestId)
       : shape === "oauth"
         ? oauthBody(message)
         : shape === "github"
@@ -78,7 +82,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${type}; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(error);

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { adminErrorHandler } from "./admin/errors.js";
 import { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/database-unavailable.js";
 import { ServiceUnavailableError } from "../shared/unavailable.js";
+import type { BuildInfo } from "../shared/version.js";
 
 const statusSchema = {
   type: "object",
@@ -10,6 +11,8 @@ const statusSchema = {
 } as const;
 
 export interface HealthOptions {
+  /** What GET /version answers. */
+  build: BuildInfo;
   /** Resolves once every connection of the database has answered (Prisma's and the token store's). */
   ping(): Promise<void>;
   /** ms within which /readyz answers, whatever the database does. */
@@ -25,6 +28,26 @@ export async function health(app: FastifyInstance, options: HealthOptions): Prom
     return reply.code(503).send({ status: error.status });
   });
   const documented = { tags: ["health"], security: [] };
+  app.get(
+    "/version",
+    {
+      schema: {
+        ...documented,
+        operationId: "getVersion",
+        summary: "What is running: name, version, and the commit when the build recorded one (APPGRANT_COMMIT).",
+        response: {
+          200: {
+            type: "object",
+            "x-response-description": "The build.",
+            properties: { name: { type: "string" }, version: { type: "string" }, commit: { type: ["string", "null"] } },
+            required: ["name", "version", "commit"],
+          },
+        },
+      },
+      logLevel: "warn",
+    },
+    async () => options.build,
+  );
   app.get(
     "/healthz",
     {

@@ -1,5 +1,7 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
+import { buildInfo } from "../shared/version.js";
+import { echoRequestId, requestId } from "../http/request-id.js";
 import { createHmac } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
@@ -70,7 +72,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Errors raised before any context's handler can answer (see src/http/error-shapes.ts).
     frameworkErrors,
     clientErrorHandler,
+    // X-Request-Id, validated (src/http/request-id.ts); every log line of the request carries it as reqId.
+    genReqId: requestId,
+    requestIdHeader: false,
   });
+  echoRequestId(app);
   drainHooks(app);
   rootErrorHandling(app);
   const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log)));
@@ -130,7 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before the routes: it collects them, with their schemas, as they are added.
   await openApi(app, { serve: config.docs });
   app.addHook("onReady", async () => webhooks.start());
-  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs });
+  await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs, build: buildInfo(config.commit) });
   await app.register(adminApi, { prefix: "/admin/v1" });
   const registry = new GrantRegistry<OAuthStore>(GRANT_TYPES);
   discoveryRoute(app, registry);

@@ -58,6 +58,8 @@ export interface Config {
   refreshGracePeriod: number;
   /** Lifetime in seconds of an installation access token (APPGRANT_INSTALLATION_TOKEN_LIFETIME, default 3600). */
   installationTokenLifetime: number;
+  /** The commit this build was made from (APPGRANT_COMMIT), shown by GET /version; unset: unknown. */
+  commit: string | undefined;
   /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
@@ -318,6 +320,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     secretKeyFile,
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
     installationTokenLifetime: integer(env, "APPGRANT_INSTALLATION_TOKEN_LIFETIME", 3600, 60, 86_400),
+    commit: commitId(env),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),
@@ -341,4 +344,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     db: databaseSettings(env),
     docs: flag(env, "APPGRANT_DOCS", true),
   };
+}
+
+/** APPGRANT_COMMIT: a git commit id (hex, 7 to 64 characters), or unset. */
+function commitId(env: Env): string | undefined {
+  const value = read(env, "APPGRANT_COMMIT");
+  if (value === undefined) return undefined;
+  if (!/^[0-9a-f]{7,64}$/i.test(value)) throw new ConfigError("APPGRANT_COMMIT", "must be a git commit id (7 to 64 hex digits)");
+  return value.toLowerCase();
 }

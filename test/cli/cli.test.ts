@@ -1,5 +1,5 @@
 // The operator CLI as a whole: migrations, usage and exit codes, configuration errors.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import t from "tap";
 import { cliOnFreshDir, MIGRATION_COUNT } from "../support/cli-helper.js";
 
@@ -77,4 +77,14 @@ t.test("a bad environment variable is named, with exit code 2", async (t) => {
   t.equal(admin.code, 2);
   t.match(admin.stderr, /APPGRANT_ADMIN_TOKEN/);
   t.notMatch(admin.stderr, /short/, "the rejected value of a secret variable is not echoed");
+});
+
+t.test("--version prints the package's name and version", async (t) => {
+  const { cli } = cliOnFreshDir(t);
+  const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  for (const flag of ["--version", "-v"]) {
+    const res = await cli(flag);
+    t.equal(res.code, 0);
+    t.equal(res.stdout, `appgrant ${version}\n`, flag);
+  }
 });

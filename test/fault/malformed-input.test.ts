@@ -383,7 +383,7 @@ function problemWith(req: Req, res: InjectResponse): string | null {
       : `not GitHub's error shape: ${res.body.slice(0, 200)}`;
   }
   const keys = Object.keys(body).sort().join(",");
-  if (keys !== "code,error,message,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
+  if (keys !== "code,error,message,request_id,statusCode") return `not the admin error shape: ${res.body.slice(0, 200)}`;
   if (body.statusCode !== res.statusCode || body.error !== STATUS_CODES[res.statusCode])
     return `status and label disagree: ${res.body.slice(0, 200)}`;
   return null;

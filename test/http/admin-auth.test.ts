@@ -34,7 +34,7 @@ t.test("rejects requests without the right admin token with 401 and WWW-Authenti
       t.equal(res.statusCode, 401, `${c.name}: ${method} ${url} → 401`);
       t.same(
         res.json(),
-        { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message },
+        { statusCode: 401, code: "unauthorized", error: "Unauthorized", message: res.json().message, request_id: res.headers["x-request-id"] },
         `${c.name}: admin error shape`,
       );
       t.match(res.json().message, c.message, `${c.name}: says why`);
@@ -58,7 +58,13 @@ t.test("answers unknown admin routes with an admin-shaped 404, after authenticat
   const test = await buildTestApp(t);
   const found = await test.admin("GET", "/admin/v1/widgets?x=1");
   t.equal(found.statusCode, 404);
-  t.same(found.json(), { statusCode: 404, code: "not_found", error: "Not Found", message: "no admin route GET /admin/v1/widgets" });
+  t.same(found.json(), {
+    statusCode: 404,
+    code: "not_found",
+    error: "Not Found",
+    message: "no admin route GET /admin/v1/widgets",
+    request_id: found.headers["x-request-id"],
+  });
 
   const wrongMethod = await test.admin("PUT", "/admin/v1/applications");
   t.equal(wrongMethod.statusCode, 404);

@@ -29,7 +29,13 @@ t.test("the admin API refuses form and text bodies with 415 in its shape, and ch
     for (const type of ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"]) {
       const res = await raw(test, method, url, type, form);
       t.equal(res.statusCode, 415, `${method} ${url} as ${type}: ${res.body}`);
-      t.same(res.json(), { statusCode: 415, code: "invalid_request", error: "Unsupported Media Type", message: res.json().message });
+      t.same(res.json(), {
+        statusCode: 415,
+        code: "invalid_request",
+        error: "Unsupported Media Type",
+        message: res.json().message,
+        request_id: res.headers["x-request-id"],
+      });
     }
   }
   t.same(await snapshot(test), before, "nothing was created, renamed, rotated or issued");

@@ -17,7 +17,8 @@ function expectAdminShape(t: Test, res: InjectResponse, status: number, code: st
   t.equal(res.statusCode, status, `status ${status}: ${res.body.slice(0, 200)}`);
   t.match(res.headers["content-type"], /^application\/json/);
   const body = res.json() as Record<string, unknown>;
-  t.same(Object.keys(body).sort(), ["code", "error", "message", "statusCode"], "{statusCode, code, error, message}");
+  t.same(Object.keys(body).sort(), ["code", "error", "message", "request_id", "statusCode"], "{statusCode, code, error, message, request_id}");
+  t.equal(body.request_id, res.headers["x-request-id"], "request_id is the X-Request-Id header");
   t.equal(body.statusCode, status, "statusCode is the status");
   t.equal(body.code, code);
   t.equal(body.error, STATUS_CODES[status], `error is the reason phrase of ${status}`);
@@ -135,7 +136,14 @@ t.test("the HTTP parser's refusals (oversized headers, a broken request) come in
     t.match(res.headers, new RegExp(`^HTTP/1\\.1 ${status} ${STATUS_CODES[status]}\\r\\n`), "the status line's reason phrase");
     const body = JSON.parse(res.body) as Record<string, unknown>;
     if (oauth) t.same(Object.keys(body).sort(), ["error", "error_description"], "an OAuth path: the RFC 6749 shape");
-    else t.same(body, { statusCode: status, code: "invalid_request", error: STATUS_CODES[status], message: body.message }, "the admin shape");
+    else {
+      t.same(
+        body,
+        { statusCode: status, code: "invalid_request", error: STATUS_CODES[status], message: body.message, request_id: body.request_id },
+        "the admin shape",
+      );
+      t.match(res.headers, new RegExp(`\r\nX-Request-Id: ${body.request_id}\r\n`, "i"), "its request id in the header too");
+    }
   }
   const after = await test.app.inject({ method: "GET", url: "/healthz" });
   t.equal(after.statusCode, 200, "the server serves on");

@@ -40,7 +40,7 @@ const json = (test: TestApp, url: string, payload: string, headers: Record<strin
 function expectAdminError(t: Test, res: InjectResponse, status: number, field: RegExp): void {
   t.equal(res.statusCode, status, res.body);
   const body = res.json() as Record<string, unknown>;
-  t.same(Object.keys(body).sort(), ["code", "error", "message", "statusCode"], "the admin error shape");
+  t.same(Object.keys(body).sort(), ["code", "error", "message", "request_id", "statusCode"], "the admin error shape");
   t.match(body, { statusCode: status, code: "invalid_request", error: "Bad Request" });
   t.match(body.message, field, "the message names where the bad text is");
 }

@@ -24,7 +24,7 @@ t.test("a draining server answers 503 + Connection: close in each endpoint's sha
   const listing = await admin("GET", "/admin/v1/applications");
   t.equal(listing.statusCode, 503);
   t.equal(listing.headers.connection, "close");
-  t.same(Object.keys(listing.json()).sort(), ["code", "error", "message", "statusCode"]);
+  t.same(Object.keys(listing.json()).sort(), ["code", "error", "message", "request_id", "statusCode"]);
   t.match(listing.json(), { statusCode: 503, code: "unavailable", error: "Service Unavailable" });
 
   const unauthenticated = await app.inject({ method: "GET", url: "/admin/v1/applications" });

@@ -73,7 +73,7 @@ export interface TestApp {
   /** Closes the app (idempotent; also done at teardown): waits for webhook deliveries in progress. */
   close(): Promise<void>;
   /** app.inject with the admin token. */
-  admin(method: InjectOptions["method"], url: string, payload?: unknown): Promise<InjectResponse>;
+  admin(method: InjectOptions["method"], url: string, payload?: unknown, headers?: Record<string, string>): Promise<InjectResponse>;
 }
 
 export async function buildTestApp(t: Teardown, env: Record<string, string> = {}, options: Pick<AppOptions, "webhooks"> = {}): Promise<TestApp> {
@@ -103,11 +103,11 @@ export async function buildTestApp(t: Teardown, env: Record<string, string> = {}
     clock,
     logs,
     close,
-    admin: (method, url, payload) =>
+    admin: (method, url, payload, headers = {}) =>
       app.inject({
         method,
         url,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers },
         ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
       }),
   };

@@ -1,11 +1,11 @@
-// The admin API's one error shape: {statusCode, code, error, message}.
+// The admin API's one error shape: {statusCode, code, error, message, request_id}.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { STATUS_CODES } from "node:http";
 import { DomainError } from "../../domain/errors.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 
 export function adminError(reply: FastifyReply, statusCode: number, code: string, message: string) {
-  return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? "Error", message });
+  return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? "Error", message, request_id: reply.request.id });
 }
 
 const DOMAIN_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;

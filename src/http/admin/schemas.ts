@@ -17,8 +17,12 @@ export const errorSchema = {
     },
     error: { type: "string", description: "The HTTP reason phrase." },
     message: { type: "string", description: "What went wrong, for a human." },
+    request_id: {
+      type: "string",
+      description: "The request's id, also in the X-Request-Id response header and in every log line of the request (`reqId`).",
+    },
   },
-  required: ["statusCode", "code", "error", "message"],
+  required: ["statusCode", "code", "error", "message", "request_id"],
   examples: [{ statusCode: 400, code: "invalid_request", error: "Bad Request", message: "body/redirect_uris is required" }],
 } as const;
 
