@@ -1,5 +1,8 @@
 // Builds the Fastify application from a config object. The server entry and the
 // tests both call this; nothing here reads the environment.
+import type { Server } from "node:http";
+import { metricsServer, prometheusMetrics } from "./metrics.js";
+import { type Metrics, NO_METRICS } from "../shared/metrics.js";
 import { buildInfo } from "../shared/version.js";
 import { echoRequestId, requestId } from "../http/request-id.js";
 import { createHmac } from "node:crypto";
@@ -38,6 +41,10 @@ declare module "fastify" {
     dependencies: { database: DependencyStatus; redis?: DependencyStatus };
     domain: DomainContext;
     config: Config;
+    /** What the server counts (src/shared/metrics.ts); NO_METRICS unless APPGRANT_METRICS_PORT is set. */
+    metrics: Metrics;
+    /** The management listener's port once listening (APPGRANT_METRICS_PORT; 0 picks one), else undefined. */
+    metricsPort: number | undefined;
   }
 }
 
@@ -77,10 +84,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
   echoRequestId(app);
+  const prometheus = config.metricsPort !== undefined ? prometheusMetrics(config.commit) : undefined;
+  const metrics: Metrics = prometheus ?? NO_METRICS;
+  app.decorate("metrics", metrics);
+  app.decorate("metricsPort", undefined);
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.httpRequest(request.routeOptions.url ?? "unmatched", request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
   drainHooks(app);
   rootErrorHandling(app);
   const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log)));
   app.decorate("dependencies", { database: database.status });
+  prometheus?.watch("database", database.status);
 
   app.decorate("config", config);
   const secretKey = options.secretKey ?? resolveSecretKey(config);
@@ -98,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     pauseAfterMs: config.webhookPauseAfterHours * 3_600_000,
     dbTimeoutMs: config.db.queryTimeoutMs + config.db.connectTimeoutMs,
     pause: (applicationId, streak) => pauseWebhooks(app.domain, applicationId, streak),
+    metrics,
     ...options.webhooks,
   });
   // A domain write may have recorded a delivery: the worker looks at once instead of at its next poll.
@@ -119,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     : undefined;
   if (redis) {
     app.dependencies.redis = redis.status;
+    prometheus?.watch("redis", redis.status);
     // Verified client secrets, shared by the processes for a day (see src/crypto/secret-hasher.ts).
     const key = createHmac("sha256", secretKey.current).update("appgrant shared secret verifications").digest();
     app.domain.hasher.share(redisMemory(redis, `${config.redisPrefix}verified:`, 86_400), key);
@@ -127,6 +144,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const memoryCounter = new MemoryCounter(() => app.domain.clock().getTime());
   const rateLimitCounter = redis ? new RedisCounter(redis, `${config.redisPrefix}rate-limit:`, memoryCounter) : memoryCounter;
   // One hook, in order: the attempts in progress still record themselves in the database.
+  if (prometheus && config.metricsPort !== undefined) {
+    const { metricsHost, metricsPort } = config;
+    let management: Server | undefined;
+    app.addHook("onReady", async () => {
+      const listening = await metricsServer(prometheus.registry, metricsHost, metricsPort);
+      management = listening.server;
+      app.metricsPort = listening.port;
+      app.log.info({ host: metricsHost, port: listening.port }, "metrics served on the management listener");
+    });
+    app.addHook("onClose", async () => {
+      await new Promise<void>((resolve) => (management ? management.close(() => resolve()) : resolve()));
+    });
+  }
   app.addHook("onClose", async () => {
     await webhooks.close();
     await redis?.close();

@@ -61,6 +61,13 @@ export interface Config {
   /** The commit this build was made from (APPGRANT_COMMIT), shown by GET /version; unset: unknown. */
   commit: string | undefined;
   /**
+   * The management listener serving Prometheus metrics at /metrics (src/main/metrics.ts):
+   * APPGRANT_METRICS_PORT (unset: no metrics at all; 0 picks a free port) on
+   * APPGRANT_METRICS_HOST (default 127.0.0.1). Never the public port.
+   */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
    */
@@ -321,6 +328,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     refreshGracePeriod: integer(env, "APPGRANT_REFRESH_GRACE_PERIOD", 60, 0, 3600),
     installationTokenLifetime: integer(env, "APPGRANT_INSTALLATION_TOKEN_LIFETIME", 3600, 60, 86_400),
     commit: commitId(env),
+    metricsPort: read(env, "APPGRANT_METRICS_PORT") === undefined ? undefined : integer(env, "APPGRANT_METRICS_PORT", 0, 0, 65_535),
+    metricsHost: read(env, "APPGRANT_METRICS_HOST") ?? "127.0.0.1",
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),

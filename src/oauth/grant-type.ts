@@ -12,6 +12,7 @@ import type { AuthenticatedClient } from "./client-auth.js";
 import type { Params } from "./params.js";
 import type { TokenStore } from "./token-store.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 
 export interface TokenResponse {
   access_token: string;
@@ -47,6 +48,8 @@ export interface GrantContext<S = TokenStore> {
   secretKey: ServerKeys;
   /** The HTTP request's id and the caller's address, recorded with the events a grant causes. */
   request?: { requestId: string; sourceIp: string };
+  /** Where replays and reuse detections are counted (src/shared/metrics.ts). */
+  metrics?: Metrics;
 }
 
 export interface GrantType<S = TokenStore> {

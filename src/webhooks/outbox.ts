@@ -15,6 +15,7 @@ import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
 import { WEBHOOK_CODE_PURPOSE } from "../domain/events.js";
 import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/database-unavailable.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 import type { Clock } from "../shared/time.js";
 import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import type { AttemptRecord, ClaimedDelivery, DeliveryApplication, OutboxStore } from "./outbox-store.js";
@@ -56,6 +57,8 @@ export interface DeliveryWorkerOptions extends WebhookSettings {
   policy: WebhookAddressPolicy;
   /** Pauses the application's webhooks (and records application.webhooks_paused); true when it did. */
   pause?: (applicationId: string, streak: { failures: number; since: Date }) => Promise<boolean>;
+  /** Where attempts are counted by outcome (src/shared/metrics.ts). */
+  metrics?: Metrics;
 }
 
 const REFUSED = "webhook delivery refused by the address policy; not retried";
@@ -271,6 +274,7 @@ export class DeliveryWorker {
       if (error instanceof AddressRefused) {
         // Permanent: the same URL under the same policy is refused again. The reason names the address, not the URL (its path may hold a token).
         await record({ status: "failed", lastError: "address refused", lastDurationMs: Math.round(performance.now() - started) });
+        this.options.metrics?.webhookAttempt("failed");
         log.error({ ...context, host: hostOf(url), reason: error.reason }, REFUSED);
         return;
       }
@@ -283,11 +287,13 @@ export class DeliveryWorker {
     };
     if (failure === "") {
       await record({ status: "delivered", ...measured, deliveredAt: now });
+      this.options.metrics?.webhookAttempt("delivered");
       log.info(context, "webhook delivered");
       return;
     }
     const { status, nextAttemptAt } = this.#retry(delivery, attempt, now);
     await record({ status, ...measured, lastError: failure, nextAttemptAt });
+    this.options.metrics?.webhookAttempt(status === "failed" ? "failed" : "retry");
     if (status === "failed") {
       log.error({ ...context, failure }, "webhook delivery failed; giving up");
       return;

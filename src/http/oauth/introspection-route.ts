@@ -80,12 +80,17 @@ export function introspectionRoute(
       const now = clock();
       const { applicationId } = await caller(request, params, now);
       const found = await findToken(store, token, params.get("token_type_hint"));
-      if (!found || (applicationId !== null && found.record.applicationId !== applicationId)) return { active: false };
+      const inactive = () => {
+        app.metrics.introspection(false);
+        return { active: false };
+      };
+      if (!found || (applicationId !== null && found.record.applicationId !== applicationId)) return inactive();
       const { kind, record } = found;
       const expiresAt = kind === "access_token" ? record.accessExpiresAt : record.refreshExpiresAt;
       // A rotated pair's access token stops working at once; its refresh token is
       // only replayable within the grace period, which is not "active" either.
-      if (record.revokedAt !== null || record.rotatedAt !== null || expiresAt <= now) return { active: false };
+      if (record.revokedAt !== null || record.rotatedAt !== null || expiresAt <= now) return inactive();
+      app.metrics.introspection(true);
       return {
         active: true,
         scope: record.scopes,

@@ -34,8 +34,33 @@ function claimedClientId(request: FastifyRequest): string | undefined {
   return fromBody ?? claimedForLog((request.query as Record<string, unknown> | undefined)?.client_id);
 }
 
+/** The RFC 6749 error each refused request was answered with, for the token endpoint's metrics. */
+const refusals = new WeakMap<FastifyRequest, string>();
+
+/** How the request tried to authenticate its client, as a bounded metrics label. */
+function authMethodOf(request: FastifyRequest): string {
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  if (/^basic /i.test(request.headers.authorization ?? "")) return "client_secret_basic";
+  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) return "private_key_jwt";
+  if (body.client_secret !== undefined) return "client_secret_post";
+  return "none";
+}
+
+/** Which rate limit refused a request (the fixed details of src/http/oauth/rate-limit.ts), as a metrics label. */
+function limitOf(error: OAuthError): string {
+  const detail = error.detail ?? "";
+  if (detail.startsWith("failed authentications for this client")) return "auth_failures_per_client";
+  if (detail.startsWith("failed authentications")) return "auth_failures_per_ip";
+  if (detail.includes("per client")) return "per_client";
+  if (detail.includes("per IP")) return "per_ip";
+  return "other";
+}
+
 function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyReply) {
   noStore(reply);
+  refusals.set(request, error.error);
+  if (error.error === "invalid_client") request.server.metrics.clientAuthFailure(authMethodOf(request));
+  if (error.statusCode === 429) request.server.metrics.rateLimited(limitOf(error));
   if (error.statusCode === 401) {
     const scheme = /^bearer /i.test(request.headers.authorization ?? "") ? "Bearer" : "Basic";
     if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);
@@ -97,6 +122,14 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
       return sendError(new OAuthError("invalid_request", 405, "this endpoint accepts POST only"), request, reply);
     }
     return sendError(new OAuthError("invalid_request", 404, "no such endpoint"), request, reply);
+  });
+
+  // /oauth/token's answers by grant type (registered names only: the parameter is the caller's) and outcome.
+  app.addHook("onResponse", async (request, reply) => {
+    if (request.routeOptions.url !== "/oauth/token") return;
+    const grantType = (request.body as Record<string, unknown> | undefined)?.grant_type;
+    const name = typeof grantType === "string" && options.registry.get(grantType) ? grantType : "unknown";
+    app.metrics.tokenRequest(name, reply.statusCode === 200 ? "success" : (refusals.get(request) ?? "error"));
   });
 
   const limits = await oauthRateLimits(app, options.rateLimits);

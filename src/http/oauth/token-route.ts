@@ -160,7 +160,18 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
       const origin = { requestId: request.id, sourceIp: request.ip };
-      return grant.handle({ client, params, now, log: request.log, store, hasher, config: app.config, secretKey, request: origin });
+      return grant.handle({
+        client,
+        params,
+        now,
+        log: request.log,
+        store,
+        hasher,
+        config: app.config,
+        secretKey,
+        request: origin,
+        metrics: app.metrics,
+      });
     },
   );
 }

@@ -35,6 +35,7 @@ export const authorizationCode: GrantType = {
     if (stored.consumedAt !== null) {
       // RFC 6749 §10.5: a code used twice means it leaked; revoke what it produced.
       const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused", codeReused(ctx, stored));
+      ctx.metrics?.reuseDetected("code");
       ctx.log.warn({ codeId: stored.id, revoked }, "authorization code reused: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }
@@ -66,6 +67,7 @@ export const authorizationCode: GrantType = {
       // Another request consumed it between our read and our write: this is the
       // second use, with the same consequence as above.
       const revoked = await ctx.store.revokeFamily(stored.id, ctx.now, "code_reused", codeReused(ctx, stored));
+      ctx.metrics?.reuseDetected("code");
       ctx.log.warn({ codeId: stored.id, revoked }, "authorization code used concurrently: its tokens are revoked");
       throw invalidGrant("authorization code has already been used");
     }

@@ -39,6 +39,7 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
     );
     if (untouched && pair) {
       ctx.log.info({ tokenId: parent.id, successorId: successor.id }, "refresh retried within the grace period: same successor returned");
+      ctx.metrics?.refreshReplay();
       return tokenResponse(pair, successor, ctx.now);
     }
   }
@@ -51,6 +52,7 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
     data: { token_id: parent.id, family_id: parent.familyId, generation: parent.generation },
   });
   ctx.log.warn({ tokenId: parent.id, familyId: parent.familyId, revoked }, "rotated refresh token reused: token family revoked");
+  ctx.metrics?.reuseDetected("refresh_token");
   throw invalidGrant("refresh token has already been used");
 }
 

@@ -1,0 +1,35 @@
+// What the server counts for Prometheus, as a port: the layers that see an outcome
+// report it here, and src/main/metrics.ts (prom-client) turns it into series served
+// on the management listener. Label values are always bounded: route templates,
+// methods, status codes, registered grant types, RFC 6749 error codes, fixed names.
+// Never a client_id, an account, a token or anything the caller chose.
+export interface Metrics {
+  /** One HTTP request answered: the route template (or "unmatched"), method, status, seconds. */
+  httpRequest(route: string, method: string, status: number, seconds: number): void;
+  /** One /oauth/token answer: the grant type (registered, else "unknown") and "success" or the RFC 6749 error code. */
+  tokenRequest(grantType: string, outcome: string): void;
+  /** A rotated refresh token retried within the grace period, answered with the same successor. */
+  refreshReplay(): void;
+  /** A reused authorization code or refresh token: its family revoked. */
+  reuseDetected(kind: "code" | "refresh_token"): void;
+  /** A failed client authentication, by the method the request used. */
+  clientAuthFailure(method: string): void;
+  /** A request refused by a rate limit (429), by the limit's name. */
+  rateLimited(limit: string): void;
+  /** One introspection answer. */
+  introspection(active: boolean): void;
+  /** One webhook delivery attempt: delivered, retry (failed, will retry) or failed (gave up, refused). */
+  webhookAttempt(outcome: "delivered" | "retry" | "failed"): void;
+}
+
+/** Counts nothing: what runs when metrics are off, and in code that was given none. */
+export const NO_METRICS: Metrics = {
+  httpRequest() {},
+  tokenRequest() {},
+  refreshReplay() {},
+  reuseDetected() {},
+  clientAuthFailure() {},
+  rateLimited() {},
+  introspection() {},
+  webhookAttempt() {},
+};
