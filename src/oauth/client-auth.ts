@@ -76,7 +76,8 @@ export interface ClientAuthContext {
   beforeVerification?: BeforeVerification | undefined;
 }
 
-function clientOf(client: ClientRecord, method: AuthMethod): AuthenticatedClient {
+/** The client a request proved itself to be, by `method`. */
+export function clientOf(client: ClientRecord, method: AuthMethod): AuthenticatedClient {
   return { id: client.id, clientId: client.clientId, clientType: client.clientType, grantTypes: new Set(parseList(client.grantTypes)), method };
 }
 

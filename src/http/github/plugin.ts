@@ -13,11 +13,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { listActiveInstallations } from "../../domain/installations.js";
 import { AssertionRefused, assertionIssuer, CLIENT_ASSERTION_RULES, verifyAssertion } from "../../oauth/client-assertion.js";
-import type { AuthenticatedClient } from "../../oauth/client-auth.js";
+import { type AuthenticatedClient, clientOf } from "../../oauth/client-auth.js";
 import { invalidClient, OAuthError } from "../../oauth/errors.js";
 import { MintRefused, mintInstallationToken } from "../../oauth/installation-token.js";
 import type { OAuthStore } from "../../oauth/token-store.js";
-import { parseList, parseScopes } from "../../shared/scopes.js";
+import { parseScopes } from "../../shared/scopes.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 import { oauthRateLimits, type RateLimitSettings } from "../oauth/rate-limit.js";
 
@@ -99,13 +99,7 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
         if (!client) throw invalidClient("the JWT's iss is not a known application", "unknown client_id");
         if (client.clientType !== "confidential") throw invalidClient("a public client has no keys to sign with");
         await verifyAssertion(match[1]!, client, await store.findClientKeys(client.id), store, now, APP_JWT_RULES);
-        return {
-          id: client.id,
-          clientId: client.clientId,
-          clientType: client.clientType,
-          grantTypes: new Set(parseList(client.grantTypes)),
-          method: "private_key_jwt",
-        };
+        return clientOf(client, "private_key_jwt");
       } catch (error) {
         if (error instanceof AssertionRefused) throw invalidClient(`the app JWT is refused: ${error.reason}`);
         throw error;
