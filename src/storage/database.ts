@@ -10,7 +10,7 @@ import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
 import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
 import { ServerKeys } from "../crypto/server-keys.js";
-import { WriteLock } from "./write-lock.js";
+import { retryWhileBusy, WriteLock } from "./write-lock.js";
 
 export interface Database {
   prisma: Db;
@@ -30,9 +30,17 @@ export async function openDatabase(
   status: DependencyStatus = new DependencyStatus("database", { error() {}, info() {} }),
 ): Promise<Database> {
   if (location.kind === "sqlite") {
-    const prisma = await connectSqlite(location.path);
+    // Opening waits, like a write, for another process that holds the database
+    // exclusively for a moment (the last connection to close checkpoints the WAL).
+    const deadline = performance.now() + settings.queryTimeoutMs;
+    const prisma = await connectSqlite(location.path, settings.queryTimeoutMs);
     const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
-    const tokens = openSqliteTokenStore(location.path, lock);
+    const tokens = await retryWhileBusy(() => openSqliteTokenStore(location.path, lock), deadline, settings.queryTimeoutMs).catch(
+      async (error: unknown) => {
+        await prisma.$disconnect();
+        throw error;
+      },
+    );
     return {
       prisma,
       tokens,

@@ -34,10 +34,23 @@ import {
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
 const sqlite: Dialect<string> = { date: (value) => new Date(value) };
 
+/**
+ * No busy timeout: waiting for another process's write lock would block the event
+ * loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
+ * Throws SQLITE_BUSY, having closed its connection, when another process holds the
+ * database exclusively for a moment.
+ */
 export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore {
-  // No busy timeout: waiting for another process's write lock would block the event
-  // loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
   const db = new Database(path, { timeout: 0 });
+  try {
+    return sqliteTokenStore(db, lock);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");

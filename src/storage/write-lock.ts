@@ -51,24 +51,36 @@ export class WriteLock {
   }
 
   async #attempt<T>(fn: () => T | Promise<T>, deadline: number): Promise<T> {
-    for (let wait = FIRST_RETRY_MS; ; wait = Math.min(wait * 2, MAX_RETRY_MS)) {
-      try {
-        const value = await fn();
-        this.options.status?.succeeded();
-        return value;
-      } catch (error) {
-        if (!isSqliteBusy(error)) throw error;
-        const left = deadline - performance.now();
-        if (left <= 0) {
-          const unavailable = new DatabaseUnavailableError(
-            `SQLite: the write lock was not free within ${this.options.deadlineMs} ms (another process holds it)`,
-            { cause: error },
-          );
-          this.options.status?.failed(unavailable);
-          throw unavailable;
-        }
-        await sleep(Math.min(wait, left));
+    try {
+      const value = await retryWhileBusy(fn, deadline, this.options.deadlineMs);
+      this.options.status?.succeeded();
+      return value;
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) this.options.status?.failed(error);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Runs `fn` again, after a short timer, while it fails on SQLITE_BUSY, until `deadline`
+ * (a performance.now() time); past it, a DatabaseUnavailableError. Also used outside
+ * the lock: a new connection's first statement meets SQLITE_BUSY while another process
+ * checkpoints the WAL as it closes.
+ */
+export async function retryWhileBusy<T>(fn: () => T | Promise<T>, deadline: number, deadlineMs: number): Promise<T> {
+  for (let wait = FIRST_RETRY_MS; ; wait = Math.min(wait * 2, MAX_RETRY_MS)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isSqliteBusy(error)) throw error;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new DatabaseUnavailableError(`SQLite: the write lock was not free within ${deadlineMs} ms (another process holds it)`, {
+          cause: error,
+        });
       }
+      await sleep(Math.min(wait, left));
     }
   }
 }
