@@ -68,6 +68,11 @@ export interface Config {
   metricsPort: number | undefined;
   metricsHost: string;
   /**
+   * APPGRANT_METRICS_PER_CLIENT: label the token endpoint's answers with the authenticated
+   * client_id too. Off by default: one series per application is unbounded.
+   */
+  metricsPerClient: boolean;
+  /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
    */
@@ -330,6 +335,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     commit: commitId(env),
     metricsPort: read(env, "APPGRANT_METRICS_PORT") === undefined ? undefined : integer(env, "APPGRANT_METRICS_PORT", 0, 0, 65_535),
     metricsHost: read(env, "APPGRANT_METRICS_HOST") ?? "127.0.0.1",
+    metricsPerClient: flag(env, "APPGRANT_METRICS_PER_CLIENT", false),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),

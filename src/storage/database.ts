@@ -10,7 +10,7 @@ import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
 import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
 import { ServerKeys } from "../crypto/server-keys.js";
-import { retryWhileBusy, WriteLock } from "./write-lock.js";
+import { retryWhileBusy, WriteLock, type WriteLockStats } from "./write-lock.js";
 
 export interface Database {
   prisma: Db;
@@ -20,7 +20,16 @@ export interface Database {
   ping(): Promise<void>;
   /** Up or down, as the process's database calls find it; logs each outage twice. */
   status: DependencyStatus;
+  /** Read by the metrics at each scrape: the pool (PostgreSQL) or the write lock (SQLite). */
+  stats(): DatabaseStats;
   close(): Promise<void>;
+}
+
+export interface DatabaseStats {
+  /** PostgreSQL: connections open, idle, and callers waiting for one. */
+  pool?: { total: number; idle: number; waiting: number };
+  /** SQLite: the write lock's counters. */
+  writeLock?: Readonly<WriteLockStats>;
 }
 
 /** `status` defaults to one that logs nowhere (the CLI reports errors itself). */
@@ -51,6 +60,7 @@ export async function openDatabase(
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
       },
       status,
+      stats: () => ({ writeLock: lock.stats }),
       async close() {
         await tokens.close();
         await prisma.$disconnect();
@@ -78,6 +88,7 @@ export async function openDatabase(
       await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
     },
     status,
+    stats: () => ({ pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } }),
     async close() {
       await prisma.$disconnect();
       await end(settings.connectTimeoutMs + settings.queryTimeoutMs);
