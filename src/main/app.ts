@@ -170,7 +170,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await openApi(app, { serve: config.docs });
   app.addHook("onReady", async () => webhooks.start());
   await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs, build: buildInfo(config.commit) });
-  await app.register(adminApi, { prefix: "/admin/v1" });
+  await app.register(adminApi, {
+    prefix: "/admin/v1",
+    deviceLookups: { counter: rateLimitCounter, windowSeconds: config.rateLimit.windowSeconds, failures: config.device.lookupFailures },
+  });
   const registry = new GrantRegistry<OAuthStore>(GRANT_TYPES);
   discoveryRoute(app, registry);
   await app.register(oauthEndpoints, {

@@ -30,6 +30,13 @@ export interface Config {
    * request_id. Undefined: the authorization endpoint answers 503 until it is set.
    */
   consentUrl: string | undefined;
+  /**
+   * The device flow (RFC 8628): the platform's verification page, where a person types the
+   * user code (APPGRANT_DEVICE_VERIFICATION_URL; undefined: /oauth/device_authorization answers
+   * 503 until it is set); seconds the codes live and between polls; failed user-code lookups
+   * per caller address and rate-limit window on the admin API (0: unlimited).
+   */
+  device: { verificationUrl: string | undefined; lifetime: number; interval: number; lookupFailures: number };
   /** The platform's scopes for discovery (APPGRANT_SCOPES); undefined: the union of the applications' scopes. */
   scopes: string[] | undefined;
   /** Undefined: the admin API answers 503 until APPGRANT_ADMIN_TOKEN is set. */
@@ -207,13 +214,18 @@ function trustProxy(env: Env): boolean | string[] {
 }
 
 function consentUrl(env: Env): string | undefined {
-  const raw = read(env, "APPGRANT_CONSENT_URL");
+  return platformUrl(env, "APPGRANT_CONSENT_URL");
+}
+
+/** A page of the platform's (consent, device verification): an absolute http(s) URL, or unset. */
+function platformUrl(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
   if (raw === undefined) return undefined;
   try {
     const url = new URL(raw);
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
   } catch {
-    throw new ConfigError("APPGRANT_CONSENT_URL", `must be an absolute http(s) URL, got "${raw}"`);
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
   }
   return raw;
 }
@@ -321,6 +333,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     issuerFromPort: read(env, "APPGRANT_ISSUER") === undefined,
     audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
     consentUrl: consentUrl(env),
+    device: {
+      verificationUrl: platformUrl(env, "APPGRANT_DEVICE_VERIFICATION_URL"),
+      lifetime: integer(env, "APPGRANT_DEVICE_CODE_LIFETIME", 600, 60, 3600),
+      interval: integer(env, "APPGRANT_DEVICE_POLL_INTERVAL", 5, 1, 60),
+      lookupFailures: integer(env, "APPGRANT_DEVICE_LOOKUP_FAILURES", 10, 0, 10_000_000),
+    },
     scopes: read(env, "APPGRANT_SCOPES")?.split(/\s+/),
     adminToken,
     codeLifetime: integer(env, "APPGRANT_CODE_LIFETIME", 600, 1, 3600),

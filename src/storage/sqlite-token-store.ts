@@ -4,12 +4,16 @@
 import Database from "better-sqlite3";
 import type { WriteLock } from "./write-lock.js";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
+import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
   clientRecord,
   type ClientRow,
   codeRecord,
   type CodeRow,
+  DEVICE_EXCHANGEABLE,
+  deviceRecord,
+  type DeviceRow,
   type Dialect,
   installationRecord,
   type InstallationRow,
@@ -19,6 +23,7 @@ import {
   NEW_TOKEN_COLUMNS,
   NEW_TOKEN_FIELDS,
   SELECT_CODE,
+  SELECT_DEVICE,
   SELECT_INSTALLATION,
   SELECT_INTROSPECTION,
   SELECT_KEYS,
@@ -95,6 +100,18 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
       WHERE EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = @installationId AND i."status" = 'active')`,
   );
 
+  const deviceStmt = db.prepare<[string], DeviceRow<string>>(`${SELECT_DEVICE} WHERE d."deviceCodeHash" = ?`);
+  // `IS ?`: null-safe equality, so the first poll (no previous one) is conditional too.
+  const recordPollStmt = db.prepare<[string, string, string | null]>(
+    `UPDATE "DeviceAuthorization" SET "lastPolledAt" = ? WHERE "id" = ? AND "lastPolledAt" IS ?`,
+  );
+  const slowDownStmt = db.prepare<[number, string, string]>(
+    `UPDATE "DeviceAuthorization" SET "interval" = "interval" + ?, "lastPolledAt" = ? WHERE "id" = ?`,
+  );
+  const consumeDeviceStmt = db.prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
+    WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")}
+      AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "DeviceAuthorization"."installationId" AND i."status" = 'active')`);
+
   const pingStmt = db.prepare("SELECT 1");
 
   const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
@@ -123,6 +140,11 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
 
   const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
     if (consumeStmt.run(now, codeId, now).changes !== 1) return false;
+    insertToken(token);
+    return true;
+  });
+  const exchangeDevice = db.transaction((id: string, now: string, token: NewToken) => {
+    if (consumeDeviceStmt.run(now, id, now).changes !== 1) return false;
     insertToken(token);
     return true;
   });
@@ -190,6 +212,19 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
     },
     issueAccessToken(token) {
       return lock.run(() => insertAccessTokenStmt.run(tokenWire(token)).changes === 1);
+    },
+    async findDeviceAuthorization(deviceCodeHash) {
+      const row = deviceStmt.get(deviceCodeHash);
+      return row ? deviceRecord(row, sqlite) : null;
+    },
+    recordPoll(id, now, previous) {
+      return lock.run(() => recordPollStmt.run(toSqliteTime(now), id, sqliteTime(previous)).changes === 1);
+    },
+    async slowDown(id, now) {
+      await lock.run(() => slowDownStmt.run(SLOW_DOWN_STEP, toSqliteTime(now), id));
+    },
+    exchangeDeviceCode(id, now, token) {
+      return lock.run(() => exchangeDevice.immediate(id, toSqliteTime(now), token));
     },
     async ping() {
       pingStmt.get();

@@ -9,6 +9,7 @@ import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
+import { deviceAuthorizationRoute } from "./device-authorization-route.js";
 import { authorizeRoute, errorPage } from "./authorize-route.js";
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { type Authenticate, authenticateClient, basicPair } from "../../oauth/client-auth.js";
@@ -24,7 +25,7 @@ export interface OAuthOptions {
 }
 
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
-const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect"]);
+const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/device_authorization"]);
 
 /** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
 function claimedClientId(request: FastifyRequest): string | undefined {
@@ -140,5 +141,6 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
   revocationRoute(app, routeOptions);
   introspectionRoute(app, routeOptions);
+  deviceAuthorizationRoute(app, routeOptions);
   authorizeRoute(app);
 }
