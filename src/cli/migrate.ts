@@ -32,10 +32,11 @@ export const purgeCommand: Command = {
         authorization_requests: removed.authorizationRequests,
         tokens: removed.tokens,
         client_assertions: removed.clientAssertions,
+        device_authorizations: removed.deviceAuthorizations,
         events: removed.events,
       });
     print(
-      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.events} event(s).`,
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.deviceAuthorizations} device authorization(s), ${removed.events} event(s).`,
     );
   },
 };

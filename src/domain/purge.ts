@@ -1,6 +1,7 @@
 // Removes what can never be used again: codes past their expiry, authorization
 // requests past theirs, token pairs past their refresh expiry (an installation token,
-// which has none, past its access expiry), the jtis of client assertions past theirs;
+// which has none, past its access expiry), the jtis of client assertions past theirs,
+// device authorizations past theirs (RFC 8628: answered or not, the device code is dead);
 // and events older
 // than the retention (APPGRANT_EVENT_RETENTION_DAYS, 90 days by default, 0: forever). In bounded
 // batches, each its own short transaction, so the tables are never locked for long
@@ -12,6 +13,7 @@ export interface PurgeResult {
   authorizationRequests: number;
   tokens: number;
   clientAssertions: number;
+  deviceAuthorizations: number;
   events: number;
 }
 
@@ -52,6 +54,11 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
     () => ctx.db.clientAssertion.findMany({ ...select, where: { expiresAt: { lt: now } } }),
     (ids) => ctx.transaction(async (tx) => (await tx.clientAssertion.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
+  const deviceAuthorizations = await inBatches(
+    batch,
+    () => ctx.db.deviceAuthorization.findMany({ ...select, where: { expiresAt: { lt: now } } }),
+    (ids) => ctx.transaction(async (tx) => (await tx.deviceAuthorization.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
+  );
   const retentionDays = ctx.config.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS;
   const before = new Date(now.getTime() - retentionDays * 86_400_000);
   const events =
@@ -62,5 +69,5 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
           () => ctx.db.event.findMany({ ...select, where: { occurredAt: { lt: before } } }),
           (ids) => ctx.transaction(async (tx) => (await tx.event.deleteMany({ where: { id: { in: ids }, occurredAt: { lt: before } } })).count),
         );
-  return { codes, authorizationRequests, tokens, clientAssertions, events };
+  return { codes, authorizationRequests, tokens, clientAssertions, deviceAuthorizations, events };
 }

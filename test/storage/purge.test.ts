@@ -39,7 +39,7 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
   const oldEvents = await test.app.domain.db.event.count({ where: { occurredAt: { lt: new Date(test.clock().getTime() - 90 * 86_400_000) } } });
   t.ok(oldEvents > 0, "the application's creation is older than the retention");
   const removed = await purgeExpired(test.app.domain, 2);
-  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, clientAssertions: 0, events: oldEvents });
+  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, clientAssertions: 0, deviceAuthorizations: 0, events: oldEvents });
 
   const db = test.app.domain.db;
   t.equal(await db.token.count(), 1, "the successor remains");
@@ -73,5 +73,31 @@ t.test("purges the jtis of client assertions once they have expired, and keeps t
     (await db.clientAssertion.findMany()).map((row) => row.id),
     ["b".repeat(64)],
     "a jti still within its assertion's life stays: its replay is still refused",
+  );
+});
+
+t.test("purges device authorizations past their expiry, answered or not, and keeps the live ones", async (t) => {
+  const test = await buildTestApp(t);
+  const app = await createApp(test);
+  const now = test.clock().getTime();
+  const db = test.app.domain.db;
+  const row = (id: string, expiresAt: number, status: string) => ({
+    id,
+    deviceCodeHash: id.repeat(64),
+    userCodeHash: id.repeat(63) + "u",
+    applicationId: app.id,
+    scopes: "read",
+    createdAt: new Date(now - 600_000),
+    expiresAt: new Date(expiresAt),
+    interval: 5,
+    status,
+  });
+  await db.deviceAuthorization.createMany({
+    data: [row("a", now - 1000, "pending"), row("b", now - 1000, "accepted"), row("c", now + 60_000, "pending")],
+  });
+  t.match(await purgeExpired(test.app.domain, 1), { deviceAuthorizations: 2 });
+  t.same(
+    (await db.deviceAuthorization.findMany()).map((r) => r.id),
+    ["c"],
   );
 });
