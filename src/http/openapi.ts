@@ -71,6 +71,10 @@ const document = {
         "private key, GitHub's paths, status codes and `{message}` errors.",
     },
     { name: "deliveries", description: "Webhook deliveries (the outbox): their attempts, and redelivery." },
+    {
+      name: "secret-scanning",
+      description: "Leaked credentials reported by a secret scanner's partner program (signed) or by anyone holding one.",
+    },
   ],
   components: {
     securitySchemes: {

@@ -7,6 +7,7 @@ import type { GrantRegistry } from "../../oauth/grant-type.js";
 import { claimedForLog, duplicateTopLevelKey, safeName } from "../../oauth/params.js";
 import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
+import { type CredentialRevokeLimit, credentialRevocationRoute } from "./credential-revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
 import { authorizeRoute, errorPage } from "./authorize-route.js";
@@ -21,10 +22,12 @@ export interface OAuthOptions {
   store: OAuthStore;
   secretKey: ServerKeys;
   rateLimits: RateLimitSettings;
+  /** The public credential revocation endpoint's per-IP limit. */
+  credentialRevokeLimit: CredentialRevokeLimit;
 }
 
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
-const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect"]);
+const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/credentials/revoke"]);
 
 /** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
 function claimedClientId(request: FastifyRequest): string | undefined {
@@ -145,5 +148,6 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
   revocationRoute(app, routeOptions);
   introspectionRoute(app, routeOptions);
+  credentialRevocationRoute(app, options.credentialRevokeLimit);
   authorizeRoute(app);
 }
