@@ -93,6 +93,14 @@ const document = {
           "client_secret as password. The alternative, `client_secret_post`, sends both in the request body instead; " +
           "never use both at once.",
       },
+      scannerSignature: {
+        type: "apiKey",
+        in: "header",
+        name: "Github-Public-Key-Signature",
+        description:
+          "A secret scanner's signature of the raw body (ECDSA P-256 SHA-256, DER, base64) by the key that " +
+          "`Github-Public-Key-Identifier` names in the configured public-keys document.",
+      },
       appJwt: {
         type: "http",
         scheme: "bearer",

@@ -129,6 +129,7 @@ export async function secretScanning(app: FastifyInstance, { keys }: SecretScann
       },
       schema: {
         tags: ["secret-scanning"],
+        security: [{ scannerSignature: [] }],
         operationId: "secretScanningGitHub",
         summary: "Receive leaked credentials from GitHub's secret scanning partner program.",
         description:

@@ -54,6 +54,7 @@ export function credentialRevocationRoute(app: FastifyInstance, limit: Credentia
       schema: {
         tags: ["oauth"],
         operationId: "revokeCredentials",
+        security: [],
         summary: "Revoke leaked appgrant credentials (no authentication).",
         description:
           "Whoever holds an appgrant credential may revoke it: access, installation and refresh tokens (a refresh " +
