@@ -386,3 +386,46 @@ t.test("a leaked webhook secret sealed before its hash was stored is still found
   t.equal((res.json() as { label: string }[])[0]!.label, "true_positive");
   t.ok((await test.app.domain.db.application.findFirstOrThrow()).webhookSecretCompromisedAt);
 });
+
+t.test("the worst case: 1,000 live credentials in one report, each revoked with its event and webhook, in under 5 s", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key]);
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 1, tokensPerApp: 0, codesPerApp: 0 });
+  const model = await test.app.domain.db.token.findFirstOrThrow();
+  const now = test.clock();
+  const values = Array.from({ length: 1000 }, (_, i) => ({
+    access: generateCredential("accessToken"),
+    refresh: generateCredential("refreshToken"),
+    id: `worst-${String(i).padStart(4, "0")}`,
+  }));
+  await test.app.domain.db.token.createMany({
+    data: values.map(({ access, refresh, id }) => ({
+      ...model,
+      id,
+      accessTokenHash: sha256(access),
+      refreshTokenHash: sha256(refresh),
+      familyId: id,
+      parentId: null,
+      codeId: null,
+      createdAt: now,
+    })),
+  });
+  // Half reported by their refresh token (a family each), half by their access token.
+  const entries = values.map((value, i) => ({
+    token: i % 2 === 0 ? value.refresh : value.access,
+    type: "t",
+    url: `https://github.com/o/r/${i}`,
+    source: "content",
+  }));
+  const started = performance.now();
+  const res = await report(test, entries, key);
+  const elapsed = performance.now() - started;
+  t.equal(res.statusCode, 200);
+  t.ok(elapsed < 5000, `handled in ${Math.round(elapsed)} ms`);
+  t.comment(`1,000 live credentials: ${Math.round(elapsed)} ms (${process.env.TEST_DATABASE_URL ? "PostgreSQL" : "SQLite"})`);
+  t.ok((res.json() as { label: string }[]).every((entry) => entry.label === "true_positive"));
+  t.equal(await test.app.domain.db.token.count({ where: { id: { startsWith: "worst-" }, revokedReason: "leaked" } }), 1000);
+  t.equal((await leakedEvents(test)).length, 1000, "one event each");
+  t.equal(await test.app.domain.db.webhookDelivery.count({ where: { type: "credential.leaked" } }), 1000, "and one webhook each");
+  t.ok(await isActive(test, corpus.pairs[0]!.access), "the token not reported is active");
+});
