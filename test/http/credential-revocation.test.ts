@@ -54,6 +54,14 @@ t.test("revokes what it is given, as a secret scanning report would, and answers
   t.ok(await isActive(test, untouched.access), "a token not given is active");
   t.ok(await authenticates(test, app!), "the client secret is kept (notify, the default)…");
   t.ok((await test.app.domain.db.clientSecret.findFirstOrThrow({ where: { applicationId: app!.id } })).compromisedAt, "…and marked compromised");
+  const secrets = (await test.admin("GET", `/admin/v1/applications/${app!.id}/secrets`)).json() as { items: { compromised_at: string | null }[] };
+  t.equal(secrets.items[0]!.compromised_at, test.clock().toISOString(), "the admin API shows when the secret was reported");
+  const shown = (await test.admin("GET", `/admin/v1/applications/${app!.id}`)).json() as { webhook_secret_compromised_at: string | null };
+  t.equal(shown.webhook_secret_compromised_at, test.clock().toISOString(), "and when the webhook secret was");
+  const rotated = await test.admin("POST", `/admin/v1/applications/${app!.id}/webhook-secret`);
+  t.equal(rotated.statusCode, 201, rotated.body);
+  const rotatedView = (await test.admin("GET", `/admin/v1/applications/${app!.id}`)).json() as { webhook_secret_compromised_at: string | null };
+  t.equal(rotatedView.webhook_secret_compromised_at, null, "rotating the webhook secret clears the mark");
 
   const events = await leakedEvents(test);
   t.same(
