@@ -6,6 +6,8 @@
 //   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 10)
 //   BENCH_DATABASE_URL=postgresql://… also measures PostgreSQL, with one and with two
 //   server processes (a fresh schema, dropped afterwards).
+//   BENCH_GROUPS (default sqlite,postgres,metrics): which measurements after the ceiling;
+//   metrics is the cost of Prometheus metrics (APPGRANT_METRICS_PORT set vs unset, ABA).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
@@ -21,6 +23,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = 3;
+const GROUPS = new Set((process.env.BENCH_GROUPS ?? "sqlite,postgres,metrics").split(",").map((group) => group.trim()));
 /** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
@@ -120,20 +123,7 @@ function measure(name: string, dir: string, ports: number[], kind: Kind, values:
 
 /** Starts appgrant on `databaseUrl` with `processes` processes and measures the three hot paths. */
 async function measureAppgrant(label: string, dir: string, databaseUrl: string, seed: Seed, processes: number): Promise<Summary[]> {
-  const env = {
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-    APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
-    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
-    APPGRANT_ISSUER: ISSUER,
-    // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
-    APPGRANT_RATE_LIMIT_PER_IP: "0",
-    APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
-  };
-  const ports = Array.from({ length: processes }, (_, i) => 3917 + i);
-  const servers: ChildProcess[] = [];
-  try {
-    for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/main/server.js")], env));
+  return withServers(databaseUrl, processes, {}, async (ports) => {
     const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
     const suffix = processes > 1 ? `, ${processes} processes` : "";
     return [
@@ -143,6 +133,48 @@ async function measureAppgrant(label: string, dir: string, databaseUrl: string, 
       measure(`client_credentials, client secret (${label}${suffix})`, dir, ports, "cc-secret", seed.installationIds.slice(0, 20_000), basic),
       measure(`client_credentials, private_key_jwt (${label}${suffix})`, dir, ports, "cc-jwt", await assertions(seed), ""),
     ];
+  });
+}
+
+/**
+ * The cost of Prometheus metrics on the hot paths (issue 12: under 3%): refresh and
+ * introspection on one SQLite database with metrics off, on, and off again (ABA: a
+ * drift of the machine shows as a difference between the two "off" figures).
+ */
+async function measureMetricsCost(dir: string, databaseUrl: string, seed: Seed): Promise<Summary[]> {
+  const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+  const third = Math.floor(seed.refreshTokens.length / 3);
+  const round = (label: string, env: Record<string, string>, i: number) =>
+    withServers(databaseUrl, 1, env, async (ports) => [
+      measure(`refresh_token, metrics ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * third, (i + 1) * third), basic),
+      measure(`introspection, metrics ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
+    ]);
+  const on = { APPGRANT_METRICS_PORT: "0" };
+  return [...(await round("off", {}, 0)), ...(await round("on", on, 1)), ...(await round("off again", {}, 2))];
+}
+
+async function withServers<T>(
+  databaseUrl: string,
+  processes: number,
+  extraEnv: Record<string, string>,
+  fn: (ports: number[]) => Promise<T>,
+): Promise<T> {
+  const env = {
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+    APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
+    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+    APPGRANT_ISSUER: ISSUER,
+    // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
+    APPGRANT_RATE_LIMIT_PER_IP: "0",
+    APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
+    ...extraEnv,
+  };
+  const ports = Array.from({ length: processes }, (_, i) => 3917 + i);
+  const servers: ChildProcess[] = [];
+  try {
+    for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/main/server.js")], env));
+    return await fn(ports);
   } finally {
     await stop(servers);
   }
@@ -203,13 +235,24 @@ async function main(): Promise<void> {
       await stop([bare]);
     }
 
-    const sqlite = `file:${join(dir, "bench.db")}`;
-    await migrateDatabase(parseDatabaseUrl(sqlite));
-    process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${perKind} token pairs…\n`);
-    summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, perKind), 1)));
+    if (GROUPS.has("sqlite")) {
+      const sqlite = `file:${join(dir, "bench.db")}`;
+      await migrateDatabase(parseDatabaseUrl(sqlite));
+      process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${perKind} token pairs…\n`);
+      summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, perKind), 1)));
+    }
+
+    if (GROUPS.has("metrics")) {
+      const sqlite = `file:${join(dir, "metrics.db")}`;
+      await migrateDatabase(parseDatabaseUrl(sqlite));
+      // Each of the three refresh rounds consumes its own chains, as the main run does.
+      const pairs = 3 * MAX_RATE * (DURATION * RUNS + WARMUP);
+      process.stderr.write(`bench: seeding SQLite with ${pairs} token pairs for the cost of metrics…\n`);
+      summaries.push(...(await measureMetricsCost(dir, sqlite, await seedSqlite(sqlite.slice(5), 0, pairs))));
+    }
 
     const postgres = process.env.BENCH_DATABASE_URL;
-    if (postgres) {
+    if (postgres && GROUPS.has("postgres")) {
       for (const processes of [1, 2]) {
         const schema = `bench_${randomBytes(6).toString("hex")}`;
         const url = new URL(postgres);

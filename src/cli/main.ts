@@ -11,6 +11,7 @@ import type { Command, CommandTable } from "./command.js";
 import { eventCommands } from "./events.js";
 import { installCommands } from "./installs.js";
 import { deliveryCommands } from "./deliveries.js";
+import { deviceCommands } from "./device.js";
 import { keyCommands } from "./keys.js";
 import { migrateCommand, purgeCommand, serveCommand } from "./migrate.js";
 import { studioCommand } from "./studio.js";
@@ -20,6 +21,7 @@ export const COMMANDS: CommandTable = {
   ...appCommands,
   ...installCommands,
   ...deliveryCommands,
+  ...deviceCommands,
   ...keyCommands,
   ...eventCommands,
   migrate: migrateCommand,

@@ -5,6 +5,7 @@ const GROUP_TITLES: Record<string, string> = {
   apps: "Applications",
   installs: "Installations",
   deliveries: "Webhook deliveries",
+  device: "Device authorizations (RFC 8628)",
   keys: "Server keys",
   events: "Events (audit log)",
 };

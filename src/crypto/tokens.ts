@@ -11,6 +11,8 @@ export const PREFIXES = {
   installationToken: "agi_",
   refreshToken: "agr_",
   code: "agc_",
+  /** A device code (RFC 8628): the CLI's handle on its device authorization. */
+  deviceCode: "agd_",
   clientSecret: "ags_",
   webhookSecret: "agw_",
 } as const;

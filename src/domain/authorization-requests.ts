@@ -4,11 +4,12 @@
 import { newId } from "../shared/ids.js";
 import type { Application, AuthorizationRequest } from "../generated/prisma/client.js";
 import { addSeconds, type DomainContext } from "./context.js";
-import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
+import { conflict, notFound } from "./errors.js";
+import { assertAccount, grantedScopes, installForConsent, retryingInstall } from "./consent.js";
 import { recordEvent } from "./events.js";
 import { createAuthorizationCode, type InstallationWithApp, recordInstallationCreated } from "./installations.js";
 import { withQuery } from "../shared/url.js";
-import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
+import { formatScopes } from "../shared/scopes.js";
 
 export const AUTHORIZATION_REQUEST_LIFETIME = 600;
 
@@ -70,18 +71,14 @@ export async function acceptAuthorizationRequest(
   id: string,
   input: { account: string; scopes?: string[] | undefined },
 ): Promise<Accepted> {
-  if (input.account.trim() === "") throw invalid("account: must not be blank");
+  assertAccount(input.account);
   const now = ctx.clock();
-  const run = () =>
+  return retryingInstall(() =>
     ctx.transaction(async (tx) => {
       const request = await tx.authorizationRequest.findUnique({ where: { id } });
       if (!request) throw notFound("authorization request");
       assertAnswerable(request, now);
-      const requested = parseScopes(request.scopes);
-      const scopes = input.scopes ?? requested;
-      if (scopes.length === 0) throw invalid("scopes: at least one scope is required");
-      const outside = scopesOutside(scopes, requested);
-      if (outside.length > 0) throw invalid(`scopes: not requested: ${outside.join(" ")}`);
+      const scopes = grantedScopes(request.scopes, input.scopes);
 
       // The one conditional write that makes the request single-use.
       const { count } = await tx.authorizationRequest.updateMany({
@@ -90,29 +87,7 @@ export async function acceptAuthorizationRequest(
       });
       if (count !== 1) throw conflict("authorization request was already answered");
 
-      const include = { application: { select: { clientId: true, redirectUris: true } } } as const;
-      const existing = await tx.installation.findFirst({
-        where: { applicationId: request.applicationId, activeAccount: input.account },
-        include,
-      });
-      const installation = existing
-        ? await tx.installation.update({
-            where: { id: existing.id },
-            data: { scopes: formatScopes([...parseScopes(existing.scopes), ...scopes]) },
-            include,
-          })
-        : await tx.installation.create({
-            data: {
-              id: newId(now.getTime()),
-              applicationId: request.applicationId,
-              account: input.account,
-              activeAccount: input.account,
-              scopes: formatScopes(scopes),
-              status: "active",
-              createdAt: now,
-            },
-            include,
-          });
+      const { installation, created } = await installForConsent(ctx, tx, { applicationId: request.applicationId, account: input.account, scopes });
       await tx.authorizationRequest.update({ where: { id }, data: { installationId: installation.id } });
       const issued = await createAuthorizationCode(ctx, tx, installation, {
         scopes: formatScopes(scopes),
@@ -121,24 +96,17 @@ export async function acceptAuthorizationRequest(
         codeChallengeMethod: request.codeChallengeMethod,
       });
       const { code } = issued;
-      if (!existing) await recordInstallationCreated(ctx, tx, installation, issued);
+      if (created) await recordInstallationCreated(ctx, tx, installation, issued);
       await recordEvent(ctx, tx, {
         type: "authorization_request.accepted",
         applicationId: request.applicationId,
         installationId: installation.id,
-        data: { authorization_request_id: id, account: input.account, scopes, installation_created: !existing },
+        data: { authorization_request_id: id, account: input.account, scopes, installation_created: created },
       });
       const redirectTo = withQuery(request.redirectUri, { code, state: request.state, iss: ctx.config.issuer });
-      return { redirectTo, installation, created: !existing, code };
-    });
-  try {
-    return await run();
-  } catch (error) {
-    // Two requests for one (application, account) accepted at once: the second
-    // insert hits the unique index; retrying finds and reuses the first's installation.
-    if (isUniqueViolation(error)) return run();
-    throw error;
-  }
+      return { redirectTo, installation, created, code };
+    }),
+  );
 }
 
 /** Rejects: the browser goes back to the client with error=access_denied (RFC 6749 §4.1.2.1). */

@@ -68,3 +68,22 @@ export async function redeliver(ctx: DomainContext, id: string): Promise<Webhook
     return tx.webhookDelivery.findUniqueOrThrow({ where: { id } });
   });
 }
+
+/** The outbox's backlog across every process, for the metrics. */
+export interface OutboxBacklog {
+  pending: number;
+  /** How long the most overdue pending delivery has been due: 0 when none is due. */
+  overdueSeconds: number;
+  pausedApplications: number;
+}
+
+export async function outboxBacklog(ctx: DomainContext): Promise<OutboxBacklog> {
+  const now = ctx.clock();
+  const [pending, due, pausedApplications] = await Promise.all([
+    ctx.db.webhookDelivery.count({ where: { status: "pending" } }),
+    ctx.db.webhookDelivery.aggregate({ where: { status: "pending", nextAttemptAt: { lte: now } }, _min: { nextAttemptAt: true } }),
+    ctx.db.application.count({ where: { webhooksPausedAt: { not: null } } }),
+  ]);
+  const since = due._min.nextAttemptAt;
+  return { pending, overdueSeconds: since ? (now.getTime() - since.getTime()) / 1000 : 0, pausedApplications };
+}

@@ -27,6 +27,8 @@ export const EVENT_TYPES = [
   "installation.code_reissued",
   "authorization_request.accepted",
   "authorization_request.rejected",
+  "device_authorization.accepted",
+  "device_authorization.rejected",
   "token.code_reused",
   "token.refresh_reused",
   "token.revoked",

@@ -83,9 +83,10 @@ export function installationRedirect(
 /**
  * installation.created, in the transaction that created the installation and its code:
  * the code travels in the webhook (sealed in the delivery row, sent while it is valid),
- * never in the event.
+ * never in the event. Without a code when the installation's tokens went elsewhere (a
+ * device authorization's go to the device that polls for them).
  */
-export async function recordInstallationCreated(ctx: DomainContext, tx: Tx, installation: InstallationWithApp, issued: IssuedCode): Promise<void> {
+export async function recordInstallationCreated(ctx: DomainContext, tx: Tx, installation: InstallationWithApp, issued?: IssuedCode): Promise<void> {
   await recordEvent(
     ctx,
     tx,
@@ -95,8 +96,21 @@ export async function recordInstallationCreated(ctx: DomainContext, tx: Tx, inst
       installationId: installation.id,
       data: { installation: installationJson(installation) },
     },
-    { value: issued.code, id: issued.authorizationCode.id, expiresAt: issued.authorizationCode.expiresAt },
+    issued && { value: issued.code, id: issued.authorizationCode.id, expiresAt: issued.authorizationCode.expiresAt },
   );
+}
+
+/** The row of a new, active installation. */
+export function activeInstallation(now: Date, input: { applicationId: string; account: string; scopes: string[] }) {
+  return {
+    id: newId(now.getTime()),
+    applicationId: input.applicationId,
+    account: input.account,
+    activeAccount: input.account,
+    scopes: formatScopes(input.scopes),
+    status: "active",
+    createdAt: now,
+  };
 }
 
 export async function createInstallation(
@@ -116,15 +130,7 @@ export async function createInstallation(
   try {
     return await ctx.transaction(async (tx) => {
       const installation = await tx.installation.create({
-        data: {
-          id: newId(now.getTime()),
-          applicationId: application.id,
-          account: input.account,
-          activeAccount: input.account,
-          scopes: formatScopes(scopes),
-          status: "active",
-          createdAt: now,
-        },
+        data: activeInstallation(now, { applicationId: application.id, account: input.account, scopes }),
         include: withApp,
       });
       const issued = await createAuthorizationCode(ctx, tx, installation, { scopes: installation.scopes });

@@ -63,6 +63,12 @@ const document = {
         "The consent side of the headless `/oauth/authorize` flow: the platform's consent page reads a pending " +
         "request, then accepts or rejects it.",
     },
+    {
+      name: "device-authorizations",
+      description:
+        "The verification page of the device flow (RFC 8628): the platform reads a device authorization by the user " +
+        "code the person typed, then accepts or rejects it.",
+    },
     { name: "events", description: "The audit log: every change worth auditing, who made it, from where." },
     {
       name: "github",

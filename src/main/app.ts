@@ -25,6 +25,7 @@ import { loggerOptions } from "./logging.js";
 import { DeliveryWorker, type WebhookSettings } from "../webhooks/outbox.js";
 import { createOutboxStore } from "../storage/outbox-store.js";
 import { pauseWebhooks } from "../domain/webhook-pause.js";
+import { outboxBacklog } from "../domain/deliveries.js";
 import { WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import { formatSchemaErrors } from "../http/schema-errors.js";
 import { openApi } from "../http/openapi.js";
@@ -86,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
   echoRequestId(app);
-  const prometheus = config.metricsPort !== undefined ? prometheusMetrics(config.commit) : undefined;
+  const prometheus = config.metricsPort !== undefined ? prometheusMetrics({ commit: config.commit, perClient: config.metricsPerClient }) : undefined;
   const metrics: Metrics = prometheus ?? NO_METRICS;
   app.decorate("metrics", metrics);
   app.decorate("metricsPort", undefined);
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log)));
   app.decorate("dependencies", { database: database.status });
   prometheus?.watch("database", database.status);
+  prometheus?.watchDatabase(config.database.kind, () => database.stats());
 
   app.decorate("config", config);
   const secretKey = options.secretKey ?? resolveSecretKey(config);
@@ -128,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "domain",
     createDomainContext({ prisma: database.prisma, transaction }, { ...config, grantTypes: GRANT_TYPE_NAMES }, new SecretHasher(), secretKey, clock),
   );
+  prometheus?.watchOutbox(() => outboxBacklog(app.domain));
   // Redis for the shared rate limits (src/storage/redis.ts): unreachable at start, refuse to start.
   const redis = config.redisUrl
     ? await connectRedis(config.redisUrl, { timeoutMs: config.redisTimeout, log: app.log }).catch(async (error: unknown) => {
@@ -169,7 +172,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await openApi(app, { serve: config.docs });
   app.addHook("onReady", async () => webhooks.start());
   await app.register(health, { ping: () => database.ping(), deadlineMs: config.db.readyTimeoutMs, build: buildInfo(config.commit) });
-  await app.register(adminApi, { prefix: "/admin/v1" });
+  await app.register(adminApi, {
+    prefix: "/admin/v1",
+    deviceLookups: { counter: rateLimitCounter, windowSeconds: config.rateLimit.windowSeconds, failures: config.device.lookupFailures },
+  });
   const registry = new GrantRegistry<OAuthStore>(GRANT_TYPES);
   discoveryRoute(app, registry);
   await app.register(oauthEndpoints, {

@@ -31,6 +31,13 @@ export interface Config {
    * request_id. Undefined: the authorization endpoint answers 503 until it is set.
    */
   consentUrl: string | undefined;
+  /**
+   * The device flow (RFC 8628): the platform's verification page, where a person types the
+   * user code (APPGRANT_DEVICE_VERIFICATION_URL; undefined: /oauth/device_authorization answers
+   * 503 until it is set); seconds the codes live and between polls; failed user-code lookups
+   * per caller address and rate-limit window on the admin API (0: unlimited).
+   */
+  device: { verificationUrl: string | undefined; lifetime: number; interval: number; lookupFailures: number };
   /** The platform's scopes for discovery (APPGRANT_SCOPES); undefined: the union of the applications' scopes. */
   scopes: string[] | undefined;
   /** Undefined: the admin API answers 503 until APPGRANT_ADMIN_TOKEN is set. */
@@ -68,6 +75,11 @@ export interface Config {
    */
   metricsPort: number | undefined;
   metricsHost: string;
+  /**
+   * APPGRANT_METRICS_PER_CLIENT: label the token endpoint's answers with the authenticated
+   * client_id too. Off by default: one series per application is unbounded.
+   */
+  metricsPerClient: boolean;
   /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
@@ -213,13 +225,18 @@ function trustProxy(env: Env): boolean | string[] {
 }
 
 function consentUrl(env: Env): string | undefined {
-  const raw = read(env, "APPGRANT_CONSENT_URL");
+  return platformUrl(env, "APPGRANT_CONSENT_URL");
+}
+
+/** A page of the platform's (consent, device verification): an absolute http(s) URL, or unset. */
+function platformUrl(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
   if (raw === undefined) return undefined;
   try {
     const url = new URL(raw);
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
   } catch {
-    throw new ConfigError("APPGRANT_CONSENT_URL", `must be an absolute http(s) URL, got "${raw}"`);
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
   }
   return raw;
 }
@@ -327,6 +344,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     issuerFromPort: read(env, "APPGRANT_ISSUER") === undefined,
     audience: read(env, "APPGRANT_AUDIENCE") ?? issuerUrl,
     consentUrl: consentUrl(env),
+    device: {
+      verificationUrl: platformUrl(env, "APPGRANT_DEVICE_VERIFICATION_URL"),
+      lifetime: integer(env, "APPGRANT_DEVICE_CODE_LIFETIME", 600, 60, 3600),
+      interval: integer(env, "APPGRANT_DEVICE_POLL_INTERVAL", 5, 1, 60),
+      lookupFailures: integer(env, "APPGRANT_DEVICE_LOOKUP_FAILURES", 10, 0, 10_000_000),
+    },
     scopes: read(env, "APPGRANT_SCOPES")?.split(/\s+/),
     adminToken,
     codeLifetime: integer(env, "APPGRANT_CODE_LIFETIME", 600, 1, 3600),
@@ -341,6 +364,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     commit: commitId(env),
     metricsPort: read(env, "APPGRANT_METRICS_PORT") === undefined ? undefined : integer(env, "APPGRANT_METRICS_PORT", 0, 0, 65_535),
     metricsHost: read(env, "APPGRANT_METRICS_HOST") ?? "127.0.0.1",
+    metricsPerClient: flag(env, "APPGRANT_METRICS_PER_CLIENT", false),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),

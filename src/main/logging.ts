@@ -18,6 +18,8 @@ export const REDACTED_PARAMS = [
   "state",
   "webhook_secret",
   "private_key",
+  "device_code",
+  "user_code",
 ];
 
 const CENSORED_KEYS = new Set([...REDACTED_PARAMS, "authorization", "cookie", "set-cookie"]);
@@ -36,7 +38,11 @@ export function censor(value: unknown, depth = 3): unknown {
   return out;
 }
 
+/** Path segments that are a credential: the user code a device authorization is looked up by. */
+const SECRET_SEGMENT = /(\/device-authorizations\/)[^/?]*/;
+
 export function redactUrl(url: string): string {
+  url = url.replace(SECRET_SEGMENT, "$1[Redacted]");
   const q = url.indexOf("?");
   if (q === -1) return url;
   const params = new URLSearchParams(url.slice(q + 1));

@@ -7,16 +7,48 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DependencyStatus } from "../shared/dependency-status.js";
+import type { OutboxBacklog } from "../domain/deliveries.js";
+import type { DatabaseStats } from "../storage/database.js";
+import type { WriteLockStats } from "../storage/write-lock.js";
 import type { Metrics } from "../shared/metrics.js";
 import { VERSION } from "../shared/version.js";
 
 export interface PrometheusMetrics extends Metrics {
   registry: Registry;
-  /** Dependencies whose up/down state is exported (read at each scrape). */
+  /** Dependencies whose up/down state and failures are exported (read at each scrape). */
   watch(name: string, status: DependencyStatus): void;
+  /** The database's pool (PostgreSQL) or write-lock (SQLite) counters, read at each scrape. */
+  watchDatabase(kind: "sqlite" | "postgres", stats: () => DatabaseStats): void;
+  /** The webhook outbox's backlog (queried at each scrape, within its own deadline). */
+  watchOutbox(backlog: () => Promise<OutboxBacklog>): void;
 }
 
-export function prometheusMetrics(commit: string | undefined): PrometheusMetrics {
+export interface MetricsOptions {
+  commit: string | undefined;
+  /** Label token answers with the authenticated client_id (APPGRANT_METRICS_PER_CLIENT). */
+  perClient: boolean;
+}
+
+/** A Counter whose value is read from a running total at each scrape. */
+function totalCounter(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
+  const last = new Map<string, number>();
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, total] of read()) {
+        const key = JSON.stringify(labels);
+        const delta = total - (last.get(key) ?? 0);
+        if (delta > 0) this.inc(labels, delta);
+        last.set(key, total);
+      }
+    },
+  });
+}
+
+export function prometheusMetrics({ commit, perClient }: MetricsOptions): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "appgrant_" });
   new Gauge({
@@ -42,8 +74,10 @@ export function prometheusMetrics(commit: string | undefined): PrometheusMetrics
   });
   const tokens = new Counter({
     name: "appgrant_token_requests_total",
-    help: "Answers of /oauth/token, by grant type and outcome (success or the RFC 6749 error code).",
-    labelNames: ["grant_type", "outcome"],
+    help:
+      "Answers of /oauth/token (and of the GitHub-compatible token endpoint, grant_type github_app), by grant type and " +
+      "outcome (success or the RFC 6749 error code); by client_id too with APPGRANT_METRICS_PER_CLIENT=true.",
+    labelNames: perClient ? ["grant_type", "outcome", "client_id"] : ["grant_type", "outcome"],
     registers: [registry],
   });
   const replays = new Counter({
@@ -92,14 +126,60 @@ export function prometheusMetrics(commit: string | undefined): PrometheusMetrics
     },
   });
 
+  totalCounter(
+    registry,
+    "appgrant_dependency_errors_total",
+    "Failed calls to a dependency, by dependency and kind: timeout, lock (SQLite's write lock stayed taken), connection, circuit_open (Redis not asked during an outage).",
+    ["dependency", "kind"],
+    () =>
+      [...watched].flatMap(([dependency, status]) =>
+        [...status.failures].map(([kind, total]): [Record<string, string>, number] => [{ dependency, kind }, total]),
+      ),
+  );
+
+  let outboxBacklog: (() => Promise<OutboxBacklog>) | undefined;
+  let backlog: Promise<OutboxBacklog | undefined> | undefined;
+  /** One query per scrape for the three gauges; a failed one leaves them as they were. */
+  const readBacklog = () => {
+    backlog ??= (outboxBacklog?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => setImmediate(() => (backlog = undefined)));
+    return backlog;
+  };
+  const backlogGauge = (name: string, help: string, read: (backlog: OutboxBacklog) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const value = await readBacklog();
+        if (value) this.set(read(value));
+      },
+    });
+  backlogGauge("appgrant_webhook_backlog", "Webhook deliveries pending (not yet delivered nor given up), in all processes.", (b) => b.pending);
+  backlogGauge(
+    "appgrant_webhook_overdue_seconds",
+    "How long the most overdue pending webhook delivery has been due, in seconds (0 when none is due): the workers are behind.",
+    (b) => b.overdueSeconds,
+  );
+  backlogGauge(
+    "appgrant_webhooks_paused_applications",
+    "Applications whose webhooks are paused after repeated failures.",
+    (b) => b.pausedApplications,
+  );
+
   return {
     registry,
     watch: (name, status) => watched.set(name, status),
+    watchDatabase: (kind, stats) => (kind === "postgres" ? poolMetrics(registry, stats) : writeLockMetrics(registry, stats)),
+    watchOutbox: (read) => {
+      outboxBacklog = read;
+    },
     httpRequest(route, method, status, seconds) {
       requests.inc({ route, method, status: String(status) });
       duration.observe({ route }, seconds);
     },
-    tokenRequest: (grantType, outcome) => tokens.inc({ grant_type: grantType, outcome }),
+    tokenRequest: perClient
+      ? (grantType, outcome, clientId) => tokens.inc({ grant_type: grantType, outcome, client_id: clientId ?? "" })
+      : (grantType, outcome) => tokens.inc({ grant_type: grantType, outcome }),
     refreshReplay: () => replays.inc(),
     reuseDetected: (kind) => reuse.inc({ kind }),
     clientAuthFailure: (method) => authFailures.inc({ method }),
@@ -107,6 +187,54 @@ export function prometheusMetrics(commit: string | undefined): PrometheusMetrics
     introspection: (active) => introspections.inc({ active: String(active) }),
     webhookAttempt: (outcome) => webhooks.inc({ outcome }),
   };
+}
+
+function poolMetrics(registry: Registry, stats: () => DatabaseStats): void {
+  const poolGauge = (name: string, help: string, read: (pool: NonNullable<DatabaseStats["pool"]>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const pool = stats().pool;
+        if (pool) this.set(read(pool));
+      },
+    });
+  poolGauge(
+    "appgrant_db_pool_connections_in_use",
+    "PostgreSQL: pool connections running a statement or a transaction.",
+    (pool) => pool.total - pool.idle,
+  );
+  poolGauge("appgrant_db_pool_connections_idle", "PostgreSQL: open pool connections that are idle.", (pool) => pool.idle);
+  poolGauge("appgrant_db_pool_waiting", "PostgreSQL: calls waiting for a pool connection.", (pool) => pool.waiting);
+}
+
+function writeLockMetrics(registry: Registry, stats: () => DatabaseStats): void {
+  new Gauge({
+    name: "appgrant_sqlite_write_queue",
+    help: "SQLite: writes of this process queued for the write lock or running now.",
+    registers: [registry],
+    collect() {
+      const lock = stats().writeLock;
+      if (lock) this.set(lock.queued);
+    },
+  });
+  const lockTotal = (name: string, help: string, read: (lock: Readonly<WriteLockStats>) => number) =>
+    totalCounter(registry, name, help, [], () => {
+      const lock = stats().writeLock;
+      return lock ? [[{}, read(lock)]] : [];
+    });
+  lockTotal("appgrant_sqlite_writes_total", "SQLite: writes that got the write lock.", (lock) => lock.writes);
+  lockTotal(
+    "appgrant_sqlite_write_lock_contended_total",
+    "SQLite: writes that found another process holding the write lock, and waited for it.",
+    (lock) => lock.contended,
+  );
+  lockTotal(
+    "appgrant_sqlite_write_lock_wait_seconds_total",
+    "SQLite: seconds writes waited for the write lock, the in-process queue included (divide by writes_total for the mean).",
+    (lock) => lock.waitSeconds,
+  );
 }
 
 /** The management listener: GET /metrics in Prometheus' text format; anything else 404. */

@@ -8,7 +8,12 @@ export type OAuthErrorCode =
   | "unsupported_grant_type"
   | "invalid_scope"
   | "server_error"
-  | "temporarily_unavailable";
+  | "temporarily_unavailable"
+  // RFC 8628 §3.5, the device code grant's answers while it is not (or no longer) answerable.
+  | "authorization_pending"
+  | "slow_down"
+  | "access_denied"
+  | "expired_token";
 
 export class OAuthError extends Error {
   override name = "OAuthError";
@@ -37,3 +42,6 @@ export const unauthorizedClient = (description: string) => new OAuthError("unaut
 export const unsupportedGrantType = (description = "unsupported grant_type") => new OAuthError("unsupported_grant_type", 400, description);
 export const invalidScope = (description: string) => new OAuthError("invalid_scope", 400, description);
 export const serverError = () => new OAuthError("server_error", 500, "the server could not complete the request");
+/** RFC 8628 §3.5: every one a 400, like the other token endpoint errors. */
+export const deviceError = (error: "authorization_pending" | "slow_down" | "access_denied" | "expired_token", description: string) =>
+  new OAuthError(error, 400, description);

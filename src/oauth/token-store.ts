@@ -5,6 +5,7 @@
 // /oauth/token far below the target. Prisma still owns the schema, the migrations
 // and every other read and write.
 import type { ClientKeyStore } from "./client-assertion.js";
+import type { DeviceCodeStore } from "./device-authorization.js";
 import type { InstallationTokenStore } from "./installation-token.js";
 
 export interface ClientRecord {
@@ -93,10 +94,10 @@ export interface RevocationEvent {
 
 /**
  * Everything the OAuth endpoints need of storage: the core store and the capabilities
- * declared by the parts that need more (client assertions, installation tokens).
+ * declared by the parts that need more (client assertions, installation tokens, device codes).
  * Each store in src/storage implements all of it.
  */
-export type OAuthStore = TokenStore & ClientKeyStore & InstallationTokenStore;
+export type OAuthStore = TokenStore & ClientKeyStore & InstallationTokenStore & DeviceCodeStore;
 
 export interface TokenStore {
   findClient(clientId: string, now: Date): Promise<ClientRecord | null>;

@@ -15,8 +15,13 @@ export interface Outage {
   firstError: string;
 }
 
+/** Why a call failed, as a bounded metrics label. */
+export type FailureKind = "timeout" | "lock" | "connection" | "circuit_open";
+
 export class DependencyStatus {
   #outage: Outage | undefined;
+  /** Failed calls since the process started, by kind: read by the metrics at each scrape. */
+  readonly failures = new Map<FailureKind, number>();
 
   constructor(
     readonly name: string,
@@ -35,6 +40,8 @@ export class DependencyStatus {
 
   /** A call failed because the dependency is unreachable or did not answer in time. */
   failed(error: unknown): void {
+    const kind = failureKind(error);
+    this.failures.set(kind, (this.failures.get(kind) ?? 0) + 1);
     if (this.#outage) {
       this.#outage.failures++;
       return;
@@ -55,6 +62,24 @@ export class DependencyStatus {
       `${this.name} available again`,
     );
   }
+}
+
+const TIMEOUT = /^(ETIMEDOUT|57014|25P03|55P03|P1002|P1008|P2024)$/;
+
+/**
+ * The kind of an unavailability: a deadline passed (a statement, a connection, a pool
+ * wait, a Redis command), SQLite's write lock stayed taken, Redis was not asked (its
+ * circuit breaker is open), or else the connection failed or was lost.
+ */
+export function failureKind(error: unknown): FailureKind {
+  if (error === "circuit open") return "circuit_open";
+  for (let layer = error, depth = 0; layer instanceof Error && depth < 5; layer = layer.cause, depth++) {
+    const code = (layer as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return "lock";
+    if (typeof code === "string" && TIMEOUT.test(code)) return "timeout";
+    if (/timeout|timed out|not free within/i.test(layer.message)) return /write lock/.test(layer.message) ? "lock" : "timeout";
+  }
+  return "connection";
 }
 
 /** One line, no stack: the error's code and message (drivers' messages carry no credential). */

@@ -2,12 +2,17 @@
 // report it here, and src/main/metrics.ts (prom-client) turns it into series served
 // on the management listener. Label values are always bounded: route templates,
 // methods, status codes, registered grant types, RFC 6749 error codes, fixed names.
-// Never a client_id, an account, a token or anything the caller chose.
+// Never an account, a token or anything the caller chose; an authenticated client's
+// client_id only where the operator opted in (APPGRANT_METRICS_PER_CLIENT).
 export interface Metrics {
   /** One HTTP request answered: the route template (or "unmatched"), method, status, seconds. */
   httpRequest(route: string, method: string, status: number, seconds: number): void;
-  /** One /oauth/token answer: the grant type (registered, else "unknown") and "success" or the RFC 6749 error code. */
-  tokenRequest(grantType: string, outcome: string): void;
+  /**
+   * One answer of a token-issuing endpoint: the grant type (registered, else "unknown";
+   * "github_app" for the GitHub-compatible endpoint), "success" or the RFC 6749 error
+   * code, and the authenticated client's client_id (undefined if it was not authenticated).
+   */
+  tokenRequest(grantType: string, outcome: string, clientId: string | undefined): void;
   /** A rotated refresh token retried within the grace period, answered with the same successor. */
   refreshReplay(): void;
   /** A reused authorization code or refresh token: its family revoked. */

@@ -24,3 +24,13 @@ export function scopesOutside(requested: Iterable<string>, allowed: Iterable<str
   const set = new Set(allowed);
   return [...new Set(requested)].filter((scope) => !set.has(scope));
 }
+
+/**
+ * The scopes a client asks for with its `scope` parameter (default: all of `allowed`),
+ * or null when it is not a list of scope tokens within `allowed` (invalid_scope).
+ */
+export function requestedScopes(scope: string | undefined, allowed: readonly string[]): string[] | null {
+  const scopes = scope === undefined ? [...allowed] : [...new Set(scope.trim().split(/ +/))];
+  if (scopes.length === 0 || !scopes.every(isScopeToken) || scopesOutside(scopes, allowed).length > 0) return null;
+  return scopes;
+}

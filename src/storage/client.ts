@@ -9,6 +9,7 @@ import type pg from "pg";
 import { PrismaClient as PostgresPrismaClient } from "../generated/postgres/client.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { Db } from "../domain/ports.js";
+import { retryWhileBusy } from "./write-lock.js";
 
 export type { Db, Tx } from "../domain/ports.js";
 
@@ -19,7 +20,8 @@ export type { Db, Tx } from "../domain/ports.js";
  */
 const errorFormat = "minimal";
 
-export async function connectSqlite(path: string): Promise<Db> {
+/** `deadlineMs`: how long setting up the connection may wait for another process's lock. */
+export async function connectSqlite(path: string, deadlineMs = 3000): Promise<Db> {
   const url = `file:${path}`;
   // No busy timeout: better-sqlite3 would wait for another process's write lock
   // synchronously, freezing the event loop; src/storage/write-lock.ts waits instead.
@@ -27,8 +29,21 @@ export async function connectSqlite(path: string): Promise<Db> {
   // Per-connection settings the adapter does not make: SQLite leaves foreign keys
   // off unless asked (cascades would silently not happen), and NORMAL sync in WAL
   // mode is durable across process crashes at a fraction of FULL's write cost.
-  await prisma.$executeRawUnsafe("PRAGMA foreign_keys = ON");
-  await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
+  // A new connection's first statement meets SQLITE_BUSY while another process holds
+  // the database exclusively for a moment (the last connection to close checkpoints
+  // the WAL): waited for, within the deadline, like a write.
+  const deadline = performance.now() + deadlineMs;
+  await retryWhileBusy(
+    async () => {
+      await prisma.$executeRawUnsafe("PRAGMA foreign_keys = ON");
+      await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
+    },
+    deadline,
+    deadlineMs,
+  ).catch(async (error: unknown) => {
+    await prisma.$disconnect();
+    throw error;
+  });
   return prisma;
 }
 

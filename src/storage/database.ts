@@ -10,7 +10,7 @@ import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
 import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
 import { ServerKeys } from "../crypto/server-keys.js";
-import { WriteLock } from "./write-lock.js";
+import { retryWhileBusy, WriteLock, type WriteLockStats } from "./write-lock.js";
 
 export interface Database {
   prisma: Db;
@@ -20,7 +20,16 @@ export interface Database {
   ping(): Promise<void>;
   /** Up or down, as the process's database calls find it; logs each outage twice. */
   status: DependencyStatus;
+  /** Read by the metrics at each scrape: the pool (PostgreSQL) or the write lock (SQLite). */
+  stats(): DatabaseStats;
   close(): Promise<void>;
+}
+
+export interface DatabaseStats {
+  /** PostgreSQL: connections open, idle, and callers waiting for one. */
+  pool?: { total: number; idle: number; waiting: number };
+  /** SQLite: the write lock's counters. */
+  writeLock?: Readonly<WriteLockStats>;
 }
 
 /** `status` defaults to one that logs nowhere (the CLI reports errors itself). */
@@ -30,9 +39,17 @@ export async function openDatabase(
   status: DependencyStatus = new DependencyStatus("database", { error() {}, info() {} }),
 ): Promise<Database> {
   if (location.kind === "sqlite") {
-    const prisma = await connectSqlite(location.path);
+    // Opening waits, like a write, for another process that holds the database
+    // exclusively for a moment (the last connection to close checkpoints the WAL).
+    const deadline = performance.now() + settings.queryTimeoutMs;
+    const prisma = await connectSqlite(location.path, settings.queryTimeoutMs);
     const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
-    const tokens = openSqliteTokenStore(location.path, lock);
+    const tokens = await retryWhileBusy(() => openSqliteTokenStore(location.path, lock), deadline, settings.queryTimeoutMs).catch(
+      async (error: unknown) => {
+        await prisma.$disconnect();
+        throw error;
+      },
+    );
     return {
       prisma,
       tokens,
@@ -43,6 +60,7 @@ export async function openDatabase(
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
       },
       status,
+      stats: () => ({ writeLock: lock.stats }),
       async close() {
         await tokens.close();
         await prisma.$disconnect();
@@ -70,6 +88,7 @@ export async function openDatabase(
       await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
     },
     status,
+    stats: () => ({ pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } }),
     async close() {
       await prisma.$disconnect();
       await end(settings.connectTimeoutMs + settings.queryTimeoutMs);

@@ -10,6 +10,7 @@
 //   installation.
 import type pg from "pg";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
+import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import type { DeliveryRow, EventRow } from "../domain/events.js";
 import { DELIVERY_COLUMNS, EVENT_COLUMNS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
@@ -17,6 +18,9 @@ import {
   type ClientRow,
   codeRecord,
   type CodeRow,
+  DEVICE_EXCHANGEABLE,
+  deviceRecord,
+  type DeviceRow,
   type Dialect,
   installationRecord,
   type InstallationRow,
@@ -27,6 +31,7 @@ import {
   NEW_TOKEN_FIELDS,
   type NewTokenField,
   SELECT_CODE,
+  SELECT_DEVICE,
   SELECT_INSTALLATION,
   SELECT_INTROSPECTION,
   SELECT_KEYS,
@@ -74,11 +79,11 @@ const N = NEW_TOKEN_FIELDS.length;
  * $1–$N are the token's columns (NEW_TOKEN_FIELDS), then the installation, now, and the
  * consumed row.
  */
-function consumeAndInsert(table: "Grant" | "Token", condition: string): string {
+function consumeAndInsert(table: "Grant" | "Token" | "DeviceAuthorization", condition: string): string {
   return `WITH installation AS (
       SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' FOR SHARE
     ), consumed AS (
-      UPDATE "${table}" SET "${table === "Grant" ? "consumedAt" : "rotatedAt"}" = $${N + 2}::timestamp(3)
+      UPDATE "${table}" SET "${table === "Token" ? "rotatedAt" : "consumedAt"}" = $${N + 2}::timestamp(3)
       WHERE "id" = $${N + 3} AND ${condition} AND EXISTS (SELECT 1 FROM installation)
       RETURNING 1
     )
@@ -101,6 +106,15 @@ const ISSUE_ACCESS_TOKEN = `WITH installation AS (
     RETURNING "id"`;
 
 const EXCHANGE_CODE = consumeAndInsert("Grant", `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`);
+// The installation is the one the accept recorded: the grant copies it into the token, $N+1.
+const EXCHANGE_DEVICE_CODE = consumeAndInsert(
+  "DeviceAuthorization",
+  `${DEVICE_EXCHANGEABLE(`$${N + 2}::timestamp(3)`)} AND "installationId" = $${N + 1}`,
+);
+const DEVICE_BY_HASH = `${SELECT_DEVICE} WHERE d."deviceCodeHash" = $1`;
+const RECORD_POLL = `UPDATE "DeviceAuthorization" SET "lastPolledAt" = $1::timestamp(3)
+    WHERE "id" = $2 AND "lastPolledAt" IS NOT DISTINCT FROM $3::timestamp(3)`;
+const SLOW_DOWN = `UPDATE "DeviceAuthorization" SET "interval" = "interval" + $1, "lastPolledAt" = $2::timestamp(3) WHERE "id" = $3`;
 const ROTATE = consumeAndInsert("Token", `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`);
 
 /** NewToken's values as the driver takes them, each DateTime as UTC ISO text. */
@@ -281,6 +295,24 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
 
     async issueAccessToken(token) {
       return (await pool.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId])).rowCount === 1;
+    },
+
+    async findDeviceAuthorization(deviceCodeHash) {
+      const { rows } = await pool.query<DeviceRow<Date>>(DEVICE_BY_HASH, [deviceCodeHash]);
+      return rows[0] ? deviceRecord(rows[0], postgres) : null;
+    },
+
+    async recordPoll(id, now, previous) {
+      return (await pool.query(RECORD_POLL, [ts(now), id, previous === null ? null : ts(previous)])).rowCount === 1;
+    },
+
+    async slowDown(id, now) {
+      await pool.query(SLOW_DOWN, [SLOW_DOWN_STEP, ts(now), id]);
+    },
+
+    async exchangeDeviceCode(id, now, token) {
+      const { rowCount } = await pool.query(EXCHANGE_DEVICE_CODE, [...tokenValues(token), token.installationId, ts(now), id]);
+      return rowCount === 1;
     },
 
     async ping() {

@@ -4,12 +4,16 @@
 import Database from "better-sqlite3";
 import type { WriteLock } from "./write-lock.js";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
+import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
   clientRecord,
   type ClientRow,
   codeRecord,
   type CodeRow,
+  DEVICE_EXCHANGEABLE,
+  deviceRecord,
+  type DeviceRow,
   type Dialect,
   installationRecord,
   type InstallationRow,
@@ -19,6 +23,7 @@ import {
   NEW_TOKEN_COLUMNS,
   NEW_TOKEN_FIELDS,
   SELECT_CODE,
+  SELECT_DEVICE,
   SELECT_INSTALLATION,
   SELECT_INTROSPECTION,
   SELECT_KEYS,
@@ -34,10 +39,23 @@ import {
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
 const sqlite: Dialect<string> = { date: (value) => new Date(value) };
 
+/**
+ * No busy timeout: waiting for another process's write lock would block the event
+ * loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
+ * Throws SQLITE_BUSY, having closed its connection, when another process holds the
+ * database exclusively for a moment.
+ */
 export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore {
-  // No busy timeout: waiting for another process's write lock would block the event
-  // loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
   const db = new Database(path, { timeout: 0 });
+  try {
+    return sqliteTokenStore(db, lock);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
@@ -82,6 +100,18 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
       WHERE EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = @installationId AND i."status" = 'active')`,
   );
 
+  const deviceStmt = db.prepare<[string], DeviceRow<string>>(`${SELECT_DEVICE} WHERE d."deviceCodeHash" = ?`);
+  // `IS ?`: null-safe equality, so the first poll (no previous one) is conditional too.
+  const recordPollStmt = db.prepare<[string, string, string | null]>(
+    `UPDATE "DeviceAuthorization" SET "lastPolledAt" = ? WHERE "id" = ? AND "lastPolledAt" IS ?`,
+  );
+  const slowDownStmt = db.prepare<[number, string, string]>(
+    `UPDATE "DeviceAuthorization" SET "interval" = "interval" + ?, "lastPolledAt" = ? WHERE "id" = ?`,
+  );
+  const consumeDeviceStmt = db.prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
+    WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")}
+      AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "DeviceAuthorization"."installationId" AND i."status" = 'active')`);
+
   const pingStmt = db.prepare("SELECT 1");
 
   const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
@@ -110,6 +140,11 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
 
   const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
     if (consumeStmt.run(now, codeId, now).changes !== 1) return false;
+    insertToken(token);
+    return true;
+  });
+  const exchangeDevice = db.transaction((id: string, now: string, token: NewToken) => {
+    if (consumeDeviceStmt.run(now, id, now).changes !== 1) return false;
     insertToken(token);
     return true;
   });
@@ -177,6 +212,19 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
     },
     issueAccessToken(token) {
       return lock.run(() => insertAccessTokenStmt.run(tokenWire(token)).changes === 1);
+    },
+    async findDeviceAuthorization(deviceCodeHash) {
+      const row = deviceStmt.get(deviceCodeHash);
+      return row ? deviceRecord(row, sqlite) : null;
+    },
+    recordPoll(id, now, previous) {
+      return lock.run(() => recordPollStmt.run(toSqliteTime(now), id, sqliteTime(previous)).changes === 1);
+    },
+    async slowDown(id, now) {
+      await lock.run(() => slowDownStmt.run(SLOW_DOWN_STEP, toSqliteTime(now), id));
+    },
+    exchangeDeviceCode(id, now, token) {
+      return lock.run(() => exchangeDevice.immediate(id, toSqliteTime(now), token));
     },
     async ping() {
       pingStmt.get();

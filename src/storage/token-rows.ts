@@ -3,7 +3,16 @@
 // fields: a renamed or retyped field fails `tsc`. The lists build the SQL both stores
 // share (once, at module load) and the row types their drivers return; one mapper per
 // record serves both dialects, which differ only in how a DateTime comes back.
-import type { Application, ApplicationKey, AuthorizationCode, ClientSecret, Installation, Token } from "../generated/prisma/client.js";
+import type {
+  Application,
+  ApplicationKey,
+  AuthorizationCode,
+  ClientSecret,
+  DeviceAuthorization,
+  Installation,
+  Token,
+} from "../generated/prisma/client.js";
+import type { DeviceAuthorizationRecord } from "../oauth/device-authorization.js";
 import type { InstallationRecord } from "../oauth/installation-token.js";
 import type { ClientRecord, CodeRecord, IntrospectionRecord, NewToken, TokenRecord } from "../oauth/token-store.js";
 
@@ -227,3 +236,46 @@ export const SELECT_INSTALLATION = `SELECT ${columns<Installation>("i", INSTALLA
 export function installationRecord(row: InstallationRow): InstallationRecord {
   return { id: row.id, applicationId: row.applicationId, account: row.account, scopes: row.scopes, active: row.status === "active" };
 }
+
+// ---- Device authorizations (the device code grant), with their installation's status once accepted.
+
+const DEVICE_FIELDS = [
+  "id",
+  "applicationId",
+  "status",
+  "expiresAt",
+  "interval",
+  "lastPolledAt",
+  "consumedAt",
+  "installationId",
+  "account",
+  "grantedScopes",
+] as const satisfies readonly (keyof DeviceAuthorization)[];
+const DEVICE_INSTALLATION = { installationStatus: "status" } as const satisfies Record<string, keyof Installation>;
+
+export type DeviceRow<Time> = Wire<Pick<DeviceAuthorization, (typeof DEVICE_FIELDS)[number]>, Time> & {
+  [K in keyof typeof DEVICE_INSTALLATION]: Installation[(typeof DEVICE_INSTALLATION)[K]] | null;
+};
+
+/** Then `WHERE d."deviceCodeHash" = <placeholder>`. */
+export const SELECT_DEVICE = `SELECT ${[...columns<DeviceAuthorization>("d", DEVICE_FIELDS), ...joined("i", DEVICE_INSTALLATION)].join(", ")}
+    FROM "DeviceAuthorization" d LEFT JOIN "Installation" i ON i."id" = d."installationId"`;
+
+export function deviceRecord<Time>(row: DeviceRow<Time>, dialect: Dialect<Time>): DeviceAuthorizationRecord {
+  return {
+    id: row.id,
+    applicationId: row.applicationId,
+    status: row.status,
+    expiresAt: dialect.date(row.expiresAt),
+    interval: row.interval,
+    lastPolledAt: dateOrNull(dialect, row.lastPolledAt),
+    consumedAt: dateOrNull(dialect, row.consumedAt),
+    installationId: row.installationId,
+    installationActive: row.installationStatus === "active",
+    account: row.account,
+    grantedScopes: row.grantedScopes,
+  };
+}
+
+/** The consume's condition: accepted, unconsumed, unexpired (`now` is the dialect's placeholder). */
+export const DEVICE_EXCHANGEABLE = (now: string) => `"status" = 'accepted' AND "consumedAt" IS NULL AND "expiresAt" > ${now}`;

@@ -30,8 +30,21 @@ export interface WriteLockOptions {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** What the metrics read at each scrape (src/main/metrics.ts). */
+export interface WriteLockStats {
+  /** Writes queued or running now. */
+  queued: number;
+  /** Writes that got the lock, since the process started. */
+  writes: number;
+  /** Of those, writes that found another process holding it at least once. */
+  contended: number;
+  /** Seconds writes waited for the lock in all, the queue included. */
+  waitSeconds: number;
+}
+
 export class WriteLock {
   #tail: Promise<unknown> = Promise.resolve();
+  readonly stats: WriteLockStats = { queued: 0, writes: 0, contended: 0, waitSeconds: 0 };
 
   constructor(private readonly options: WriteLockOptions = { deadlineMs: 3000 }) {}
 
@@ -41,8 +54,10 @@ export class WriteLock {
    * Prisma transaction, both rolled back by then.
    */
   run<T>(fn: () => T | Promise<T>): Promise<T> {
-    const deadline = performance.now() + this.options.deadlineMs;
-    const result = this.#tail.then(() => this.#attempt(fn, deadline));
+    const queuedAt = performance.now();
+    const deadline = queuedAt + this.options.deadlineMs;
+    this.stats.queued++;
+    const result = this.#tail.then(() => this.#attempt(fn, queuedAt, deadline));
     this.#tail = result.then(
       () => undefined,
       () => undefined,
@@ -50,25 +65,52 @@ export class WriteLock {
     return result;
   }
 
-  async #attempt<T>(fn: () => T | Promise<T>, deadline: number): Promise<T> {
-    for (let wait = FIRST_RETRY_MS; ; wait = Math.min(wait * 2, MAX_RETRY_MS)) {
-      try {
-        const value = await fn();
-        this.options.status?.succeeded();
-        return value;
-      } catch (error) {
-        if (!isSqliteBusy(error)) throw error;
-        const left = deadline - performance.now();
-        if (left <= 0) {
-          const unavailable = new DatabaseUnavailableError(
-            `SQLite: the write lock was not free within ${this.options.deadlineMs} ms (another process holds it)`,
-            { cause: error },
-          );
-          this.options.status?.failed(unavailable);
-          throw unavailable;
-        }
-        await sleep(Math.min(wait, left));
+  async #attempt<T>(fn: () => T | Promise<T>, queuedAt: number, deadline: number): Promise<T> {
+    const { stats } = this;
+    // The time to the start of the attempt that succeeds is the wait: a failed attempt
+    // (SQLITE_BUSY) rolled back and waits on.
+    let startedAt = performance.now();
+    let busy = false;
+    const timed = () => {
+      startedAt = performance.now();
+      return fn();
+    };
+    try {
+      const value = await retryWhileBusy(timed, deadline, this.options.deadlineMs, () => (busy = true));
+      stats.writes++;
+      if (busy) stats.contended++;
+      stats.waitSeconds += (startedAt - queuedAt) / 1000;
+      this.options.status?.succeeded();
+      return value;
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) this.options.status?.failed(error);
+      throw error;
+    } finally {
+      stats.queued--;
+    }
+  }
+}
+
+/**
+ * Runs `fn` again, after a short timer, while it fails on SQLITE_BUSY, until `deadline`
+ * (a performance.now() time); past it, a DatabaseUnavailableError. Also used outside
+ * the lock: a new connection's first statement meets SQLITE_BUSY while another process
+ * checkpoints the WAL as it closes.
+ */
+export async function retryWhileBusy<T>(fn: () => T | Promise<T>, deadline: number, deadlineMs: number, onBusy?: () => void): Promise<T> {
+  for (let wait = FIRST_RETRY_MS; ; wait = Math.min(wait * 2, MAX_RETRY_MS)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isSqliteBusy(error)) throw error;
+      onBusy?.();
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new DatabaseUnavailableError(`SQLite: the write lock was not free within ${deadlineMs} ms (another process holds it)`, {
+          cause: error,
+        });
       }
+      await sleep(Math.min(wait, left));
     }
   }
 }

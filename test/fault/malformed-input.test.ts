@@ -19,18 +19,21 @@ import t from "tap";
 import { ADMIN_TOKEN, buildTestApp, type TestApp } from "../support/helper.js";
 import { basic, setup } from "../support/oauth-helper.js";
 import { snapshot } from "../support/state-snapshot.js";
+import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 
 const RUNS = Number(process.env.APPGRANT_FUZZ_RUNS ?? 100);
 const SEED = Number(process.env.APPGRANT_FUZZ_SEED ?? 20260108);
 const CALLBACK = "https://app.example/callback";
 const ENV = {
   APPGRANT_CONSENT_URL: "https://platform.example/consent",
+  APPGRANT_DEVICE_VERIFICATION_URL: "https://platform.example/device",
   APPGRANT_ISSUER: "https://auth.example",
   // The limits stay on (their keys are built from hostile client ids) but never refuse, so the
   // corpus reaches the code behind them.
   APPGRANT_RATE_LIMIT_PER_IP: "10000000",
   APPGRANT_RATE_LIMIT_PER_CLIENT: "10000000",
   APPGRANT_RATE_LIMIT_AUTH_FAILURES: "10000000",
+  APPGRANT_DEVICE_LOOKUP_FAILURES: "10000000",
   LOG_LEVEL: "warn",
 };
 
@@ -401,6 +404,17 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
     url: `/oauth/authorize?response_type=code&client_id=${confidential.client.client_id}&state=s`,
   });
   const requestId = new URL(String(authorize.headers.location)).searchParams.get("request_id")!;
+  // A CLI app with a pending device authorization: the device routes look a real user code up.
+  const device = await setup(test, {
+    app: { redirect_uris: [CALLBACK], client_type: "public", grant_types: ["authorization_code", "refresh_token", DEVICE_CODE_GRANT] },
+  });
+  const deviceStart = await test.app.inject({
+    method: "POST",
+    url: "/oauth/device_authorization",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: `client_id=${device.client.client_id}&scope=read`,
+  });
+  const userCode: string = deviceStart.json().user_code;
   const secretIds = (await test.admin("GET", `/admin/v1/applications/${confidential.client.id}/secrets`))
     .json()
     .items.map((s: { id: string }) => s.id);
@@ -416,6 +430,7 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
     const prefix = route.path.split("/")[3];
     values[`${route.path}:id`] = prefix === "applications" ? appIds : prefix === "installations" ? installationIds : [requestId];
     values[`${route.path}:secretId`] = secretIds;
+    values[`${route.path}:user_code`] = [userCode];
   }
   const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
   const fx: Fixture = {
@@ -446,6 +461,8 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
       "GET /admin/v1/installations": { client_id: confidential.client.client_id, status: "active", limit: 5 },
       "GET /admin/v1/applications": { limit: 5 },
       "POST /admin/v1/authorization-requests/:id/accept": { account: "fuzz", scopes: ["read"] },
+      "POST /admin/v1/device-authorizations/:user_code/accept": { account: "fuzz", scopes: ["read"] },
+      "POST /oauth/device_authorization": { client_id: confidential.client.client_id, scope: "read" },
       "DELETE /admin/v1/applications/:id/secrets/:secretId": {},
     },
     known: [
@@ -453,6 +470,7 @@ t.test(`malformed requests to every route: no 5xx, the endpoint's error shape, n
       ...appIds,
       ...installationIds,
       requestId,
+      userCode,
       CALLBACK,
       "authorization_code",
       "refresh_token",

@@ -33,6 +33,7 @@ async function outageUnderLoad(t: Test, mode: FaultMode) {
     APPGRANT_RATE_LIMIT_PER_IP: "1000000",
     APPGRANT_RATE_LIMIT_PER_CLIENT: "1000000",
     APPGRANT_RATE_LIMIT_AUTH_FAILURES: "3",
+    APPGRANT_METRICS_PORT: "0",
   };
   const test = await buildTestApp(t, env);
   const { client, tokens } = await setup(test);
@@ -130,8 +131,26 @@ for (const mode of ["blackhole", "refuse"] as const) {
     checkSamples(t, samples);
     t.ok(recovered, "Redis is seen as available again after the outage");
     checkLogs(t, test);
+    await checkMetrics(t, test, mode);
     await checkCountingInRedis(t, test, env);
   });
+}
+
+/** Prometheus alone tells the outage: Redis failures by kind, and the dependency up again. */
+async function checkMetrics(t: Test, test: TestApp, mode: FaultMode) {
+  const res = await fetch(`http://127.0.0.1:${test.app.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  const value = (series: string) =>
+    Number(
+      text
+        .split("\n")
+        .find((line) => line.startsWith(`${series} `))
+        ?.slice(series.length + 1) ?? 0,
+    );
+  const kind = mode === "blackhole" ? "timeout" : "connection";
+  t.ok(value(`appgrant_dependency_errors_total{dependency="redis",kind="${kind}"}`) >= 1, `Redis failures counted as ${kind}`);
+  t.ok(value('appgrant_dependency_errors_total{dependency="redis",kind="circuit_open"}') >= 50, "and the requests that did not ask it");
+  t.equal(value('appgrant_dependency_up{dependency="redis"}'), 1, "up again");
 }
 
 for (const mode of ["blackhole", "refuse"] as const) {

@@ -230,3 +230,75 @@ t.test("access and refresh tokens are stored as the SHA-256 of the issued tokens
     "each pair's row holds the hashes of exactly that pair; the installation token's, its hash and no refresh token",
   );
 });
+
+/** A CLI through the device flow (RFC 8628): its device code, user code and tokens, and every credential handed out. */
+async function deviceScenario(test: TestApp) {
+  const responses: string[] = [];
+  const record = <T extends { body: string }>(res: T): T => {
+    responses.push(res.body);
+    return res;
+  };
+  const codes: string[] = [];
+  const tokens: string[] = [];
+  // A CLI through the device flow (RFC 8628): its device code, its user code, its tokens.
+  const cli = await createApp(test, {
+    name: "CLI",
+    client_type: "public",
+    grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+  });
+  const started = record(
+    await test.app.inject({
+      method: "POST",
+      url: "/oauth/device_authorization",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: `client_id=${cli.client_id}`,
+    }),
+  );
+  const { device_code: deviceCode, user_code: userCode } = started.json() as { device_code: string; user_code: string };
+  codes.push(deviceCode);
+  record(await test.admin("POST", `/admin/v1/device-authorizations/${userCode}/accept`, { account: "acme" }));
+  const polled = record(
+    await test.app.inject({
+      method: "POST",
+      url: "/oauth/token",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: `grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=${deviceCode}&client_id=${cli.client_id}`,
+    }),
+  );
+  if (polled.statusCode !== 200) throw new Error(`scenario: device flow failed: ${polled.statusCode} ${polled.body}`);
+  tokens.push(polled.json().access_token, polled.json().refresh_token);
+
+  return {
+    deviceCode,
+    userCodes: [userCode, userCode.replace("-", ""), userCode.replace("-", "").toLowerCase()],
+    tokens,
+    everything: responses.flatMap(credentialsIn),
+  };
+}
+
+t.test("the device flow stores no device code, user code or token: hashes only, the user code's keyed", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_DEVICE_VERIFICATION_URL: "https://platform.example/device" });
+  const { deviceCode, userCodes, tokens, everything } = await deviceScenario(test);
+  const { cells, rowsPerTable } = await scanDatabase(test.config.database);
+  t.match(rowsPerTable, { DeviceAuthorization: 1, Token: 1 }, "the scan sees the device authorization and its tokens");
+  t.ok(everything.includes(deviceCode), "the device code was handed out");
+  for (const value of new Set([deviceCode, ...tokens, ...everything])) {
+    t.same(
+      cells.filter((c) => c.text.includes(value) || c.text.includes(value.slice(4))),
+      [],
+      `${value.slice(0, 4)}… is not stored, not even without its prefix`,
+    );
+  }
+  for (const value of userCodes)
+    t.same(
+      cells.filter((c) => c.text.includes(value)),
+      [],
+      `the user code as ${value} is not stored`,
+    );
+  const row = await test.app.domain.db.deviceAuthorization.findFirstOrThrow();
+  t.equal(row.deviceCodeHash, sha256(deviceCode), "the device code as its SHA-256");
+  t.notOk(
+    userCodes.some((code) => row.userCodeHash === sha256(code)),
+    "the user code not as a plain hash: 2^40 codes are enumerable",
+  );
+});

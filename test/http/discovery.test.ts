@@ -13,6 +13,7 @@ interface Metadata {
   issuer: string;
   authorization_endpoint: string;
   token_endpoint: string;
+  device_authorization_endpoint: string;
   revocation_endpoint: string;
   introspection_endpoint: string;
   response_types_supported: string[];
@@ -35,6 +36,7 @@ const FIELDS: (keyof Metadata)[] = [
   "token_endpoint",
   "revocation_endpoint",
   "introspection_endpoint",
+  "device_authorization_endpoint",
   "response_types_supported",
   "response_modes_supported",
   "grant_types_supported",

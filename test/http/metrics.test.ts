@@ -7,6 +7,11 @@ import t from "tap";
 import { buildTestApp, install, type TestApp } from "../support/helper.js";
 import { exchange, newClient, refresh } from "../support/oauth-helper.js";
 import { VERSION } from "../../src/shared/version.js";
+import { prometheusMetrics } from "../../src/main/metrics.js";
+import { createApp } from "../support/helper.js";
+import { clientAssertion, registerKey } from "../support/app-keys.js";
+import { pauseWebhooks } from "../../src/domain/webhook-pause.js";
+import Database from "better-sqlite3";
 
 async function scrape(test: TestApp): Promise<string> {
   const port = test.app.metricsPort;
@@ -122,8 +127,14 @@ t.test("the Grafana dashboard in ops/ parses and queries only metrics the server
   };
   const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0" });
   await test.app.ready();
+  // The other database's series too, from the same code the server runs.
+  const other = prometheusMetrics({ commit: undefined, perClient: false });
+  other.watchDatabase(test.config.database.kind === "postgres" ? "sqlite" : "postgres", () => ({
+    pool: { total: 0, idle: 0, waiting: 0 },
+    writeLock: { queued: 0, writes: 0, contended: 0, waitSeconds: 0 },
+  }));
   const exported = new Set(
-    (await scrape(test))
+    ((await scrape(test)) + (await other.registry.metrics()))
       .split("\n")
       .filter((line) => line.startsWith("# TYPE "))
       .flatMap((line) => {
@@ -140,3 +151,133 @@ t.test("the Grafana dashboard in ops/ parses and queries only metrics the server
     }
   }
 });
+
+t.test("APPGRANT_METRICS_PER_CLIENT labels token answers with the authenticated client_id only", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0", APPGRANT_METRICS_PER_CLIENT: "true" });
+  await test.app.ready();
+  const client = await newClient(test);
+  const installed = await install(test, client.client_id, { account: "acme" });
+  t.equal((await exchange(test, client, installed.code)).statusCode, 200);
+  t.equal((await exchange(test, { ...client, client_secret: "ags_wrong" }, installed.code)).statusCode, 401);
+  t.equal((await exchange(test, { client_id: "claimed-by-the-caller", client_secret: "ags_x" }, installed.code)).statusCode, 401);
+  const text = await scrape(test);
+  t.equal(value(text, `appgrant_token_requests_total{grant_type="authorization_code",outcome="success",client_id="${client.client_id}"}`), 1);
+  t.equal(
+    value(text, 'appgrant_token_requests_total{grant_type="authorization_code",outcome="invalid_client",client_id=""}'),
+    2,
+    "unauthenticated: no client_id",
+  );
+  t.notMatch(text, /claimed-by-the-caller/, "a claimed, unauthenticated client_id is never a label");
+});
+
+t.test("the GitHub-compatible endpoint is counted with the token endpoint", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0" });
+  await test.app.ready();
+  const app = await createApp(test, { grant_types: ["authorization_code", "refresh_token", "client_credentials"] });
+  const key = await registerKey(test, app.id, "ES256");
+  const installed = await install(test, app.client_id, { account: "acme" });
+  const now = Math.floor(test.clock().getTime() / 1000);
+  const jwt = await clientAssertion(test, key, app.client_id, {
+    claims: { sub: undefined, aud: undefined, jti: undefined, iat: now - 60, exp: now + 540 },
+  });
+  const mint = (authorization: string, installationId = installed.id) =>
+    test.app.inject({ method: "POST", url: `/app/installations/${installationId}/access_tokens`, headers: { authorization } });
+  t.equal((await mint(`Bearer ${jwt}`)).statusCode, 201);
+  t.equal((await mint(`Bearer ${jwt}`, "no-such-installation")).statusCode, 404);
+  t.equal((await mint("Bearer not-a-jwt")).statusCode, 401);
+  const text = await scrape(test);
+  t.equal(value(text, 'appgrant_token_requests_total{grant_type="github_app",outcome="success"}'), 1);
+  t.equal(value(text, 'appgrant_token_requests_total{grant_type="github_app",outcome="invalid_grant"}'), 1);
+  t.equal(value(text, 'appgrant_token_requests_total{grant_type="github_app",outcome="invalid_client"}'), 1);
+  t.equal(value(text, 'appgrant_client_auth_failures_total{method="github_app_jwt"}'), 1);
+  t.equal(value(text, 'appgrant_http_requests_total{route="/app/installations/:installation_id/access_tokens",method="POST",status="201"}'), 1);
+});
+
+t.test("the webhook backlog, how overdue it is, and paused applications", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0" });
+  await test.app.ready();
+  const app = await createApp(test, { webhook_url: "https://hooks.example/appgrant" });
+  // Paused first: the worker leaves its deliveries alone, so the backlog stays as made.
+  await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  const empty = await scrape(test);
+  t.equal(value(empty, "appgrant_webhook_backlog"), 0);
+  t.equal(value(empty, "appgrant_webhooks_paused_applications"), 1);
+  await install(test, app.client_id, { account: "acme" });
+  await install(test, app.client_id, { account: "globex" });
+  test.clock.advance(90);
+  const text = await scrape(test);
+  t.equal(value(text, "appgrant_webhook_backlog"), 2, "installation.created, twice");
+  t.equal(value(text, "appgrant_webhook_overdue_seconds"), 90, "due since they were made, 90 s ago on the clock");
+});
+
+if (process.env.TEST_DATABASE_URL) {
+  t.test("PostgreSQL: the pool's connections in use, idle and waiting", async (t) => {
+    const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0", APPGRANT_PG_POOL_SIZE: "4" });
+    await test.app.ready();
+    const client = await newClient(test);
+    await install(test, client.client_id, { account: "acme" });
+    // Two transactions held open: two connections in use while the scrape reads the pool.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    let bothStarted = () => {};
+    const holding = new Promise<void>((resolve) => (bothStarted = resolve));
+    const held = [1, 2].map(() =>
+      test.app.domain.transaction(async (tx) => {
+        await tx.application.count();
+        if (++started === 2) bothStarted();
+        await released;
+      }),
+    );
+    await holding;
+    const busy = await scrape(test);
+    release();
+    await Promise.all(held);
+    t.ok(value(busy, "appgrant_db_pool_connections_in_use") >= 2, "the two held transactions");
+    t.equal(value(busy, "appgrant_db_pool_waiting"), 0, "nobody waits: the pool has room");
+    const idle = await scrape(test);
+    t.ok(value(idle, "appgrant_db_pool_connections_in_use") < value(busy, "appgrant_db_pool_connections_in_use"), "returned");
+    t.ok(value(idle, "appgrant_db_pool_connections_idle") >= 2, "and idle");
+    t.notMatch(idle, /appgrant_sqlite_writes_total \d/, "no SQLite series on PostgreSQL");
+  });
+} else {
+  t.test("SQLite: writes, the write lock's waits and queue, and lock failures by kind", async (t) => {
+    const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0", APPGRANT_DB_QUERY_TIMEOUT: "1000" });
+    await test.app.ready();
+    const client = await newClient(test);
+    const before = await scrape(test);
+    const installed = await install(test, client.client_id, { account: "acme" });
+    t.equal((await exchange(test, client, installed.code)).statusCode, 200);
+    const after = await scrape(test);
+    t.ok(value(after, "appgrant_sqlite_writes_total") - value(before, "appgrant_sqlite_writes_total") >= 2, "the installation and the exchange");
+    t.equal(value(after, "appgrant_sqlite_write_queue"), 0);
+    t.equal(value(after, "appgrant_sqlite_write_lock_contended_total"), 0);
+
+    // Another process holds the write lock: a write waits for it; past the deadline, one fails.
+    const path = test.config.database.kind === "sqlite" ? test.config.database.path : "";
+    const other = new Database(path);
+    t.teardown(() => other.close());
+    other.exec("BEGIN IMMEDIATE");
+    const refused = await test.app.inject({
+      method: "POST",
+      url: "/admin/v1/applications",
+      headers: { authorization: `Bearer ${test.config.adminToken}` },
+      payload: { name: "Locked out", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
+    });
+    t.equal(refused.statusCode, 503);
+    const waiting = test.app.inject({
+      method: "POST",
+      url: "/admin/v1/applications",
+      headers: { authorization: `Bearer ${test.config.adminToken}` },
+      payload: { name: "Waits", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
+    });
+    // Queued, and so already refused the lock once (the first attempt is immediate).
+    while (value(await scrape(test), "appgrant_sqlite_write_queue") === 0);
+    other.exec("COMMIT");
+    t.equal((await waiting).statusCode, 201);
+    const locked = await scrape(test);
+    t.equal(value(locked, "appgrant_sqlite_write_lock_contended_total"), 1, "the write that waited, then got it");
+    t.ok(value(locked, "appgrant_sqlite_write_lock_wait_seconds_total") > value(after, "appgrant_sqlite_write_lock_wait_seconds_total"));
+    t.equal(value(locked, 'appgrant_dependency_errors_total{dependency="database",kind="lock"}'), 1);
+  });
+}

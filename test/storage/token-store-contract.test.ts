@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { sha256 } from "../../src/crypto/tokens.js";
-import type { NewToken, TokenStore } from "../../src/oauth/token-store.js";
+import type { NewToken, OAuthStore } from "../../src/oauth/token-store.js";
 import { newId } from "../../src/shared/ids.js";
 import type { Db } from "../../src/storage/client.js";
 import { openDatabase } from "../../src/storage/database.js";
@@ -119,7 +119,7 @@ for (const [name, fresh] of DATABASES) {
     const database = await openDatabase(parseDatabaseUrl(await fresh(t)));
     t.teardown(() => database.close());
     const db = database.prisma;
-    const store: TokenStore = database.tokens;
+    const store: OAuthStore = database.tokens;
 
     t.test("finds a client by client_id with the hashes of its active secrets only", async (t) => {
       const s = await seed(db, "client");
@@ -260,6 +260,99 @@ for (const [name, fresh] of DATABASES) {
       t.equal(await store.rotate(token.id, NOW, newToken(s, "gone-3", { parentId: token.id })), false, "the token does not rotate");
       t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-2")), null);
       t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-3")), null);
+    });
+
+    t.test("device authorizations: found by the device code's hash, polls recorded once, consumed once", async (t) => {
+      const s = await seed(db, "device");
+      const id = newId();
+      const deviceCodeHash = sha256("device-code");
+      await db.deviceAuthorization.create({
+        data: {
+          id,
+          deviceCodeHash,
+          userCodeHash: "user-code-hmac",
+          applicationId: s.applicationId,
+          scopes: "read write",
+          createdAt: NOW,
+          expiresAt: at(600),
+          interval: 5,
+        },
+      });
+      const pending = {
+        id,
+        applicationId: s.applicationId,
+        status: "pending",
+        expiresAt: at(600),
+        interval: 5,
+        lastPolledAt: null,
+        consumedAt: null,
+        installationId: null,
+        installationActive: false,
+        account: null,
+        grantedScopes: null,
+      };
+      t.strictSame(await store.findDeviceAuthorization(deviceCodeHash), pending);
+      t.equal(await store.findDeviceAuthorization(sha256("no such device code")), null);
+
+      t.equal(await store.recordPoll(id, NOW, null), true, "the first poll is recorded");
+      t.equal(await store.recordPoll(id, at(1), null), false, "a poll that read the state before it is not");
+      t.equal(await store.recordPoll(id, at(5), NOW), true, "the next one, having read the first, is");
+      await store.slowDown(id, at(6));
+      await store.slowDown(id, at(7));
+      t.strictSame(await store.findDeviceAuthorization(deviceCodeHash), { ...pending, interval: 15, lastPolledAt: at(7) }, "5 s more each time");
+
+      const token = newToken(s, "device-1", { codeId: null, familyId: id });
+      t.equal(await store.exchangeDeviceCode(id, at(8), token), false, "a pending authorization issues nothing");
+      await db.deviceAuthorization.update({
+        where: { id },
+        data: { status: "accepted", completedAt: at(8), installationId: s.installationId, account: "device", grantedScopes: "read" },
+      });
+      const accepted = {
+        ...pending,
+        status: "accepted",
+        interval: 15,
+        lastPolledAt: at(7),
+        installationId: s.installationId,
+        installationActive: true,
+        account: "device",
+        grantedScopes: "read",
+      };
+      t.strictSame(await store.findDeviceAuthorization(deviceCodeHash), accepted);
+      t.equal(await store.exchangeDeviceCode(id, at(600), token), false, "not once expired");
+      t.equal(await store.exchangeDeviceCode(id, at(9), token), true, "accepted: consumed, and its tokens issued");
+      t.equal(await store.exchangeDeviceCode(id, at(10), newToken(s, "device-2", { codeId: null, familyId: id })), false, "once");
+      t.strictSame(await store.findDeviceAuthorization(deviceCodeHash), { ...accepted, consumedAt: at(9) });
+      t.strictSame(await store.findTokenByRefreshHash(token.refreshTokenHash), {
+        ...token,
+        installationActive: true,
+        rotatedAt: null,
+        revokedAt: null,
+      });
+      t.equal(await store.findTokenByRefreshHash(sha256("refresh-device-2")), null, "the second exchange inserted nothing");
+
+      // Accepted for an installation that was uninstalled before the device polled.
+      const gone = await seed(db, "device-gone");
+      const goneId = newId();
+      await db.deviceAuthorization.create({
+        data: {
+          id: goneId,
+          deviceCodeHash: sha256("device-code-gone"),
+          userCodeHash: "user-code-hmac-gone",
+          applicationId: gone.applicationId,
+          scopes: "read",
+          createdAt: NOW,
+          expiresAt: at(600),
+          interval: 5,
+          status: "accepted",
+          installationId: gone.installationId,
+          account: "device-gone",
+          grantedScopes: "read",
+        },
+      });
+      await db.installation.update({ where: { id: gone.installationId }, data: { status: "uninstalled", activeAccount: null, uninstalledAt: NOW } });
+      t.equal((await store.findDeviceAuthorization(sha256("device-code-gone")))?.installationActive, false);
+      t.equal(await store.exchangeDeviceCode(goneId, at(1), newToken(gone, "device-gone-1", { codeId: null, familyId: goneId })), false);
+      t.equal((await store.findDeviceAuthorization(sha256("device-code-gone")))?.consumedAt, null, "nor consumed");
     });
   });
 }

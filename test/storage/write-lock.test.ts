@@ -157,3 +157,41 @@ t.test("every Prisma write of the domain, admin API and CLI goes through ctx.tra
   }
   t.same(direct, [], "no model write outside a transaction");
 });
+
+// The CLI's "installs create" crashed with SQLITE_BUSY when two commands ran at once:
+// a new connection's first statement met another process holding the database
+// exclusively for a moment (the last connection to close checkpoints the WAL).
+// Here another connection holds it in exclusive locking mode.
+function holdExclusively(path: string) {
+  const holder = new Database(path);
+  holder.pragma("locking_mode = EXCLUSIVE");
+  holder.exec("BEGIN EXCLUSIVE; COMMIT;");
+  return holder;
+}
+
+t.test("opening the database waits for a moment of exclusive lock, up to its deadline", async (t) => {
+  const url = await sqliteFile(t);
+  const location = parseDatabaseUrl(url);
+  if (location.kind !== "sqlite") throw new Error("unreachable");
+  const holder = holdExclusively(location.path);
+  const released = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      holder.close();
+      resolve();
+    }, 200),
+  );
+  const database = await openDatabase(location, { ...DEFAULT_DATABASE_SETTINGS, queryTimeoutMs: 5000 });
+  t.teardown(() => database.close());
+  await released;
+  t.equal(await database.prisma.application.count(), 0, "opened once the lock was free, and usable");
+  await database.ping();
+});
+
+t.test("past the deadline, opening fails as database unavailable", async (t) => {
+  const url = await sqliteFile(t);
+  const location = parseDatabaseUrl(url);
+  if (location.kind !== "sqlite") throw new Error("unreachable");
+  const holder = holdExclusively(location.path);
+  t.teardown(() => holder.close());
+  await t.rejects(openDatabase(location, { ...DEFAULT_DATABASE_SETTINGS, queryTimeoutMs: 150 }), DatabaseUnavailableError);
+});

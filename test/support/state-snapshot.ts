@@ -13,6 +13,7 @@ export async function snapshot(test: TestApp) {
     grant: await db.authorizationCode.findMany(byId),
     token: await db.token.findMany(byId),
     authorizationRequest: await db.authorizationRequest.findMany(byId),
+    deviceAuthorization: await db.deviceAuthorization.findMany(byId),
   };
 }
 

@@ -63,7 +63,8 @@ t.test("reads each variable", async (t) => {
     { env: {}, expect: { webhookGiveUpHours: 72, webhookPauseAfterFailures: 20, webhookPauseAfterHours: 24 } },
     { env: { APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES: "5" }, expect: { webhookPauseAfterFailures: 5 } },
     { env: { APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS: "0" }, expect: { webhookPauseAfterHours: 0 } },
-    { env: {}, expect: { metricsPort: undefined, metricsHost: "127.0.0.1" } },
+    { env: {}, expect: { metricsPort: undefined, metricsHost: "127.0.0.1", metricsPerClient: false } },
+    { env: { APPGRANT_METRICS_PER_CLIENT: "true" }, expect: { metricsPerClient: true } },
     { env: { APPGRANT_METRICS_PORT: "9464", APPGRANT_METRICS_HOST: "0.0.0.0" }, expect: { metricsPort: 9464, metricsHost: "0.0.0.0" } },
     {
       env: {},
@@ -121,6 +122,7 @@ t.test("refuses each bad value with a ConfigError naming the variable", async (t
     ["APPGRANT_WEBHOOK_PAUSE_AFTER_FAILURES", "0"],
     ["APPGRANT_METRICS_PORT", "70000"],
     ["APPGRANT_METRICS_PORT", "nine"],
+    ["APPGRANT_METRICS_PER_CLIENT", "yes"],
     ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "-1"],
     ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "1.5"],
     // Several processes share a PostgreSQL database and must share the key.

@@ -26,7 +26,8 @@ const redirect = {
   required: ["redirect_to"],
 } as const;
 
-const acceptBody = {
+/** What the platform answers a consent with (authorization and device authorization requests). */
+export const acceptBody = {
   type: "object",
   additionalProperties: false,
   properties: {

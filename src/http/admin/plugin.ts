@@ -7,11 +7,12 @@ import { applicationRoutes } from "./applications.js";
 import { adminError, adminErrorHandler } from "./errors.js";
 import { installationRoutes } from "./installations.js";
 import { authorizationRequestRoutes } from "./authorization-requests.js";
+import { type DeviceLookupLimit, deviceAuthorizationRoutes } from "./device-authorizations.js";
 import { eventRoutes } from "./events.js";
 import { deliveryRoutes } from "./deliveries.js";
 import { keyRoutes } from "./keys.js";
 
-export async function adminApi(app: FastifyInstance): Promise<void> {
+export async function adminApi(app: FastifyInstance, options: { deviceLookups: DeviceLookupLimit }): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
   app.setNotFoundHandler((request, reply) =>
     adminError(reply, 404, "not_found", `no admin route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`),
@@ -53,6 +54,7 @@ export async function adminApi(app: FastifyInstance): Promise<void> {
   await app.register(keyRoutes);
   await app.register(installationRoutes);
   await app.register(authorizationRequestRoutes);
+  await app.register(deviceAuthorizationRoutes, options.deviceLookups);
   await app.register(eventRoutes);
   await app.register(deliveryRoutes);
 }

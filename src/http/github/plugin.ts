@@ -19,7 +19,7 @@ import { MintRefused, mintInstallationToken } from "../../oauth/installation-tok
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { parseScopes } from "../../shared/scopes.js";
 import { asUnavailable } from "../../shared/unavailable.js";
-import { oauthRateLimits, type RateLimitSettings } from "../oauth/rate-limit.js";
+import { limitOf, oauthRateLimits, type RateLimitSettings } from "../oauth/rate-limit.js";
 
 export interface GitHubOptions {
   store: OAuthStore;
@@ -46,7 +46,22 @@ const messageSchema = {
 const errorResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, { ...messageSchema, description: `GitHub's error shape: \`{"message": …}\`.` }]));
 
+/** The RFC 6749 error code each GitHub status stands for, as the token metrics' outcome label. */
+const OUTCOMES: Record<number, string> = {
+  400: "invalid_request",
+  401: "invalid_client",
+  403: "unauthorized_client",
+  404: "invalid_grant",
+  415: "invalid_request",
+  422: "invalid_scope",
+  429: "temporarily_unavailable",
+  503: "temporarily_unavailable",
+};
+const refusals = new WeakMap<FastifyRequest, string>();
+const authenticated = new WeakMap<FastifyRequest, string>();
+
 function sendError(reply: FastifyReply, request: FastifyRequest, status: number, message: string, retryAfter?: number) {
+  refusals.set(request, OUTCOMES[status] ?? "server_error");
   if (retryAfter !== undefined) reply.header("Retry-After", String(retryAfter));
   request.log.info({ status, reason: message }, "GitHub-compatible request refused");
   return reply.code(status).send({ message });
@@ -70,8 +85,14 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof GitHubError) return sendError(reply, request, error.statusCode, error.message);
     if (error instanceof OAuthError) {
-      if (error.statusCode === 429) return sendError(reply, request, 429, "API rate limit exceeded", error.retryAfter);
-      if (error.error === "invalid_client") return sendError(reply, request, 401, error.description);
+      if (error.statusCode === 429) {
+        app.metrics.rateLimited(limitOf(error));
+        return sendError(reply, request, 429, "API rate limit exceeded", error.retryAfter);
+      }
+      if (error.error === "invalid_client") {
+        app.metrics.clientAuthFailure("github_app_jwt");
+        return sendError(reply, request, 401, error.description);
+      }
     }
     const unavailable = asUnavailable(error);
     if (unavailable) return sendError(reply, request, 503, "Service unavailable", unavailable.retryAfter);
@@ -86,6 +107,15 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
   app.setValidatorCompiler(() => () => true);
 
   const limits = await oauthRateLimits(app, options.rateLimits);
+  // Installation tokens minted here are counted with the token endpoint's, as grant type "github_app".
+  app.addHook("onResponse", async (request, reply) => {
+    if (request.method !== "POST" || request.routeOptions.url === undefined || !request.routeOptions.url.endsWith("/access_tokens")) return;
+    app.metrics.tokenRequest(
+      "github_app",
+      reply.statusCode === 201 ? "success" : (refusals.get(request) ?? "server_error"),
+      authenticated.get(request),
+    );
+  });
 
   /** The app the Bearer JWT proves, under the failure limits of client authentication. */
   const authenticateApp = (request: FastifyRequest): Promise<AuthenticatedClient> =>
@@ -99,6 +129,7 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
         if (!client) throw invalidClient("the JWT's iss is not a known application", "unknown client_id");
         if (client.clientType !== "confidential") throw invalidClient("a public client has no keys to sign with");
         await verifyAssertion(match[1]!, client, await store.findClientKeys(client.id), store, now, APP_JWT_RULES);
+        authenticated.set(request, client.clientId);
         return clientOf(client, "private_key_jwt");
       } catch (error) {
         if (error instanceof AssertionRefused) throw invalidClient(`the app JWT is refused: ${error.reason}`);

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { findApplicationByClientId } from "../../domain/applications.js";
 import { createAuthorizationRequest } from "../../domain/authorization-requests.js";
 import { withQuery } from "../../shared/url.js";
-import { isScopeToken, parseList, parseScopes, scopesOutside } from "../../shared/scopes.js";
+import { parseList, parseScopes, requestedScopes } from "../../shared/scopes.js";
 import { OAuthError } from "../../oauth/errors.js";
 import { claimedForLog, readParams, requireValid } from "../../oauth/params.js";
 import { noStore } from "./responses.js";
@@ -160,12 +160,8 @@ export function authorizeRoute(app: FastifyInstance): void {
     if (!parseList(application.grantTypes).includes("authorization_code")) {
       return fail("unauthorized_client", "the client is not allowed to use the authorization code grant");
     }
-    const scopeParam = param("scope");
-    const allowed = parseScopes(application.scopes);
-    const scopes = scopeParam === undefined ? allowed : [...new Set(scopeParam.trim().split(/ +/))];
-    if (scopes.length === 0 || !scopes.every(isScopeToken) || scopesOutside(scopes, allowed).length > 0) {
-      return fail("invalid_scope", "requested scope is not allowed for this client");
-    }
+    const scopes = requestedScopes(param("scope"), parseScopes(application.scopes));
+    if (scopes === null) return fail("invalid_scope", "requested scope is not allowed for this client");
     const challenge = param("code_challenge");
     const method = param("code_challenge_method");
     if (challenge === undefined && method !== undefined) return fail("invalid_request", "code_challenge_method without code_challenge");

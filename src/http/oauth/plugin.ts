@@ -10,10 +10,11 @@ import { revocationRoute } from "./revocation-route.js";
 import { type CredentialRevokeLimit, credentialRevocationRoute } from "./credential-revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
+import { deviceAuthorizationRoute } from "./device-authorization-route.js";
 import { authorizeRoute, errorPage } from "./authorize-route.js";
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { type Authenticate, authenticateClient, basicPair } from "../../oauth/client-auth.js";
-import { oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
+import { limitOf, oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
 
@@ -27,7 +28,7 @@ export interface OAuthOptions {
 }
 
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
-const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/credentials/revoke"]);
+const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/device_authorization", "/oauth/credentials/revoke"]);
 
 /** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
 function claimedClientId(request: FastifyRequest): string | undefined {
@@ -39,6 +40,8 @@ function claimedClientId(request: FastifyRequest): string | undefined {
 
 /** The RFC 6749 error each refused request was answered with, for the token endpoint's metrics. */
 const refusals = new WeakMap<FastifyRequest, string>();
+/** The client each request authenticated, for the token endpoint's metrics (APPGRANT_METRICS_PER_CLIENT). */
+const authenticated = new WeakMap<FastifyRequest, string>();
 
 /** How the request tried to authenticate its client, as a bounded metrics label. */
 function authMethodOf(request: FastifyRequest): string {
@@ -47,16 +50,6 @@ function authMethodOf(request: FastifyRequest): string {
   if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) return "private_key_jwt";
   if (body.client_secret !== undefined) return "client_secret_post";
   return "none";
-}
-
-/** Which rate limit refused a request (the fixed details of src/http/oauth/rate-limit.ts), as a metrics label. */
-function limitOf(error: OAuthError): string {
-  const detail = error.detail ?? "";
-  if (detail.startsWith("failed authentications for this client")) return "auth_failures_per_client";
-  if (detail.startsWith("failed authentications")) return "auth_failures_per_ip";
-  if (detail.includes("per client")) return "per_client";
-  if (detail.includes("per IP")) return "per_ip";
-  return "other";
 }
 
 function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyReply) {
@@ -132,7 +125,7 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
     if (request.routeOptions.url !== "/oauth/token") return;
     const grantType = (request.body as Record<string, unknown> | undefined)?.grant_type;
     const name = typeof grantType === "string" && options.registry.get(grantType) ? grantType : "unknown";
-    app.metrics.tokenRequest(name, reply.statusCode === 200 ? "success" : (refusals.get(request) ?? "error"));
+    app.metrics.tokenRequest(name, reply.statusCode === 200 ? "success" : (refusals.get(request) ?? "error"), authenticated.get(request));
   });
 
   const limits = await oauthRateLimits(app, options.rateLimits);
@@ -140,14 +133,18 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   const { hasher } = app.domain;
   // RFC 7523 §3: the assertion's audience identifies this server, by its issuer or its token endpoint.
   const audiences = [app.config.issuer, `${app.config.issuer}/oauth/token`];
-  const authenticate: Authenticate = (request, params, now) =>
-    limits.authenticate(request as FastifyRequest, (beforeVerification) =>
+  const authenticate: Authenticate = async (request, params, now) => {
+    const client = await limits.authenticate(request as FastifyRequest, (beforeVerification) =>
       authenticateClient(request.headers, params, { store, hasher, now, beforeVerification, audiences }),
     );
+    authenticated.set(request as FastifyRequest, client.clientId);
+    return client;
+  };
   const routeOptions = { store, authenticate, preHandler: limits.hooks };
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
   revocationRoute(app, routeOptions);
   introspectionRoute(app, routeOptions);
+  deviceAuthorizationRoute(app, routeOptions);
   credentialRevocationRoute(app, options.credentialRevokeLimit);
   authorizeRoute(app);
 }

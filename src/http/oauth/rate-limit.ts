@@ -209,3 +209,13 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
     },
   };
 }
+
+/** Which rate limit refused a request (the fixed details of src/http/oauth/rate-limit.ts), as a metrics label. */
+export function limitOf(error: OAuthError): string {
+  const detail = error.detail ?? "";
+  if (detail.startsWith("failed authentications for this client")) return "auth_failures_per_client";
+  if (detail.startsWith("failed authentications")) return "auth_failures_per_ip";
+  if (detail.includes("per client")) return "per_client";
+  if (detail.includes("per IP")) return "per_ip";
+  return "other";
+}

@@ -21,7 +21,8 @@ const tokenSchema = {
     },
     refresh_token: {
       type: "string",
-      description: "`agr_…`. Shown once; rotates on every refresh. Issued by authorization_code and refresh_token, never by client_credentials.",
+      description:
+        "`agr_…`. Shown once; rotates on every refresh. Issued by authorization_code, refresh_token and device_code, never by client_credentials.",
     },
     scope: { type: "string", description: "Space-separated granted scopes." },
     installation_id: { type: "string" },
@@ -73,7 +74,19 @@ const clientCredentialsRequest = {
   required: ["grant_type", "installation_id"],
 } as const;
 
-const tokenRequest = { oneOf: [authorizationCodeRequest, refreshTokenRequest, clientCredentialsRequest] };
+const deviceCodeRequest = {
+  type: "object",
+  title: "device_code",
+  description: "RFC 8628 §3.4: polling for a device authorization (POST /oauth/device_authorization). Unknown parameters are ignored.",
+  properties: {
+    grant_type: { type: "string", const: "urn:ietf:params:oauth:grant-type:device_code" },
+    device_code: { type: "string", description: "`agd_…`." },
+    ...clientParameters,
+  },
+  required: ["grant_type", "device_code"],
+} as const;
+
+const tokenRequest = { oneOf: [authorizationCodeRequest, refreshTokenRequest, clientCredentialsRequest, deviceCodeRequest] };
 
 const description = prose(`Accepts \`application/x-www-form-urlencoded\` (RFC 6749) and \`application/json\`; any other
 content type is \`invalid_request\`. A parameter sent twice is \`invalid_request\`, an empty
@@ -99,6 +112,12 @@ refresh token. \`scope\` may narrow the granted scopes, never widen them. Presen
 rotated refresh token again within a short grace window (while its successor is unused)
 returns the identical successor pair; after that window it is treated as reuse, revokes
 the whole token family and is \`invalid_grant\`.
+
+\`urn:ietf:params:oauth:grant-type:device_code\` (RFC 8628 §3.4–3.5): \`authorization_pending\`
+until the person answers on the platform's verification page; \`slow_down\` for a poll that came
+sooner than the interval (which then grows by 5 seconds); \`access_denied\` once rejected;
+\`expired_token\` once expired; once accepted, one token pair (with a refresh token, for public
+clients too), to exactly one poll: the device code is then used, and \`invalid_grant\`.
 
 Every response carries \`Cache-Control: no-store\` and \`Pragma: no-cache\`.
 `);
@@ -135,8 +154,19 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
           ...oauthErrors({
             description:
               "The request, grant, scope or grant type is not acceptable (RFC 6749 §5.2): `invalid_request`, " +
-              "`invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`.",
-            codes: ["invalid_request", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"],
+              "`invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`; or, for the device code " +
+              "grant (RFC 8628 §3.5), `authorization_pending`, `slow_down`, `access_denied`, `expired_token`.",
+            codes: [
+              "invalid_request",
+              "invalid_grant",
+              "unauthorized_client",
+              "unsupported_grant_type",
+              "invalid_scope",
+              "authorization_pending",
+              "slow_down",
+              "access_denied",
+              "expired_token",
+            ],
           }),
         },
       },
