@@ -21,7 +21,14 @@ import type { Tx } from "./ports.js";
 export const LEAKED_SECRET_ACTIONS = ["notify", "revoke"] as const;
 export type LeakedSecretAction = (typeof LEAKED_SECRET_ACTIONS)[number];
 
-export type CredentialType = "access_token" | "installation_token" | "refresh_token" | "authorization_code" | "client_secret" | "webhook_secret";
+export type CredentialType =
+  | "access_token"
+  | "installation_token"
+  | "refresh_token"
+  | "authorization_code"
+  | "device_code"
+  | "client_secret"
+  | "webhook_secret";
 
 /** Who reported the leak, as events record it. */
 export type LeakReporter = "secret_scanning" | "public_revocation";
@@ -60,6 +67,7 @@ export function credentialType(value: string): CredentialType | null {
   if (isWellFormed("installationToken", value)) return "installation_token";
   if (isWellFormed("refreshToken", value)) return "refresh_token";
   if (isWellFormed("code", value)) return "authorization_code";
+  if (isWellFormed("deviceCode", value)) return "device_code";
   if (isWellFormed("clientSecret", value)) return "client_secret";
   if (isWellFormed("webhookSecret", value) || WHSEC.test(value)) return "webhook_secret";
   return null;
@@ -112,6 +120,7 @@ export async function handleLeakedCredentials(ctx: DomainContext, reports: reado
       await refreshTokens(context, ofType("refresh_token"));
       await accessTokens(context, ofType("access_token", "installation_token"));
       await codes(context, ofType("authorization_code"));
+      await deviceCodes(context, ofType("device_code"));
       await clientSecrets(context, ofType("client_secret"));
       await webhookSecretsLeaked(ctx, context, webhookSecrets);
       await recordEvents(ctx, tx, events, now);
@@ -199,6 +208,30 @@ async function codes({ tx, now, found, event }: Step, entries: Classified[]): Pr
     const entry = byHash.get(row.codeHash)!;
     found.add(entry.hash);
     if (revoked.has(row.id)) event(entry, row.applicationId, row.installationId, { action: "revoked", code_id: row.id });
+  }
+}
+
+async function deviceCodes({ tx, now, found, event }: Step, entries: Classified[]): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = await tx.deviceAuthorization.findMany({
+    where: { deviceCodeHash: { in: hashesOf(entries) } },
+    select: { id: true, deviceCodeHash: true, applicationId: true, installationId: true },
+  });
+  // Expired now, whatever its answer: the exchange needs an unexpired code, so the client's next poll gets expired_token.
+  const revoked = new Set(
+    (
+      await tx.deviceAuthorization.updateManyAndReturn({
+        where: { id: { in: rows.map((row) => row.id) }, consumedAt: null, expiresAt: { gt: now } },
+        data: { expiresAt: now },
+        select: { id: true },
+      })
+    ).map((row) => row.id),
+  );
+  const byHash = new Map(entries.map((entry) => [entry.hash, entry]));
+  for (const row of rows) {
+    const entry = byHash.get(row.deviceCodeHash)!;
+    found.add(entry.hash);
+    if (revoked.has(row.id)) event(entry, row.applicationId, row.installationId, { action: "revoked", device_authorization_id: row.id });
   }
 }
 

@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import t from "tap";
 import { generateCredential, sha256 } from "../../src/crypto/tokens.js";
 import { buildTestApp, type TestApp } from "../support/helper.js";
-import { expectError, isActive, refresh, tokenRequest } from "../support/oauth-helper.js";
+import { expectError, formBody, isActive, newClient, refresh, tokenRequest } from "../support/oauth-helper.js";
+import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 import { authenticates, buildCorpus, snapshot } from "../support/leaks.js";
 
 function revoke(test: TestApp, body: unknown, remoteAddress = "192.0.2.10", contentType = "application/json") {
@@ -149,4 +150,23 @@ t.test("APPGRANT_CREDENTIAL_REVOKE_LIMIT: with REDIS_URL, one limit across proce
   const codes: number[] = [];
   for (const test of [first, second, first, second, first]) codes.push((await revoke(test, { credentials: [sha256("x")] })).statusCode);
   t.same(codes, [202, 202, 202, 429, 429]);
+});
+
+t.test("a device code: revoked even once accepted, so the client's next poll gets expired_token and no token", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_DEVICE_VERIFICATION_URL: "https://platform.example/device" });
+  const client = await newClient(test, { client_type: "public", grant_types: [DEVICE_CODE_GRANT, "refresh_token"], scopes: ["read"] });
+  const started = await test.app.inject({
+    method: "POST",
+    url: "/oauth/device_authorization",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: formBody({ client_id: client.client_id }),
+  });
+  t.equal(started.statusCode, 200, started.body);
+  const { device_code: deviceCode, user_code: userCode } = started.json() as { device_code: string; user_code: string };
+  t.equal((await test.admin("POST", `/admin/v1/device-authorizations/${userCode}/accept`, { account: "acme" })).statusCode, 200);
+  t.equal((await revoke(test, { credentials: [deviceCode] })).statusCode, 202);
+  const polled = await tokenRequest(test, { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode }, { client });
+  expectError(t, test, polled, "expired_token", 400, [deviceCode]);
+  t.equal(await test.app.domain.db.token.count(), 0, "no token was issued");
+  t.match(JSON.parse((await leakedEvents(test))[0]!.data), { credential_type: "device_code", action: "revoked" });
 });
