@@ -1,7 +1,7 @@
 // Applications (OAuth clients) and their client secrets.
 import { randomBytes } from "node:crypto";
 import { encrypt } from "../crypto/encryption.js";
-import { generateClientId, generateCredential } from "../crypto/tokens.js";
+import { generateClientId, generateCredential, sha256 } from "../crypto/tokens.js";
 import { newId } from "../shared/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
 import type { DomainContext } from "./context.js";
@@ -130,6 +130,8 @@ async function newSecret(ctx: DomainContext, applicationId: string, expiresAt: D
     id: newId(createdAt.getTime()),
     applicationId,
     secretHash: await ctx.hasher.hash(clientSecret),
+    // 256 random bits: its SHA-256 gives nothing away, and finds the secret if it leaks.
+    lookupHash: sha256(clientSecret),
     createdAt,
     expiresAt,
   };
@@ -144,9 +146,17 @@ export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
  * libraries take as it is. Secrets issued before (`agw_…`) keep signing: their bytes
  * are the key (src/webhooks/signature.ts).
  */
-function newWebhookSecret(ctx: DomainContext): { webhookSecret: string; webhookSecretEncrypted: string } {
+export function newWebhookSecret(ctx: Pick<DomainContext, "secretKey">): {
+  webhookSecret: string;
+  webhookSecretEncrypted: string;
+  webhookSecretHash: string;
+} {
   const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
-  return { webhookSecret, webhookSecretEncrypted: encrypt(ctx.secretKey, WEBHOOK_SECRET_PURPOSE, webhookSecret) };
+  return {
+    webhookSecret,
+    webhookSecretEncrypted: encrypt(ctx.secretKey, WEBHOOK_SECRET_PURPOSE, webhookSecret),
+    webhookSecretHash: sha256(webhookSecret),
+  };
 }
 
 export async function createApplication(
@@ -161,7 +171,7 @@ export async function createApplication(
   validateGrantTypes(ctx, grantTypes, clientType);
   // Hash before the write: argon2 takes ~100 ms and must not hold a transaction open.
   const secret = clientType === "confidential" ? await newSecret(ctx, id) : null;
-  const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
+  const { webhookSecret, webhookSecretEncrypted, webhookSecretHash } = newWebhookSecret(ctx);
   const application = await ctx.transaction(async (tx) => {
     const created = await tx.application.create({
       data: {
@@ -174,6 +184,7 @@ export async function createApplication(
         scopes: formatScopes(input.scopes),
         webhookUrl: input.webhookUrl ?? null,
         webhookSecretEncrypted,
+        webhookSecretHash,
         createdAt: now,
         updatedAt: now,
       },
@@ -291,18 +302,21 @@ export const DEFAULT_WEBHOOK_SECRET_OVERLAP = 24 * 3600;
  * receiver can switch to the new secret without rejecting a delivery meanwhile.
  */
 export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promise<string> {
-  const { webhookSecret, webhookSecretEncrypted } = newWebhookSecret(ctx);
+  const { webhookSecret, webhookSecretEncrypted, webhookSecretHash } = newWebhookSecret(ctx);
   const now = ctx.clock();
   const overlap = ctx.config.webhookSecretOverlap ?? DEFAULT_WEBHOOK_SECRET_OVERLAP;
   await ctx.transaction(async (tx) => {
-    const current = await tx.application.findUnique({ where: { id }, select: { webhookSecretEncrypted: true } });
+    const current = await tx.application.findUnique({ where: { id }, select: { webhookSecretEncrypted: true, webhookSecretHash: true } });
     if (!current) throw notFound("application");
     const previous = overlap > 0 ? current.webhookSecretEncrypted : null;
     await tx.application.update({
       where: { id },
       data: {
         webhookSecretEncrypted,
+        webhookSecretHash,
+        webhookSecretCompromisedAt: null,
         webhookSecretPreviousEncrypted: previous,
+        webhookSecretPreviousHash: previous ? current.webhookSecretHash : null,
         webhookSecretPreviousUntil: previous ? new Date(now.getTime() + overlap * 1000) : null,
         updatedAt: now,
       },

@@ -33,12 +33,13 @@ export const EVENT_TYPES = [
   "token.refresh_reused",
   "token.revoked",
   "client.authentication_locked",
+  "credential.leaked",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * The events an application with a webhook URL receives: its installations' lifecycle,
- * replays of its credentials, and changes to its keys (which sign what it sends us).
+ * replays and leaks of its credentials, and changes to its keys (which sign what it sends us).
  */
 export const WEBHOOK_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "application.key_added",
@@ -48,6 +49,7 @@ export const WEBHOOK_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "installation.code_reissued",
   "token.code_reused",
   "token.refresh_reused",
+  "credential.leaked",
 ]);
 
 /** Who caused an event. `id` is the admin credential's id (never the credential) or the client's client_id. */

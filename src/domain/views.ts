@@ -16,6 +16,7 @@ export function applicationJson(app: Application) {
     grant_types: parseList(app.grantTypes),
     webhook_url: app.webhookUrl,
     webhooks_paused_at: app.webhooksPausedAt,
+    webhook_secret_compromised_at: app.webhookSecretCompromisedAt,
     client_type: app.clientType,
     created_at: app.createdAt,
     updated_at: app.updatedAt,
@@ -28,6 +29,7 @@ export function secretJson(secret: ClientSecret, now: Date) {
     created_at: secret.createdAt,
     expires_at: secret.expiresAt,
     active: isSecretActive(secret, now),
+    compromised_at: secret.compromisedAt,
   };
 }
 

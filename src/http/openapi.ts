@@ -77,6 +77,10 @@ const document = {
         "private key, GitHub's paths, status codes and `{message}` errors.",
     },
     { name: "deliveries", description: "Webhook deliveries (the outbox): their attempts, and redelivery." },
+    {
+      name: "secret-scanning",
+      description: "Leaked credentials reported by a secret scanner's partner program (signed) or by anyone holding one.",
+    },
   ],
   components: {
     securitySchemes: {
@@ -94,6 +98,14 @@ const document = {
           "`client_secret_basic` (RFC 6749 §2.3.1): HTTP Basic with the form-urlencoded client_id as user name and " +
           "client_secret as password. The alternative, `client_secret_post`, sends both in the request body instead; " +
           "never use both at once.",
+      },
+      scannerSignature: {
+        type: "apiKey",
+        in: "header",
+        name: "Github-Public-Key-Signature",
+        description:
+          "A secret scanner's signature of the raw body (ECDSA P-256 SHA-256, DER, base64) by the key that " +
+          "`Github-Public-Key-Identifier` names in the configured public-keys document.",
       },
       appJwt: {
         type: "http",

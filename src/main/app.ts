@@ -35,6 +35,8 @@ import { connectRedis, redisMemory } from "../storage/redis.js";
 import { MemoryCounter } from "../shared/counter.js";
 import { DependencyStatus } from "../shared/dependency-status.js";
 import { RedisCounter } from "../storage/rate-limit-counter.js";
+import { fileLoader, ScannerKeys, urlLoader } from "../crypto/scanner-keys.js";
+import { secretScanning } from "../http/secret-scanning.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -182,7 +184,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     rateLimits: { ...config.rateLimit, counter: rateLimitCounter },
     store: database.tokens,
     secretKey,
+    credentialRevokeLimit: { ...config.credentialRevokeLimit, counter: rateLimitCounter },
   });
+  const scanning = config.secretScanningKeys;
+  const scannerKeys = scanning
+    ? new ScannerKeys({ load: "url" in scanning ? urlLoader(scanning.url) : fileLoader(scanning.file), clock: () => app.domain.clock() })
+    : undefined;
+  await app.register(secretScanning, { prefix: "/secret-scanning", keys: scannerKeys });
   await app.register(githubCompatible, { prefix: "/app", store: database.tokens, rateLimits: { ...config.rateLimit, counter: rateLimitCounter } });
   return app;
 }

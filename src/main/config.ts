@@ -7,6 +7,7 @@ import { ConfigError } from "../shared/config-error.js";
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings, parseDatabaseUrl } from "../storage/settings.js";
 import { parseCidr } from "../shared/webhook-address-policy.js";
 import { keyListProblem, parseKeyList } from "../crypto/server-keys.js";
+import { LEAKED_SECRET_ACTIONS, type LeakedSecretAction } from "../domain/leaked-credentials.js";
 
 export type { DatabaseLocation, DatabaseSettings };
 
@@ -121,6 +122,16 @@ export interface Config {
    * the same as openapi.yaml, with nothing of this server's configuration in them.
    */
   docs: boolean;
+  /**
+   * The secret-scanning partner endpoint (POST /secret-scanning/github): where the scanner's
+   * public keys come from, APPGRANT_SECRET_SCANNING_KEYS_URL (GitHub's public-keys document) or
+   * APPGRANT_SECRET_SCANNING_KEYS_FILE (the same format). Undefined: the endpoint is off (404).
+   */
+  secretScanningKeys: { url: string } | { file: string } | undefined;
+  /** What a leaked client or webhook secret becomes (APPGRANT_LEAKED_SECRET_ACTION): kept and marked, or deleted. */
+  leakedSecretAction: LeakedSecretAction;
+  /** POST /oauth/credentials/revoke requests per IP and window (APPGRANT_CREDENTIAL_REVOKE_LIMIT, …_WINDOW); 0 disables. */
+  credentialRevokeLimit: { perIp: number; windowSeconds: number };
 }
 
 export { ConfigError };
@@ -376,7 +387,54 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     shutdownGrace: integer(env, "APPGRANT_SHUTDOWN_GRACE", 8, 1, 3600),
     db: databaseSettings(env),
     docs: flag(env, "APPGRANT_DOCS", true),
+    secretScanningKeys: secretScanningKeys(env, cwd),
+    leakedSecretAction: leakedSecretAction(env),
+    credentialRevokeLimit: {
+      perIp: integer(env, "APPGRANT_CREDENTIAL_REVOKE_LIMIT", 60, 0, 10_000_000),
+      windowSeconds: integer(env, "APPGRANT_CREDENTIAL_REVOKE_LIMIT_WINDOW", 3600, 1, 86_400),
+    },
   };
+}
+
+/** The scanner's keys: an https URL (http only on a loopback host) or a readable file. */
+function secretScanningKeys(env: Env, cwd: string): Config["secretScanningKeys"] {
+  const url = read(env, "APPGRANT_SECRET_SCANNING_KEYS_URL");
+  const file = read(env, "APPGRANT_SECRET_SCANNING_KEYS_FILE");
+  if (url !== undefined && file !== undefined) {
+    throw new ConfigError(
+      "APPGRANT_SECRET_SCANNING_KEYS_FILE",
+      "set either APPGRANT_SECRET_SCANNING_KEYS_URL or APPGRANT_SECRET_SCANNING_KEYS_FILE, not both",
+    );
+  }
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError("APPGRANT_SECRET_SCANNING_KEYS_URL", `must be an absolute URL, got "${url}"`);
+    }
+    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(parsed.hostname);
+    if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && loopback)) {
+      throw new ConfigError("APPGRANT_SECRET_SCANNING_KEYS_URL", "must be an https URL (plain http only for a loopback host)");
+    }
+    return { url };
+  }
+  if (file === undefined) return undefined;
+  const path = resolve(cwd, file);
+  try {
+    if (!statSync(path).isFile()) throw Object.assign(new Error(), { code: "not a regular file" });
+  } catch (error) {
+    throw new ConfigError("APPGRANT_SECRET_SCANNING_KEYS_FILE", `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+  }
+  return { file: path };
+}
+
+function leakedSecretAction(env: Env): LeakedSecretAction {
+  const raw = (read(env, "APPGRANT_LEAKED_SECRET_ACTION") ?? "notify").toLowerCase();
+  if (!(LEAKED_SECRET_ACTIONS as readonly string[]).includes(raw)) {
+    throw new ConfigError("APPGRANT_LEAKED_SECRET_ACTION", `must be one of ${LEAKED_SECRET_ACTIONS.join(", ")}, got "${raw}"`);
+  }
+  return raw as LeakedSecretAction;
 }
 
 /** APPGRANT_COMMIT: a git commit id (hex, 7 to 64 characters), or unset. */

@@ -25,7 +25,11 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { isWellFormed } from "../../src/crypto/tokens.js";
+import { randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
+import { type CredentialKind, generateCredential, isWellFormed, PREFIXES } from "../../src/crypto/tokens.js";
+import { ServerKeys } from "../../src/crypto/server-keys.js";
+import { newWebhookSecret } from "../../src/domain/applications.js";
 import { REPO_ROOT } from "../support/multi-process-helper.js";
 
 const SESSION_DEADLINE_MS = 100_000; // under tap's 120 s per file
@@ -101,6 +105,58 @@ t.test("the Node.js versions README names are the ones the dependencies declare,
       [],
       `every installed package accepts Node.js ${version} (no EBADENGINE)`,
     );
+  }
+});
+
+t.test("the partner-program onboarding table: each regular expression matches real credentials of its kind, and nothing else", async (t) => {
+  const section = README.slice(README.indexOf("### Partner-program onboarding data"), README.indexOf("## Prisma Studio"));
+  const rows = [...section.matchAll(/^\| ([^|]+) \| `([a-z_]+)` \| `([^`]+)` \|/gm)].map(([, kind, prefix, pattern]) => ({
+    kind: kind!.trim(),
+    prefix: prefix!,
+    regex: new RegExp(pattern!, "g"),
+  }));
+  t.same(
+    rows.map((row) => row.prefix).sort(),
+    [...Object.values(PREFIXES), "whsec_"].sort(),
+    "one row per credential prefix appgrant issues (and the Standard Webhooks one)",
+  );
+  const keys = new ServerKeys([randomBytes(32).toString("hex")]);
+  const real = (prefix: string): string[] => {
+    const kind = (Object.keys(PREFIXES) as CredentialKind[]).find((name) => PREFIXES[name] === prefix);
+    return Array.from({ length: 50 }, () => (kind ? generateCredential(kind) : newWebhookSecret({ secretKey: keys }).webhookSecret));
+  };
+  const samples = new Map(rows.map((row) => [row.prefix, real(row.prefix)]));
+  const matches = (regex: RegExp, text: string) => [...text.matchAll(regex)].map((match) => match[0]);
+  for (const row of rows) {
+    for (const value of samples.get(row.prefix)!) {
+      t.same(matches(row.regex, value), [value], `${row.kind}: matches ${value.slice(0, 6)}…`);
+      t.same(matches(row.regex, `export TOKEN="${value}"\n`), [value], `${row.kind}: found inside text, exactly`);
+    }
+    for (const [prefix, values] of samples) {
+      if (prefix === row.prefix) continue;
+      for (const value of values) t.same(matches(row.regex, value), [], `${row.kind}: does not match a ${prefix} credential`);
+    }
+    const body = samples.get(row.prefix)![0]!.slice(row.prefix.length);
+    for (const nearMiss of [
+      row.prefix + body.slice(1), // one character short
+      `${row.prefix + body}Q`.replace(/=Q$/, "QQ"), // one too many (for whsec_: no padding where it belongs)
+      row.prefix.toUpperCase() + body, // another prefix
+      `x${row.prefix}${body}`, // inside a longer word
+    ]) {
+      t.same(matches(row.regex, nearMiss), [], `${row.kind}: does not match ${nearMiss.slice(0, 8)}…`);
+    }
+  }
+  // The checksum, implemented from README's words alone, agrees with every credential issued.
+  const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const base62 = (value: number, length: number) => {
+    let out = "";
+    for (let i = 0; i < length; i++, value = Math.floor(value / 62)) out = digits[value % 62] + out;
+    return out;
+  };
+  t.match(section, /CRC-32 \(IEEE 802\.3, as\s+zlib's `crc32`\) of the prefix and those 43 characters/);
+  for (const [prefix, values] of samples) {
+    if (prefix === "whsec_") continue;
+    for (const value of values) t.equal(value.slice(-6), base62(crc32(value.slice(0, -6)) >>> 0, 6), `${prefix}: the checksum is as README says`);
   }
 });
 

@@ -390,7 +390,7 @@ t.test("GET /secrets lists metadata only, never secret material", async (t) => {
   t.equal(res.statusCode, 200);
   const items = res.json().items;
   t.equal(items.length, 2);
-  for (const item of items) t.same(Object.keys(item).sort(), ["active", "created_at", "expires_at", "id"]);
+  for (const item of items) t.same(Object.keys(item).sort(), ["active", "compromised_at", "created_at", "expires_at", "id"]);
   t.equal(items[1].id, added.id, "oldest first");
   t.notMatch(res.body, created.client_secret!);
   t.notMatch(res.body, added.client_secret);

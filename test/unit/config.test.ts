@@ -66,6 +66,23 @@ t.test("reads each variable", async (t) => {
     { env: {}, expect: { metricsPort: undefined, metricsHost: "127.0.0.1", metricsPerClient: false } },
     { env: { APPGRANT_METRICS_PER_CLIENT: "true" }, expect: { metricsPerClient: true } },
     { env: { APPGRANT_METRICS_PORT: "9464", APPGRANT_METRICS_HOST: "0.0.0.0" }, expect: { metricsPort: 9464, metricsHost: "0.0.0.0" } },
+    {
+      env: {},
+      expect: { secretScanningKeys: undefined, leakedSecretAction: "notify", credentialRevokeLimit: { perIp: 60, windowSeconds: 3600 } },
+    },
+    {
+      env: { APPGRANT_SECRET_SCANNING_KEYS_URL: "https://api.github.com/meta/public_keys/secret_scanning" },
+      expect: { secretScanningKeys: { url: "https://api.github.com/meta/public_keys/secret_scanning" } },
+    },
+    {
+      env: { APPGRANT_SECRET_SCANNING_KEYS_URL: "http://127.0.0.1:8080/keys" },
+      expect: { secretScanningKeys: { url: "http://127.0.0.1:8080/keys" } },
+    },
+    { env: { APPGRANT_LEAKED_SECRET_ACTION: "REVOKE" }, expect: { leakedSecretAction: "revoke" } },
+    {
+      env: { APPGRANT_CREDENTIAL_REVOKE_LIMIT: "0", APPGRANT_CREDENTIAL_REVOKE_LIMIT_WINDOW: "60" },
+      expect: { credentialRevokeLimit: { perIp: 0, windowSeconds: 60 } },
+    },
   ];
   for (const c of cases) t.match(loadConfig(c.env, CWD), c.expect, JSON.stringify(c.env));
 });
@@ -111,6 +128,13 @@ t.test("refuses each bad value with a ConfigError naming the variable", async (t
     // Several processes share a PostgreSQL database and must share the key.
     ["APPGRANT_SECRET_KEY", "", { DATABASE_URL: "postgresql://u:p@db/appgrant" }],
     ["APPGRANT_SECRET_KEY", "short"],
+    ["APPGRANT_SECRET_SCANNING_KEYS_URL", "http://keys.example/keys"],
+    ["APPGRANT_SECRET_SCANNING_KEYS_URL", "keys.json"],
+    ["APPGRANT_SECRET_SCANNING_KEYS_FILE", "/nonexistent/keys.json"],
+    ["APPGRANT_SECRET_SCANNING_KEYS_FILE", "/etc/hostname", { APPGRANT_SECRET_SCANNING_KEYS_URL: "https://keys.example/" }],
+    ["APPGRANT_LEAKED_SECRET_ACTION", "delete"],
+    ["APPGRANT_CREDENTIAL_REVOKE_LIMIT", "-1"],
+    ["APPGRANT_CREDENTIAL_REVOKE_LIMIT_WINDOW", "0"],
   ];
   for (const [variable, value, extra] of cases) {
     const label = `${variable}=${value}${extra ? ` with ${JSON.stringify(extra)}` : ""}`;

@@ -134,6 +134,10 @@ const applicationProperties = {
       "Since when the application's webhooks are paused because its endpoint kept failing; null when they are not. " +
       'Resume with PATCH {"webhooks_paused": false}.',
   },
+  webhook_secret_compromised_at: {
+    ...nullableTimestamp,
+    description: "When the current webhook secret was reported leaked (and kept, APPGRANT_LEAKED_SECRET_ACTION=notify); null otherwise. Rotate it.",
+  },
   client_type: { type: "string" },
   created_at: timestamp,
   updated_at: timestamp,
@@ -176,6 +180,10 @@ const secretProperties = {
   created_at: timestamp,
   expires_at: nullableTimestamp,
   active: { type: "boolean", description: "Unexpired, so it authenticates." },
+  compromised_at: {
+    ...nullableTimestamp,
+    description: "When the secret was reported leaked (and kept, APPGRANT_LEAKED_SECRET_ACTION=notify); null otherwise. Replace it.",
+  },
 } as const;
 
 export const secret = { type: "object", properties: secretProperties, required: Object.keys(secretProperties) } as const;

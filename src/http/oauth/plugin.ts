@@ -7,6 +7,7 @@ import type { GrantRegistry } from "../../oauth/grant-type.js";
 import { claimedForLog, duplicateTopLevelKey, safeName } from "../../oauth/params.js";
 import { noStore } from "./responses.js";
 import { revocationRoute } from "./revocation-route.js";
+import { type CredentialRevokeLimit, credentialRevocationRoute } from "./credential-revocation-route.js";
 import { introspectionRoute } from "./introspection-route.js";
 import { tokenRoute } from "./token-route.js";
 import { deviceAuthorizationRoute } from "./device-authorization-route.js";
@@ -22,10 +23,12 @@ export interface OAuthOptions {
   store: OAuthStore;
   secretKey: ServerKeys;
   rateLimits: RateLimitSettings;
+  /** The public credential revocation endpoint's per-IP limit. */
+  credentialRevokeLimit: CredentialRevokeLimit;
 }
 
 /** POST-only endpoints of this context (others answer 405 with Allow: POST). */
-const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/device_authorization"]);
+const POST_ENDPOINTS = new Set(["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/device_authorization", "/oauth/credentials/revoke"]);
 
 /** The client_id a refused request claimed (HTTP Basic's id, or the client_id parameter), for its log line. */
 function claimedClientId(request: FastifyRequest): string | undefined {
@@ -142,5 +145,6 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   revocationRoute(app, routeOptions);
   introspectionRoute(app, routeOptions);
   deviceAuthorizationRoute(app, routeOptions);
+  credentialRevocationRoute(app, options.credentialRevokeLimit);
   authorizeRoute(app);
 }

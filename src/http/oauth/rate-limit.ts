@@ -57,7 +57,7 @@ export interface OAuthRateLimits {
   authenticate(request: FastifyRequest, run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>): Promise<AuthenticatedClient>;
 }
 
-function tooMany(count: Count, detail: string): OAuthError {
+export function tooMany(count: Count, detail: string): OAuthError {
   const seconds = Math.max(1, Math.ceil(count.ttlMs / 1000));
   return new OAuthError("temporarily_unavailable", 429, `too many requests; retry after ${seconds} seconds`, detail, seconds);
 }
