@@ -9,6 +9,7 @@ import { recordEvent } from "./events.js";
 import { createAuthorizationCode, type InstallationWithApp, recordInstallationCreated } from "./installations.js";
 import { withQuery } from "../shared/url.js";
 import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
+import { lockedApplicationScopes, remainingPending } from "./installation-permissions.js";
 
 export const AUTHORIZATION_REQUEST_LIFETIME = 600;
 
@@ -82,6 +83,9 @@ export async function acceptAuthorizationRequest(
       if (scopes.length === 0) throw invalid("scopes: at least one scope is required");
       const outside = scopesOutside(scopes, requested);
       if (outside.length > 0) throw invalid(`scopes: not requested: ${outside.join(" ")}`);
+      // The application may have lost a scope since the request was made.
+      const withdrawn = scopesOutside(scopes, (await lockedApplicationScopes(tx, request.applicationId)) ?? []);
+      if (withdrawn.length > 0) throw conflict(`scopes: no longer allowed for this application: ${withdrawn.join(" ")}`);
 
       // The one conditional write that makes the request single-use.
       const { count } = await tx.authorizationRequest.updateMany({
@@ -95,10 +99,14 @@ export async function acceptAuthorizationRequest(
         where: { applicationId: request.applicationId, activeAccount: input.account },
         include,
       });
+      // A suspended installation issues nothing until it is unsuspended: its owner decides that, not a consent page.
+      if (existing?.status === "suspended") throw conflict("the application's installation in this account is suspended");
+      const widened = existing ? [...parseScopes(existing.scopes), ...scopes] : [];
       const installation = existing
         ? await tx.installation.update({
             where: { id: existing.id },
-            data: { scopes: formatScopes([...parseScopes(existing.scopes), ...scopes]) },
+            // Scopes consented to here are granted: they are no longer pending.
+            data: { scopes: formatScopes(widened), pendingScopes: remainingPending(existing.pendingScopes, widened) },
             include,
           })
         : await tx.installation.create({

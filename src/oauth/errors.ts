@@ -37,3 +37,10 @@ export const unauthorizedClient = (description: string) => new OAuthError("unaut
 export const unsupportedGrantType = (description = "unsupported grant_type") => new OAuthError("unsupported_grant_type", 400, description);
 export const invalidScope = (description: string) => new OAuthError("invalid_scope", 400, description);
 export const serverError = () => new OAuthError("server_error", 500, "the server could not complete the request");
+
+/** invalid_grant for a code or token whose installation is not active: suspended (it may come back) or gone. */
+export const installationInactive = (installation: { installationSuspended: boolean }) =>
+  invalidGrant(installation.installationSuspended ? "the installation is suspended" : "the installation is no longer active");
+
+/** How many times a grant reads again and retries when a narrowing of the scopes raced it. */
+export const SCOPE_RACE_ATTEMPTS = 3;

@@ -50,8 +50,10 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
 
   const clientStmt = db.prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
   const codeStmt = db.prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
+  // Each consume and insert also requires the scopes it derived from to be unchanged: a
+  // narrowing of the application's scopes (src/domain/installation-permissions.ts) since the read.
   const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
-    WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ?
+    WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
   const insertTokenStmt = db.prepare<[Wire<NewToken, string>]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) VALUES (${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")})`,
@@ -59,7 +61,7 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
   const byRefreshStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
   const successorStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
   const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
-    WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ?
+    WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
   const byAccessStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
   const byRefreshOnlyStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
@@ -77,9 +79,10 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
   const useAssertionStmt = db.prepare<[string, string, string, string]>(useAssertion(["?", "?", "?", "?"]));
   const installationStmt = db.prepare<[string], InstallationRow>(`${SELECT_INSTALLATION} WHERE i."id" = ?`);
   // Only while the installation is active: the write lock orders it with an uninstall's transaction.
-  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string>]>(
+  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string> & { installationScopes: string }]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) SELECT ${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")}
-      WHERE EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = @installationId AND i."status" = 'active')`,
+      WHERE EXISTS (SELECT 1 FROM "Installation" i
+        WHERE i."id" = @installationId AND i."status" = 'active' AND i."scopes" = @installationScopes)`,
   );
 
   const pingStmt = db.prepare("SELECT 1");
@@ -109,12 +112,12 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
   const insertToken = (token: NewToken) => insertTokenStmt.run(tokenWire(token));
 
   const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
-    if (consumeStmt.run(now, codeId, now).changes !== 1) return false;
+    if (consumeStmt.run(now, codeId, now, token.scopes).changes !== 1) return false;
     insertToken(token);
     return true;
   });
-  const rotate = db.transaction((parentId: string, now: string, successor: NewToken) => {
-    if (rotateStmt.run(now, parentId, now).changes !== 1) return false;
+  const rotate = db.transaction((parentId: string, now: string, successor: NewToken, parentScopes: string) => {
+    if (rotateStmt.run(now, parentId, now, parentScopes).changes !== 1) return false;
     insertToken(successor);
     return true;
   });
@@ -148,8 +151,8 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
       const row = successorStmt.get(parentId);
       return row ? tokenRecord(row, sqlite) : null;
     },
-    rotate(parentId, now, successor) {
-      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor));
+    rotate(parentId, now, successor, parentScopes) {
+      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor, parentScopes));
     },
     async findByAccessHash(hash) {
       const row = byAccessStmt.get(hash);
@@ -175,8 +178,8 @@ export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore 
       const row = installationStmt.get(installationId);
       return row ? installationRecord(row) : null;
     },
-    issueAccessToken(token) {
-      return lock.run(() => insertAccessTokenStmt.run(tokenWire(token)).changes === 1);
+    issueAccessToken(token, installationScopes) {
+      return lock.run(() => insertAccessTokenStmt.run({ ...tokenWire(token), installationScopes }).changes === 1);
     },
     async ping() {
       pingStmt.get();
