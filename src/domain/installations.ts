@@ -142,7 +142,7 @@ export async function createInstallation(
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw conflict(`application ${input.clientId} already has an active or suspended installation in account ${input.account}`);
+      throw conflict(`application ${input.clientId} already has an active installation in account ${input.account} (or a suspended one)`);
     }
     throw error;
   }
