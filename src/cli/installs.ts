@@ -13,6 +13,7 @@ import {
   reissueCode,
   uninstall,
 } from "../domain/installations.js";
+import { suspendInstallation, unsuspendInstallation } from "../domain/installation-suspension.js";
 import { optionalString, pageOptions, pageRequest, requiredString, scopeList, scopeOptions, UsageError } from "./args.js";
 import type { CommandTable } from "./command.js";
 import { withDomain } from "./context.js";
@@ -28,6 +29,9 @@ function installationFields(installation: InstallationWithApp): Field[] {
     ["status", json.status],
     ["created_at", json.created_at],
     ["uninstalled_at", json.uninstalled_at],
+    ["suspended_at", json.suspended_at],
+    ["suspension_reason", json.suspension_reason],
+    ["pending_scopes", json.pending_scopes.join(" ")],
   ];
 }
 
@@ -76,7 +80,7 @@ export const installCommands: CommandTable = {
   },
 
   "installs list": {
-    usage: "[--client-id C (or the application's id)] [--account A] [--status active|uninstalled] [--limit N] [--cursor C]",
+    usage: "[--client-id C (or the application's id)] [--account A] [--status active|suspended|uninstalled] [--limit N] [--cursor C]",
     summary: "list installations, oldest first",
     options: { "client-id": { type: "string" }, account: { type: "string" }, status: { type: "string" }, ...pageOptions },
     async run({ values, json }) {
@@ -102,7 +106,7 @@ export const installCommands: CommandTable = {
     async run({ positionals, json }) {
       const { installation, pending } = await withDomain(async (ctx) => {
         const installation = await getInstallation(ctx, positionals[0]!);
-        return { installation, pending: installation.status === "active" ? await pendingCode(ctx, installation.id) : null };
+        return { installation, pending: installation.status !== "uninstalled" ? await pendingCode(ctx, installation.id) : null };
       });
       if (json) return printJson({ ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) });
       const codeState = pending ? pending.expiresAt : "none pending (exchanged, expired or revoked)";
@@ -132,6 +136,34 @@ export const installCommands: CommandTable = {
       if (json) printJson(shape);
       else print(record([...installationFields(issued.installation), ["code", shape.code], ["code_expires_at", shape.code_expires_at]]));
       shownOnce("code", json);
+    },
+  },
+
+  "installs suspend": {
+    usage: "<id> [--reason TEXT]",
+    summary: "suspend: no token issued or active, webhooks held, nothing deleted (undo: installs unsuspend)",
+    positionals: ["id"],
+    options: { reason: { type: "string" } },
+    async run({ positionals, values, json }) {
+      const reason = optionalString(values, "reason");
+      const { installation, changed } = await withDomain((ctx) => suspendInstallation(ctx, positionals[0]!, reason));
+      if (json) return printJson(installationJson(installation));
+      print(record(installationFields(installation)));
+      print(
+        changed ? "\nSuspended: its tokens are inactive and its webhooks held until it is unsuspended." : "\nAlready suspended: nothing changed.",
+      );
+    },
+  },
+
+  "installs unsuspend": {
+    usage: "<id>",
+    summary: "unsuspend: unexpired, unrevoked tokens work again; held webhooks are sent",
+    positionals: ["id"],
+    async run({ positionals, json }) {
+      const { installation, changed } = await withDomain((ctx) => unsuspendInstallation(ctx, positionals[0]!));
+      if (json) return printJson(installationJson(installation));
+      print(record(installationFields(installation)));
+      print(changed ? "\nUnsuspended: its tokens work again and its held webhooks are being sent." : "\nNot suspended: nothing changed.");
     },
   },
 };

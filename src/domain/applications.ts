@@ -10,6 +10,7 @@ import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken, parseList, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
+import { changeInstallationScopes, lockedApplicationScopes } from "./installation-permissions.js";
 import { WebhookAddressPolicy, type WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
@@ -244,13 +245,18 @@ export async function updateApplication(ctx: DomainContext, id: string, patch: P
   if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
   if (patch.grantTypes !== undefined) data.grantTypes = patch.grantTypes.join(" ");
   return ctx.transaction(async (tx) => {
+    // A change of scopes reaches the installations (src/domain/installation-permissions.ts):
+    // the row is locked first, so `before` is what this change replaces.
+    if (patch.scopes !== undefined && (await lockedApplicationScopes(tx, id)) === null) throw notFound("application");
     const before = await tx.application.findUnique({ where: { id } });
     if (!before) throw notFound("application");
     if (patch.grantTypes !== undefined) validateGrantTypes(ctx, patch.grantTypes, before.clientType);
     const { count } = await tx.application.updateMany({ where: { id }, data });
     if (count === 0) throw notFound("application");
     const after = await tx.application.findUniqueOrThrow({ where: { id } });
-    await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: changedFields(before, after) });
+    const permissions =
+      before.scopes === after.scopes ? {} : await changeInstallationScopes(ctx, tx, id, parseScopes(before.scopes), parseScopes(after.scopes));
+    await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: { ...changedFields(before, after), ...permissions } });
     return after;
   });
 }

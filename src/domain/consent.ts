@@ -3,7 +3,8 @@
 // out of those requested, and the installation of the application into the user's account.
 import { formatScopes, parseScopes, scopesOutside } from "../shared/scopes.js";
 import type { DomainContext } from "./context.js";
-import { invalid, isUniqueViolation } from "./errors.js";
+import { conflict, invalid, isUniqueViolation } from "./errors.js";
+import { lockedApplicationScopes, remainingPending } from "./installation-permissions.js";
 import { activeInstallation, type InstallationWithApp } from "./installations.js";
 import type { Tx } from "./ports.js";
 
@@ -23,7 +24,9 @@ export function assertAccount(account: string): void {
 
 /**
  * Inside the accept's transaction: the active installation of the application in
- * `account`, its scopes widened to what was just consented, or a new one.
+ * `account`, its scopes widened to what was just consented (no longer pending), or a
+ * new one. Refused (409) when the application lost a consented scope since the request
+ * was made, or when its installation in the account is suspended.
  */
 export async function installForConsent(
   ctx: DomainContext,
@@ -31,11 +34,17 @@ export async function installForConsent(
   input: { applicationId: string; account: string; scopes: string[] },
 ): Promise<{ installation: InstallationWithApp; created: boolean }> {
   const now = ctx.clock();
+  // Locks the application row first: a change of its scopes cannot interleave (see installation-permissions.ts).
+  const withdrawn = scopesOutside(input.scopes, (await lockedApplicationScopes(tx, input.applicationId)) ?? []);
+  if (withdrawn.length > 0) throw conflict(`scopes: no longer allowed for this application: ${withdrawn.join(" ")}`);
   const include = { application: { select: { clientId: true, redirectUris: true } } } as const;
   const existing = await tx.installation.findFirst({ where: { applicationId: input.applicationId, activeAccount: input.account }, include });
+  // A suspended installation issues nothing until it is unsuspended: its owner decides that, not a consent page.
+  if (existing?.status === "suspended") throw conflict("the application's installation in this account is suspended");
   if (existing) {
-    const scopes = formatScopes([...parseScopes(existing.scopes), ...input.scopes]);
-    return { installation: await tx.installation.update({ where: { id: existing.id }, data: { scopes }, include }), created: false };
+    const widened = [...parseScopes(existing.scopes), ...input.scopes];
+    const data = { scopes: formatScopes(widened), pendingScopes: remainingPending(existing.pendingScopes, widened) };
+    return { installation: await tx.installation.update({ where: { id: existing.id }, data, include }), created: false };
   }
   const installation = await tx.installation.create({ data: activeInstallation(now, input), include });
   return { installation, created: true };

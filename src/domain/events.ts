@@ -25,6 +25,11 @@ export const EVENT_TYPES = [
   "installation.created",
   "installation.deleted",
   "installation.code_reissued",
+  "installation.suspended",
+  "installation.unsuspended",
+  "installation.new_permissions_requested",
+  "installation.new_permissions_accepted",
+  "installation.new_permissions_rejected",
   "authorization_request.accepted",
   "authorization_request.rejected",
   "device_authorization.accepted",
@@ -47,6 +52,10 @@ export const WEBHOOK_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "installation.created",
   "installation.deleted",
   "installation.code_reissued",
+  "installation.suspended",
+  "installation.unsuspended",
+  "installation.new_permissions_requested",
+  "installation.new_permissions_accepted",
   "token.code_reused",
   "token.refresh_reused",
   "credential.leaked",
@@ -138,4 +147,29 @@ export async function recordEvent(
   const delivery = deliveryRow(ctx, event, code);
   await tx.webhookDelivery.create({ data: delivery });
   return { eventId: event.id, deliveryId: delivery.id };
+}
+
+/** Rows per createMany: far below either database's limit on a statement's parameters. */
+const BATCH = 500;
+
+/**
+ * recordEvent for many events of one change at once (a change of an application's scopes
+ * touches every installation): a few statements per table rather than several per event.
+ */
+export async function recordEvents(ctx: DomainContext, tx: Tx, inputs: readonly EventInput[]): Promise<void> {
+  const now = ctx.clock();
+  const events = inputs.map((input) => eventRow(input, ctx.actor, now));
+  const subscribed = [
+    ...new Set(events.flatMap((event) => (event.applicationId && WEBHOOK_EVENT_TYPES.has(event.type) ? [event.applicationId] : []))),
+  ];
+  const withUrl = new Set(
+    subscribed.length === 0
+      ? []
+      : (await tx.application.findMany({ where: { id: { in: subscribed }, webhookUrl: { not: null } }, select: { id: true } })).map((a) => a.id),
+  );
+  const deliveries = events
+    .filter((event) => withUrl.has(event.applicationId!) && WEBHOOK_EVENT_TYPES.has(event.type))
+    .map((event) => deliveryRow(ctx, event));
+  for (let i = 0; i < events.length; i += BATCH) await tx.event.createMany({ data: events.slice(i, i + BATCH) });
+  for (let i = 0; i < deliveries.length; i += BATCH) await tx.webhookDelivery.createMany({ data: deliveries.slice(i, i + BATCH) });
 }

@@ -8,12 +8,13 @@ import { addSeconds, type DomainContext } from "./context.js";
 import { conflict, invalid, isUniqueViolation, notFound } from "./errors.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { revokeInstallationCredentials } from "./revocation.js";
-import { formatScopes, parseList, parseScopes, scopesOutside } from "../shared/scopes.js";
+import { formatScopes, parseList, scopesOutside } from "../shared/scopes.js";
 import { withQuery } from "../shared/url.js";
 import { recordEvent } from "./events.js";
+import { lockedApplicationScopes } from "./installation-permissions.js";
 import { installationJson } from "./views.js";
 
-export const INSTALLATION_STATUSES = ["active", "uninstalled"] as const;
+export const INSTALLATION_STATUSES = ["active", "suspended", "uninstalled"] as const;
 export type InstallationStatus = (typeof INSTALLATION_STATUSES)[number];
 
 export type InstallationWithApp = Installation & { application: Pick<Application, "clientId" | "redirectUris"> };
@@ -30,7 +31,7 @@ export interface CreatedInstallation extends IssuedCode {
   redirectTo: string | null;
 }
 
-const withApp = { application: { select: { clientId: true, redirectUris: true } } } as const;
+export const withApp = { application: { select: { clientId: true, redirectUris: true } } } as const;
 
 export interface CodeOptions {
   scopes: string;
@@ -120,15 +121,17 @@ export async function createInstallation(
   if (input.account.trim() === "") throw invalid("account: must not be blank");
   const application = await ctx.db.application.findUnique({ where: { clientId: input.clientId } });
   if (!application) throw notFound("application");
-  const allowed = parseScopes(application.scopes);
-  const scopes = input.scopes ?? allowed;
-  if (scopes.length === 0) throw invalid("scopes: at least one scope is required");
-  const outside = scopesOutside(scopes, allowed);
-  if (outside.length > 0) throw invalid(`scopes: not allowed for this application: ${outside.join(" ")}`);
+  if (input.scopes?.length === 0) throw invalid("scopes: at least one scope is required");
 
   const now = ctx.clock();
   try {
     return await ctx.transaction(async (tx) => {
+      // Under the application's lock: a concurrent change of its scopes comes before or after, whole.
+      const allowed = (await lockedApplicationScopes(tx, application.id)) ?? [];
+      const scopes = input.scopes ?? allowed;
+      if (scopes.length === 0) throw invalid("scopes: at least one scope is required");
+      const outside = scopesOutside(scopes, allowed);
+      if (outside.length > 0) throw invalid(`scopes: not allowed for this application: ${outside.join(" ")}`);
       const installation = await tx.installation.create({
         data: activeInstallation(now, { applicationId: application.id, account: input.account, scopes }),
         include: withApp,
@@ -145,7 +148,7 @@ export async function createInstallation(
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw conflict(`application ${input.clientId} already has an active installation in account ${input.account}`);
+      throw conflict(`application ${input.clientId} already has an active installation in account ${input.account} (or a suspended one)`);
     }
     throw error;
   }
@@ -192,8 +195,8 @@ export async function uninstall(ctx: DomainContext, id: string): Promise<{ insta
     const existing = await tx.installation.findUnique({ where: { id }, select: { id: true } });
     if (!existing) throw notFound("installation");
     const { count } = await tx.installation.updateMany({
-      where: { id, status: "active" },
-      data: { status: "uninstalled", activeAccount: null, uninstalledAt: now },
+      where: { id, status: { in: ["active", "suspended"] } },
+      data: { status: "uninstalled", activeAccount: null, uninstalledAt: now, suspendedAt: null, suspensionReason: null, pendingScopes: null },
     });
     await revokeInstallationCredentials(tx, id, now);
     const installation = await tx.installation.findUniqueOrThrow({ where: { id }, include: withApp });
@@ -219,7 +222,7 @@ export async function reissueCode(ctx: DomainContext, id: string): Promise<Issue
   return ctx.transaction(async (tx) => {
     const installation = await tx.installation.findUnique({ where: { id }, include: withApp });
     if (!installation) throw notFound("installation");
-    if (installation.status !== "active") throw conflict("installation is uninstalled");
+    if (installation.status !== "active") throw conflict(`installation is ${installation.status}`);
     await tx.authorizationCode.updateMany({
       where: { installationId: id, consumedAt: null, revokedAt: null },
       data: { revokedAt: now },
@@ -240,15 +243,18 @@ export async function reissueCode(ctx: DomainContext, id: string): Promise<Issue
   });
 }
 
-/** An application's active installations, oldest first, a numbered page at a time (GitHub's `per_page`/`page`). */
+/**
+ * An application's installations that are not uninstalled (active or suspended, as GitHub
+ * lists them), oldest first, a numbered page at a time (GitHub's `per_page`/`page`).
+ */
 export function listActiveInstallations(
   ctx: DomainContext,
   applicationId: string,
   page: { perPage: number; page: number },
-): Promise<{ id: string; account: string; scopes: string; createdAt: Date }[]> {
+): Promise<{ id: string; account: string; scopes: string; createdAt: Date; suspendedAt: Date | null }[]> {
   return ctx.db.installation.findMany({
-    where: { applicationId, status: "active" },
-    select: { id: true, account: true, scopes: true, createdAt: true },
+    where: { applicationId, status: { in: ["active", "suspended"] } },
+    select: { id: true, account: true, scopes: true, createdAt: true, suspendedAt: true },
     orderBy: { id: "asc" },
     skip: (page.page - 1) * page.perPage,
     take: page.perPage,

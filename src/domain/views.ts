@@ -47,5 +47,8 @@ export function installationJson(installation: InstallationWithApp) {
     status: installation.status,
     created_at: installation.createdAt,
     uninstalled_at: installation.uninstalledAt,
+    suspended_at: installation.suspendedAt,
+    suspension_reason: installation.suspensionReason,
+    pending_scopes: parseScopes(installation.pendingScopes ?? ""),
   };
 }

@@ -22,6 +22,7 @@ export interface DeviceAuthorizationRecord {
   /** Set once accepted. */
   installationId: string | null;
   installationActive: boolean;
+  installationSuspended: boolean;
   account: string | null;
   grantedScopes: string | null;
 }

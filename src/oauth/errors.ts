@@ -45,3 +45,10 @@ export const serverError = () => new OAuthError("server_error", 500, "the server
 /** RFC 8628 §3.5: every one a 400, like the other token endpoint errors. */
 export const deviceError = (error: "authorization_pending" | "slow_down" | "access_denied" | "expired_token", description: string) =>
   new OAuthError(error, 400, description);
+
+/** invalid_grant for a code or token whose installation is not active: suspended (it may come back) or gone. */
+export const installationInactive = (installation: { installationSuspended: boolean }) =>
+  invalidGrant(installation.installationSuspended ? "the installation is suspended" : "the installation is no longer active");
+
+/** How many times a grant reads again and retries when a narrowing of the scopes raced it. */
+export const SCOPE_RACE_ATTEMPTS = 3;

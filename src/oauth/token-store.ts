@@ -22,6 +22,8 @@ export interface CodeRecord {
   applicationId: string;
   installationId: string;
   installationActive: boolean;
+  /** Suspended (src/domain/installation-suspension.ts): not active, but not gone either. */
+  installationSuspended: boolean;
   account: string;
   scopes: string;
   redirectUri: string | null;
@@ -36,6 +38,7 @@ export interface TokenRecord extends Omit<NewToken, "codeId" | "parentId"> {
   codeId: string | null;
   parentId: string | null;
   installationActive: boolean;
+  installationSuspended: boolean;
   rotatedAt: Date | null;
   revokedAt: Date | null;
 }
@@ -59,10 +62,11 @@ export interface NewToken {
   refreshExpiresAt: Date;
 }
 
-/** The one row introspection reads (by the access or refresh token's hash). */
+/** The one row introspection reads (by the access or refresh token's hash), with its installation's status. */
 export type IntrospectionRecord = Pick<
   TokenRecord,
   | "id"
+  | "installationActive"
   | "applicationId"
   | "clientId"
   | "installationId"
@@ -104,18 +108,22 @@ export interface TokenStore {
   findCodeByHash(codeHash: string): Promise<CodeRecord | null>;
   /**
    * Consumes the code and inserts its tokens in one transaction. The consume is one
-   * conditional write (unconsumed, unrevoked, unexpired, installation active); false
-   * when it matched nothing, i.e. another request consumed the code first.
+   * conditional write (unconsumed, unrevoked, unexpired, installation active, and the
+   * code's scopes still `token.scopes`); false when it matched nothing: another request
+   * consumed the code first, or it was revoked, the installation suspended or uninstalled,
+   * or the application's scopes narrowed meanwhile.
    */
   exchangeCode(codeId: string, now: Date, token: NewToken): Promise<boolean>;
   findTokenByRefreshHash(refreshTokenHash: string): Promise<TokenRecord | null>;
   findSuccessor(parentId: string): Promise<TokenRecord | null>;
   /**
    * Marks the parent's refresh token rotated and inserts its successor, in one
-   * transaction; false when the parent was no longer rotatable (another request
-   * rotated it, or it was revoked or expired meanwhile).
+   * transaction, only while the installation is active and the parent's scopes are
+   * still `parentScopes` (what the successor was derived from); false when the parent
+   * was no longer rotatable (another request rotated it, it was revoked or expired, the
+   * installation suspended or uninstalled, or its scopes narrowed meanwhile).
    */
-  rotate(parentId: string, now: Date, successor: NewToken): Promise<boolean>;
+  rotate(parentId: string, now: Date, successor: NewToken, parentScopes: string): Promise<boolean>;
   findByAccessHash(accessTokenHash: string): Promise<IntrospectionRecord | null>;
   findByRefreshHash(refreshTokenHash: string): Promise<IntrospectionRecord | null>;
   /**

@@ -6,6 +6,9 @@
 //   in a transaction behind the process's write lock (src/storage/write-lock.ts).
 // Recording an attempt is conditional on the lease the claim set: a process whose lease
 // ran out (and whose row another process claimed since) changes nothing.
+// A suspended installation's deliveries are held: never claimed (so no attempt is spent)
+// until it is unsuspended, except installation.suspended itself, which tells the
+// application why it is cut off; held deliveries do not hold that one back.
 import type { ClaimedDelivery, DeliveryApplication, OutboxStore } from "../webhooks/outbox-store.js";
 import type { Db, Tx } from "./client.js";
 
@@ -14,18 +17,24 @@ export interface OutboxDatabase {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
+/** The one type a suspended installation's webhooks still deliver. */
+const SUSPENDED = "installation.suspended";
+
 const PG_CLAIM = `
 UPDATE "WebhookDelivery" SET "leaseUntil" = $2::timestamp(3)
 WHERE id IN (
   SELECT d.id FROM "WebhookDelivery" d
   LEFT JOIN "Application" a ON a.id = d."applicationId"
+  LEFT JOIN "Installation" i ON i.id = d."installationId"
   WHERE d.status = 'pending'
     AND d."nextAttemptAt" <= $1::timestamp(3)
     AND (d."leaseUntil" IS NULL OR d."leaseUntil" <= $1::timestamp(3))
     AND a."webhooksPausedAt" IS NULL
+    AND (i.status IS DISTINCT FROM 'suspended' OR d.type = '${SUSPENDED}')
     AND (d."installationId" IS NULL OR NOT EXISTS (
       SELECT 1 FROM "WebhookDelivery" o
-      WHERE o."installationId" = d."installationId" AND o.status = 'pending' AND o.id < d.id))
+      WHERE o."installationId" = d."installationId" AND o.status = 'pending' AND o.id < d.id
+        AND (i.status IS DISTINCT FROM 'suspended' OR o.type = '${SUSPENDED}')))
   ORDER BY d.id
   LIMIT $3::int
   FOR UPDATE OF d SKIP LOCKED)
@@ -78,14 +87,21 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     );
   }
 
-  /** The deliveries due now: unleased, of unpaused applications, each its installation's oldest pending one. */
+  /** The installations whose deliveries are held, and the condition that leaves those out. */
+  async function notHeld(db: Tx) {
+    const suspended = (await db.installation.findMany({ where: { status: "suspended" }, select: { id: true } })).map((i) => i.id);
+    return suspended.length === 0 ? {} : { OR: [{ installationId: null }, { installationId: { notIn: suspended } }, { type: SUSPENDED }] };
+  }
+
+  /** The deliveries due now: unleased, of unpaused applications and unsuspended installations, each its installation's oldest pending one. */
   async function dueSqlite(now: Date, limit: number): Promise<string[]> {
     const paused = await prisma.application.findMany({ where: { webhooksPausedAt: { not: null } }, select: { id: true } });
+    const held = await notHeld(prisma);
     const due = await prisma.webhookDelivery.findMany({
       where: {
         status: "pending",
         nextAttemptAt: { lte: now },
-        OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }],
+        AND: [{ OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, held],
         ...(paused.length > 0 ? { applicationId: { notIn: paused.map((a) => a.id) } } : {}),
       },
       orderBy: { id: "asc" },
@@ -96,7 +112,7 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     const oldest = installations.length
       ? await prisma.webhookDelivery.groupBy({
           by: ["installationId"],
-          where: { status: "pending", installationId: { in: installations } },
+          where: { status: "pending", installationId: { in: installations }, ...held },
           _min: { id: true },
         })
       : [];
@@ -117,8 +133,10 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     const ids = await dueSqlite(now, limit);
     if (ids.length === 0) return [];
     return database.transaction(async (tx) => {
+      // Read again under the write lock: an installation suspended since holds its deliveries.
+      const held = await notHeld(tx);
       await tx.webhookDelivery.updateMany({
-        where: { id: { in: ids }, status: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] },
+        where: { id: { in: ids }, status: "pending", AND: [{ OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, held] },
         data: { leaseUntil: lease },
       });
       return load(tx, ids, lease);

@@ -76,15 +76,18 @@ const N = NEW_TOKEN_FIELDS.length;
  * Consume-and-issue as ONE statement (one round trip, atomic by itself): lock the
  * installation FOR SHARE, apply the conditional UPDATE that consumes the code or
  * rotates the parent, and insert the new token only if that UPDATE matched a row.
- * $1–$N are the token's columns (NEW_TOKEN_FIELDS), then the installation, now, and the
- * consumed row.
+ * $1–$N are the token's columns (NEW_TOKEN_FIELDS), then the installation, now, the
+ * consumed row, and the scopes the new token was derived from: the consumed row must
+ * still have them (a narrowing of the application's scopes committed meanwhile updated
+ * the row, and the UPDATE re-checks its condition on the committed version).
  */
 function consumeAndInsert(table: "Grant" | "Token" | "DeviceAuthorization", condition: string): string {
   return `WITH installation AS (
       SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' FOR SHARE
     ), consumed AS (
       UPDATE "${table}" SET "${table === "Token" ? "rotatedAt" : "consumedAt"}" = $${N + 2}::timestamp(3)
-      WHERE "id" = $${N + 3} AND ${condition} AND EXISTS (SELECT 1 FROM installation)
+      WHERE "id" = $${N + 3} AND ${condition} AND "${table === "DeviceAuthorization" ? "grantedScopes" : "scopes"}" = $${N + 4}
+        AND EXISTS (SELECT 1 FROM installation)
       RETURNING 1
     )
     INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
@@ -96,9 +99,9 @@ function consumeAndInsert(table: "Grant" | "Token" | "DeviceAuthorization", cond
 const KEYS_BY_APPLICATION = `${SELECT_KEYS} WHERE k."applicationId" = $1 ORDER BY k."id"`;
 const USE_ASSERTION = useAssertion(["$1", "$2", "$3::timestamp(3)", "$4::timestamp(3)"]);
 const INSTALLATION_BY_ID = `${SELECT_INSTALLATION} WHERE i."id" = $1`;
-/** An access token alone, only while its installation is active (locked FOR SHARE, as consumeAndInsert does). */
+/** An access token alone, only while its installation is active with the scopes read (locked FOR SHARE, as consumeAndInsert does). */
 const ISSUE_ACCESS_TOKEN = `WITH installation AS (
-      SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' FOR SHARE
+      SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' AND "scopes" = $${N + 2} FOR SHARE
     )
     INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
     SELECT ${TOKEN_PARAMS}
@@ -233,7 +236,7 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
     },
 
     async exchangeCode(codeId, now, token) {
-      const { rowCount } = await pool.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), codeId]);
+      const { rowCount } = await pool.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), codeId, token.scopes]);
       return rowCount === 1;
     },
 
@@ -247,8 +250,8 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
-    async rotate(parentId, now, successor) {
-      const { rowCount } = await pool.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId]);
+    async rotate(parentId, now, successor, parentScopes) {
+      const { rowCount } = await pool.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId, parentScopes]);
       return rowCount === 1;
     },
 
@@ -293,8 +296,8 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
       return rows[0] ? installationRecord(rows[0]) : null;
     },
 
-    async issueAccessToken(token) {
-      return (await pool.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId])).rowCount === 1;
+    async issueAccessToken(token, installationScopes) {
+      return (await pool.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId, installationScopes])).rowCount === 1;
     },
 
     async findDeviceAuthorization(deviceCodeHash) {
@@ -311,7 +314,7 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
     },
 
     async exchangeDeviceCode(id, now, token) {
-      const { rowCount } = await pool.query(EXCHANGE_DEVICE_CODE, [...tokenValues(token), token.installationId, ts(now), id]);
+      const { rowCount } = await pool.query(EXCHANGE_DEVICE_CODE, [...tokenValues(token), token.installationId, ts(now), id, token.scopes]);
       return rowCount === 1;
     },
 

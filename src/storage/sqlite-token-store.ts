@@ -68,8 +68,10 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
 
   const clientStmt = db.prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
   const codeStmt = db.prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
+  // Each consume and insert also requires the scopes it derived from to be unchanged: a
+  // narrowing of the application's scopes (src/domain/installation-permissions.ts) since the read.
   const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
-    WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ?
+    WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
   const insertTokenStmt = db.prepare<[Wire<NewToken, string>]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) VALUES (${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")})`,
@@ -77,7 +79,7 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   const byRefreshStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
   const successorStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
   const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
-    WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ?
+    WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
   const byAccessStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
   const byRefreshOnlyStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
@@ -95,9 +97,10 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   const useAssertionStmt = db.prepare<[string, string, string, string]>(useAssertion(["?", "?", "?", "?"]));
   const installationStmt = db.prepare<[string], InstallationRow>(`${SELECT_INSTALLATION} WHERE i."id" = ?`);
   // Only while the installation is active: the write lock orders it with an uninstall's transaction.
-  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string>]>(
+  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string> & { installationScopes: string }]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) SELECT ${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")}
-      WHERE EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = @installationId AND i."status" = 'active')`,
+      WHERE EXISTS (SELECT 1 FROM "Installation" i
+        WHERE i."id" = @installationId AND i."status" = 'active' AND i."scopes" = @installationScopes)`,
   );
 
   const deviceStmt = db.prepare<[string], DeviceRow<string>>(`${SELECT_DEVICE} WHERE d."deviceCodeHash" = ?`);
@@ -108,8 +111,9 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   const slowDownStmt = db.prepare<[number, string, string]>(
     `UPDATE "DeviceAuthorization" SET "interval" = "interval" + ?, "lastPolledAt" = ? WHERE "id" = ?`,
   );
+  // Only with the scopes read: a narrowing committed meanwhile changed them (the grant reads again).
   const consumeDeviceStmt = db.prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
-    WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")}
+    WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")} AND "grantedScopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "DeviceAuthorization"."installationId" AND i."status" = 'active')`);
 
   const pingStmt = db.prepare("SELECT 1");
@@ -139,17 +143,17 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   const insertToken = (token: NewToken) => insertTokenStmt.run(tokenWire(token));
 
   const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
-    if (consumeStmt.run(now, codeId, now).changes !== 1) return false;
+    if (consumeStmt.run(now, codeId, now, token.scopes).changes !== 1) return false;
     insertToken(token);
     return true;
   });
   const exchangeDevice = db.transaction((id: string, now: string, token: NewToken) => {
-    if (consumeDeviceStmt.run(now, id, now).changes !== 1) return false;
+    if (consumeDeviceStmt.run(now, id, now, token.scopes).changes !== 1) return false;
     insertToken(token);
     return true;
   });
-  const rotate = db.transaction((parentId: string, now: string, successor: NewToken) => {
-    if (rotateStmt.run(now, parentId, now).changes !== 1) return false;
+  const rotate = db.transaction((parentId: string, now: string, successor: NewToken, parentScopes: string) => {
+    if (rotateStmt.run(now, parentId, now, parentScopes).changes !== 1) return false;
     insertToken(successor);
     return true;
   });
@@ -183,8 +187,8 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
       const row = successorStmt.get(parentId);
       return row ? tokenRecord(row, sqlite) : null;
     },
-    rotate(parentId, now, successor) {
-      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor));
+    rotate(parentId, now, successor, parentScopes) {
+      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor, parentScopes));
     },
     async findByAccessHash(hash) {
       const row = byAccessStmt.get(hash);
@@ -210,8 +214,8 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
       const row = installationStmt.get(installationId);
       return row ? installationRecord(row) : null;
     },
-    issueAccessToken(token) {
-      return lock.run(() => insertAccessTokenStmt.run(tokenWire(token)).changes === 1);
+    issueAccessToken(token, installationScopes) {
+      return lock.run(() => insertAccessTokenStmt.run({ ...tokenWire(token), installationScopes }).changes === 1);
     },
     async findDeviceAuthorization(deviceCodeHash) {
       const row = deviceStmt.get(deviceCodeHash);

@@ -100,6 +100,7 @@ export function codeRecord<Time>(row: CodeRow<Time>, dialect: Dialect<Time>): Co
     applicationId: row.applicationId,
     installationId: row.installationId,
     installationActive: row.installationStatus === "active",
+    installationSuspended: row.installationStatus === "suspended",
     account: row.account,
     scopes: row.scopes,
     redirectUri: row.redirectUri,
@@ -150,6 +151,7 @@ export function tokenRecord<Time>(row: TokenRow<Time>, dialect: Dialect<Time>): 
     applicationId: row.applicationId,
     installationId: row.installationId,
     installationActive: row.installationStatus === "active",
+    installationSuspended: row.installationStatus === "suspended",
     clientId: row.clientId,
     account: row.account,
     codeId: row.codeId,
@@ -165,7 +167,8 @@ export function tokenRecord<Time>(row: TokenRow<Time>, dialect: Dialect<Time>): 
   };
 }
 
-// ---- Introspection: the one token row, no join.
+// ---- Introspection: the one token row, and its installation's status (a primary-key
+// join: a suspended installation's tokens are inactive without touching them).
 
 const INTROSPECTION_FIELDS = [
   "id",
@@ -182,13 +185,15 @@ const INTROSPECTION_FIELDS = [
   "revokedAt",
 ] as const satisfies readonly (keyof Token)[];
 
-export type IntrospectionRow<Time> = Wire<Pick<Token, (typeof INTROSPECTION_FIELDS)[number]>, Time>;
+export type IntrospectionRow<Time> = Wire<Pick<Token, (typeof INTROSPECTION_FIELDS)[number]>, Time> & Joined<Installation, typeof TOKEN_INSTALLATION>;
 
-export const SELECT_INTROSPECTION = `SELECT ${columns<Token>("t", INTROSPECTION_FIELDS, TOKEN_COLUMN_NAMES).join(", ")} FROM "Token" t`;
+export const SELECT_INTROSPECTION = `SELECT ${[...columns<Token>("t", INTROSPECTION_FIELDS, TOKEN_COLUMN_NAMES), ...joined("i", TOKEN_INSTALLATION)].join(", ")}
+    FROM "Token" t JOIN "Installation" i ON i."id" = t."installationId"`;
 
 export function introspectionRecord<Time>(row: IntrospectionRow<Time>, dialect: Dialect<Time>): IntrospectionRecord {
   return {
     id: row.id,
+    installationActive: row.installationStatus === "active",
     applicationId: row.applicationId,
     clientId: row.clientId,
     installationId: row.installationId,
@@ -234,7 +239,14 @@ export type InstallationRow = Pick<Installation, (typeof INSTALLATION_FIELDS)[nu
 export const SELECT_INSTALLATION = `SELECT ${columns<Installation>("i", INSTALLATION_FIELDS).join(", ")} FROM "Installation" i`;
 
 export function installationRecord(row: InstallationRow): InstallationRecord {
-  return { id: row.id, applicationId: row.applicationId, account: row.account, scopes: row.scopes, active: row.status === "active" };
+  return {
+    id: row.id,
+    applicationId: row.applicationId,
+    account: row.account,
+    scopes: row.scopes,
+    active: row.status === "active",
+    suspended: row.status === "suspended",
+  };
 }
 
 // ---- Device authorizations (the device code grant), with their installation's status once accepted.
@@ -272,6 +284,7 @@ export function deviceRecord<Time>(row: DeviceRow<Time>, dialect: Dialect<Time>)
     consumedAt: dateOrNull(dialect, row.consumedAt),
     installationId: row.installationId,
     installationActive: row.installationStatus === "active",
+    installationSuspended: row.installationStatus === "suspended",
     account: row.account,
     grantedScopes: row.grantedScopes,
   };

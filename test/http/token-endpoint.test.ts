@@ -308,7 +308,7 @@ t.test("refuses grant types it does not serve as unsupported_grant_type", async 
     "password",
     "implicit",
     "token",
-    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "AUTHORIZATION_CODE",
     "authorization_code ",
   ]) {

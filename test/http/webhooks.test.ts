@@ -152,6 +152,9 @@ const installationFields = (json: Record<string, unknown>) => ({
   status: json.status,
   created_at: json.created_at,
   uninstalled_at: json.uninstalled_at,
+  suspended_at: json.suspended_at,
+  suspension_reason: json.suspension_reason,
+  pending_scopes: json.pending_scopes,
 });
 
 const WHSEC = /^whsec_[A-Za-z0-9+/]{43}=$/;

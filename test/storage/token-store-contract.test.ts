@@ -99,8 +99,9 @@ function newToken(s: Seeded, name: string, extra: Partial<Omit<NewToken, "refres
   };
 }
 
-const introspected = (token: NewToken, rotatedAt: Date | null = null, revokedAt: Date | null = null) => ({
+const introspected = (token: NewToken, rotatedAt: Date | null = null, revokedAt: Date | null = null, installationActive = true) => ({
   id: token.id,
+  installationActive,
   applicationId: token.applicationId,
   clientId: token.clientId,
   installationId: token.installationId,
@@ -155,6 +156,7 @@ for (const [name, fresh] of DATABASES) {
         applicationId: s.applicationId,
         installationId: s.installationId,
         installationActive: true,
+        installationSuspended: false,
         account: "code",
         scopes: "read",
         redirectUri: "https://app.example/callback",
@@ -189,7 +191,7 @@ for (const [name, fresh] of DATABASES) {
       const token = newToken(s, "pair-1");
       t.equal(await store.exchangeCode(s.codeId, NOW, token), true);
       const found = await store.findTokenByRefreshHash(token.refreshTokenHash);
-      t.strictSame(found, { ...token, installationActive: true, rotatedAt: null, revokedAt: null });
+      t.strictSame(found, { ...token, installationActive: true, installationSuspended: false, rotatedAt: null, revokedAt: null });
       t.equal(typeof found?.generation, "number");
       t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token));
       t.strictSame(await store.findByRefreshHash(token.refreshTokenHash), introspected(token));
@@ -205,21 +207,31 @@ for (const [name, fresh] of DATABASES) {
       t.equal(await store.findSuccessor(parent.id), null, "no successor yet");
 
       const successor = newToken(s, "rotate-2", { familyId: parent.familyId, generation: 2, parentId: parent.id, codeId: null, createdAt: at(60) });
-      t.equal(await store.rotate(parent.id, at(60), successor), true);
+      t.equal(await store.rotate(parent.id, at(60), successor, "read"), true);
       t.equal(
-        await store.rotate(parent.id, at(61), newToken(s, "rotate-3", { familyId: parent.familyId, generation: 2, parentId: parent.id })),
+        await store.rotate(parent.id, at(61), newToken(s, "rotate-3", { familyId: parent.familyId, generation: 2, parentId: parent.id }), "read"),
         false,
         "a rotated token rotates no more",
       );
 
-      t.strictSame(await store.findSuccessor(parent.id), { ...successor, installationActive: true, rotatedAt: null, revokedAt: null });
+      t.strictSame(await store.findSuccessor(parent.id), {
+        ...successor,
+        installationActive: true,
+        installationSuspended: false,
+        rotatedAt: null,
+        revokedAt: null,
+      });
       t.strictSame((await store.findTokenByRefreshHash(parent.refreshTokenHash))?.rotatedAt, at(60));
       t.strictSame(await store.findByAccessHash(parent.accessTokenHash), introspected(parent, at(60)));
       t.equal(await store.findTokenByRefreshHash(sha256("refresh-rotate-3")), null);
 
       const late = newToken(s, "late-1", { codeId: null, refreshExpiresAt: at(120) });
       await db.token.create({ data: { ...late } });
-      t.equal(await store.rotate(late.id, at(120), newToken(s, "late-2", { parentId: late.id })), false, "an expired refresh token does not rotate");
+      t.equal(
+        await store.rotate(late.id, at(120), newToken(s, "late-2", { parentId: late.id }), "read"),
+        false,
+        "an expired refresh token does not rotate",
+      );
     });
 
     t.test("revokes a token, and a whole family, counting only live tokens", async (t) => {
@@ -227,7 +239,7 @@ for (const [name, fresh] of DATABASES) {
       const first = newToken(s, "family-1");
       await store.exchangeCode(s.codeId, NOW, first);
       const second = newToken(s, "family-2", { familyId: first.familyId, generation: 2, parentId: first.id, codeId: null });
-      await store.rotate(first.id, at(1), second);
+      await store.rotate(first.id, at(1), second, "read");
       const other = newToken(s, "family-other", { codeId: null });
       await db.token.create({ data: other });
 
@@ -240,7 +252,11 @@ for (const [name, fresh] of DATABASES) {
         ["refresh_reused", "refresh_reused"],
       );
       t.equal((await store.findByAccessHash(other.accessTokenHash))?.revokedAt, null, "another family is untouched");
-      t.equal(await store.rotate(second.id, at(4), newToken(s, "family-3", { parentId: second.id })), false, "a revoked token does not rotate");
+      t.equal(
+        await store.rotate(second.id, at(4), newToken(s, "family-3", { parentId: second.id }), "read"),
+        false,
+        "a revoked token does not rotate",
+      );
 
       t.equal(await store.revokeToken(other.id, at(5), "revoked"), true);
       t.equal(await store.revokeToken(other.id, at(6), "revoked"), false, "revoked once");
@@ -257,7 +273,7 @@ for (const [name, fresh] of DATABASES) {
       t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.installationActive, false);
       t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "gone-2")), false, "the code is not exchanged");
       t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "nor consumed");
-      t.equal(await store.rotate(token.id, NOW, newToken(s, "gone-3", { parentId: token.id })), false, "the token does not rotate");
+      t.equal(await store.rotate(token.id, NOW, newToken(s, "gone-3", { parentId: token.id }), "read"), false, "the token does not rotate");
       t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-2")), null);
       t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-3")), null);
     });
@@ -288,6 +304,7 @@ for (const [name, fresh] of DATABASES) {
         consumedAt: null,
         installationId: null,
         installationActive: false,
+        installationSuspended: false,
         account: null,
         grantedScopes: null,
       };
@@ -325,6 +342,7 @@ for (const [name, fresh] of DATABASES) {
       t.strictSame(await store.findTokenByRefreshHash(token.refreshTokenHash), {
         ...token,
         installationActive: true,
+        installationSuspended: false,
         rotatedAt: null,
         revokedAt: null,
       });
@@ -353,6 +371,55 @@ for (const [name, fresh] of DATABASES) {
       t.equal((await store.findDeviceAuthorization(sha256("device-code-gone")))?.installationActive, false);
       t.equal(await store.exchangeDeviceCode(goneId, at(1), newToken(gone, "device-gone-1", { codeId: null, familyId: goneId })), false);
       t.equal((await store.findDeviceAuthorization(sha256("device-code-gone")))?.consumedAt, null, "nor consumed");
+    });
+
+    t.test(
+      "a suspended installation: reported, nothing exchanged, rotated or issued, its tokens introspect as such; all back on unsuspend",
+      async (t) => {
+        const s = await seed(db, "paused");
+        const token = newToken(s, "paused-1", { codeId: null });
+        await db.token.create({ data: token });
+        const setStatus = (status: string) => db.installation.update({ where: { id: s.installationId }, data: { status } });
+        await setStatus("suspended");
+
+        t.match(await store.findCodeByHash(s.codeHash), { installationActive: false, installationSuspended: true });
+        t.match(await store.findTokenByRefreshHash(token.refreshTokenHash), { installationActive: false, installationSuspended: true });
+        t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token, null, null, false), "introspection sees the status");
+        t.strictSame(await store.findByRefreshHash(token.refreshTokenHash), introspected(token, null, null, false));
+        t.match(await store.findInstallation(s.installationId), { active: false, suspended: true });
+
+        t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "paused-2")), false, "the code is not exchanged");
+        t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "nor consumed");
+        t.equal(await store.rotate(token.id, NOW, newToken(s, "paused-3", { parentId: token.id }), "read"), false, "the token does not rotate");
+        t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.rotatedAt, null, "nor is it marked rotated");
+        const minted = newToken(s, "paused-4", { codeId: null });
+        t.equal(await store.issueAccessToken({ ...minted, refreshTokenHash: null }, "read write"), false, "no installation token is issued");
+        for (const name of ["paused-2", "paused-3"]) t.equal(await store.findTokenByRefreshHash(sha256(`refresh-${name}`)), null);
+        t.equal(await store.findByAccessHash(minted.accessTokenHash), null);
+
+        await setStatus("active");
+        t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token), "unsuspended: the same token is active again");
+        t.equal(await store.rotate(token.id, NOW, newToken(s, "paused-3", { parentId: token.id }), "read"), true, "and rotates");
+        t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "paused-2")), true, "the code is exchanged");
+        t.equal(await store.issueAccessToken({ ...minted, refreshTokenHash: null }, "read write"), true);
+      },
+    );
+
+    t.test("issues nothing from a code, token or installation whose scopes changed since they were read", async (t) => {
+      const s = await seed(db, "narrowed"); // the code grants "read", the installation "read write"
+      t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "narrowed-1", { scopes: "read write" })), false, "code read as read write");
+      t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "not consumed");
+      const token = newToken(s, "narrowed-2", { codeId: null });
+      await db.token.create({ data: token });
+      t.equal(await store.rotate(token.id, NOW, newToken(s, "narrowed-3", { parentId: token.id }), "read write"), false, "parent read as read write");
+      t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.rotatedAt, null, "not rotated");
+      const minted = { ...newToken(s, "narrowed-4", { codeId: null }), refreshTokenHash: null };
+      t.equal(await store.issueAccessToken(minted, "read"), false, "installation read as read");
+      t.equal(await store.findByAccessHash(minted.accessTokenHash), null);
+
+      t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "narrowed-1")), true, "with what they have, each goes through");
+      t.equal(await store.rotate(token.id, NOW, newToken(s, "narrowed-3", { parentId: token.id }), "read"), true);
+      t.equal(await store.issueAccessToken(minted, "read write"), true);
     });
   });
 }

@@ -3,6 +3,8 @@ import { createInstallation, getInstallation, listInstallations, pendingCode, re
 import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
 import { installationJson } from "../../domain/views.js";
+import { suspendInstallation, unsuspendInstallation } from "../../domain/installation-suspension.js";
+import { answerPermissionRequest } from "../../domain/installation-permissions.js";
 
 const tags = ["installations"];
 const security = s.adminSecurity;
@@ -92,7 +94,7 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
     },
     async (request) => {
       const installation = await getInstallation(asAdmin(request), request.params.id);
-      const pending = installation.status === "active" ? await pendingCode(asAdmin(request), installation.id) : null;
+      const pending = installation.status !== "uninstalled" ? await pendingCode(asAdmin(request), installation.id) : null;
       return { ...installationJson(installation), ...(pending ? { code_expires_at: pending.expiresAt } : {}) };
     },
   );
@@ -148,4 +150,88 @@ export async function installationRoutes(instance: FastifyInstance): Promise<voi
       return reply.code(204).send(null);
     },
   );
+
+  const installationResponse = (text: string) => ({
+    200: { ...s.installation, "x-response-description": text },
+    ...s.adminErrors(400, 401, 404, 409, 415, 503),
+  });
+
+  app.post(
+    "/installations/:id/suspend",
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "suspendInstallation",
+        summary: "Suspend an installation: the application is cut off from the account, nothing is deleted.",
+        description:
+          'While suspended, no token is issued or refreshed for the installation (`invalid_grant`, "the installation ' +
+          'is suspended"; 403 on the GitHub-compatible endpoint), its codes cannot be exchanged, every token of it ' +
+          "introspects `active: false`, and its webhooks are held (kept pending, not attempted) except " +
+          "`installation.suspended` itself. Nothing is revoked: `…/unsuspend` restores it. Suspending a suspended " +
+          "installation changes nothing; an uninstalled one is a 409.",
+        params: s.idParams,
+        body: s.suspendBody,
+        response: installationResponse("The suspended installation."),
+      },
+    },
+    async (request) => {
+      const { installation, changed } = await suspendInstallation(asAdmin(request), request.params.id, request.body?.reason);
+      if (changed) request.log.info({ installationId: installation.id }, "installation suspended");
+      return installationJson(installation);
+    },
+  );
+
+  app.post(
+    "/installations/:id/unsuspend",
+    {
+      schema: {
+        tags,
+        security,
+        operationId: "unsuspendInstallation",
+        summary: "Unsuspend an installation: its unexpired, unrevoked tokens and codes work again; held webhooks are sent.",
+        description:
+          "The held webhooks are sent in order, their give-up age counting from now, followed by " +
+          "`installation.unsuspended`. Unsuspending an active installation changes nothing; an uninstalled one is a 409.",
+        params: s.idParams,
+        response: installationResponse("The installation, active again."),
+      },
+    },
+    async (request) => {
+      const { installation, changed } = await unsuspendInstallation(asAdmin(request), request.params.id);
+      if (changed) request.log.info({ installationId: installation.id }, "installation unsuspended");
+      return installationJson(installation);
+    },
+  );
+
+  for (const answer of ["accept", "reject"] as const) {
+    app.post(
+      `/installations/:id/permissions/${answer}`,
+      {
+        schema: {
+          tags,
+          security,
+          operationId: `${answer}InstallationPermissions`,
+          summary:
+            answer === "accept"
+              ? "Grant the installation the scopes its application added (its pending_scopes)."
+              : "Decline the scopes the application added; the installation keeps the ones it has.",
+          description:
+            "When `PATCH /admin/v1/applications/{id}` adds scopes, each installation keeps its own and lists the new ones " +
+            "in `pending_scopes` (with an `installation.new_permissions_requested` webhook). " +
+            (answer === "accept"
+              ? "Accepting adds them to `scopes` (an `installation.new_permissions_accepted` webhook): new tokens may carry them. "
+              : "Rejecting empties `pending_scopes` (an `installation.new_permissions_rejected` event, no webhook). ") +
+            "409 when nothing is pending or the installation is uninstalled.",
+          params: s.idParams,
+          response: installationResponse(answer === "accept" ? "The installation with its new scopes." : "The installation, nothing pending."),
+        },
+      },
+      async (request) => {
+        const installation = await answerPermissionRequest(asAdmin(request), request.params.id, answer === "accept");
+        request.log.info({ installationId: installation.id }, `installation permission request ${answer}ed`);
+        return installationJson(installation);
+      },
+    );
+  }
 }

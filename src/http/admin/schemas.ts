@@ -5,6 +5,8 @@
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import { KEY_ALGORITHMS, MAX_KEYS_PER_APPLICATION } from "../../domain/application-keys.js";
 import { EVENT_TYPES } from "../../domain/events.js";
+import { INSTALLATION_STATUSES } from "../../domain/installations.js";
+import { MAX_SUSPENSION_REASON } from "../../domain/installation-suspension.js";
 
 export const errorSchema = {
   type: "object",
@@ -312,9 +314,20 @@ const installationProperties = {
   client_id: { type: "string" },
   account: { type: "string" },
   scopes: stringArray,
-  status: { type: "string", enum: ["active", "uninstalled"] },
+  status: {
+    type: "string",
+    enum: INSTALLATION_STATUSES,
+    description: "`suspended`: nothing is issued to it, its tokens are inactive and its webhooks held until it is unsuspended.",
+  },
   created_at: timestamp,
   uninstalled_at: nullableTimestamp,
+  suspended_at: nullableTimestamp,
+  suspension_reason: { type: ["string", "null"], description: "The reason given when it was suspended." },
+  pending_scopes: {
+    ...stringArray,
+    description:
+      "Scopes the application added since, awaiting `POST /admin/v1/installations/{id}/permissions/accept` or `…/reject`; empty when none.",
+  },
 } as const;
 
 export const installation = {
@@ -357,8 +370,17 @@ export const installationQuery = {
     ...pageQuery,
     client_id: { ...identifier, description: "Only installations of this application." },
     account: { type: "string", minLength: 1, maxLength: 200, description: "Only installations in this account." },
-    status: { type: "string", enum: ["active", "uninstalled"], description: "Only installations with this status." },
+    status: { type: "string", enum: INSTALLATION_STATUSES, description: "Only installations with this status." },
   },
+} as const;
+
+export const suspendBody = {
+  type: ["object", "null"],
+  additionalProperties: false,
+  properties: {
+    reason: { type: "string", maxLength: MAX_SUSPENSION_REASON, description: "Why, for the audit log and the `installation.suspended` webhook." },
+  },
+  examples: [{}, { reason: "billing overdue" }],
 } as const;
 
 export const deleteSecretQuery = {
@@ -439,7 +461,7 @@ const ADMIN_ERRORS = {
     "x-response-description":
       "The operation conflicts with the current state (`code` is `conflict`): a second active installation of " +
       "one application in one account, a third active secret, a secret for a public client, a code for an " +
-      "uninstalled installation, an authorization request answered twice or after it expired, deleting the last " +
+      "uninstalled or suspended installation, suspending an uninstalled one, answering a permission request that is not pending, an authorization request answered twice or after it expired, deleting the last " +
       "working client secret without `force=true`, a key the application already has or more than " +
       `${MAX_KEYS_PER_APPLICATION} keys.`,
   },

@@ -228,7 +228,8 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
         tags,
         security,
         operationId: "githubListInstallations",
-        summary: "List the app's active installations with an app JWT (GitHub-compatible).",
+        summary: "List the app's installations with an app JWT (GitHub-compatible).",
+        description: "Active and suspended installations (`suspended_at` is set on the latter, as GitHub's is); not uninstalled ones.",
         querystring: {
           type: "object",
           properties: {
@@ -247,8 +248,9 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
                 account: { type: "string" },
                 scopes: { type: "array", items: { type: "string" } },
                 created_at: { type: "string", format: "date-time" },
+                suspended_at: { type: ["string", "null"], format: "date-time" },
               },
-              required: ["id", "account", "scopes", "created_at"],
+              required: ["id", "account", "scopes", "created_at", "suspended_at"],
             },
           },
           ...errorResponses(401, 422, 429, 503),
@@ -271,6 +273,7 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
         account: installation.account,
         scopes: parseScopes(installation.scopes),
         created_at: installation.createdAt.toISOString(),
+        suspended_at: installation.suspendedAt?.toISOString() ?? null,
       }));
     },
   );

@@ -61,7 +61,7 @@ export function introspectionRoute(
           "Two kinds of caller: a resource server of the platform, with `Authorization: Bearer <APPGRANT_ADMIN_TOKEN>`, " +
           "which may introspect any token; or an application, client-authenticated like the token endpoint, which sees " +
           'only its own tokens (any other token is `{"active": false}`). A token is active while it is unexpired, ' +
-          "unrevoked and not rotated. Same body rules as the token endpoint.",
+          "unrevoked and not rotated, and its installation is active (not suspended). Same body rules as the token endpoint.",
         security: [{ adminToken: [] }, ...clientSecurity],
         body: formOrJson(tokenLookupRequest),
         response: {
@@ -90,6 +90,8 @@ export function introspectionRoute(
       // A rotated pair's access token stops working at once; its refresh token is
       // only replayable within the grace period, which is not "active" either.
       if (record.revokedAt !== null || record.rotatedAt !== null || expiresAt <= now) return inactive();
+      // A suspended installation's tokens are inactive until it is unsuspended (nothing is revoked).
+      if (!record.installationActive) return inactive();
       app.metrics.introspection(true);
       return {
         active: true,

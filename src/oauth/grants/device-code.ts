@@ -7,7 +7,7 @@
 // exactly once; later polls get invalid_grant.
 import { isWellFormed, sha256 } from "../../crypto/tokens.js";
 import { DEVICE_CODE_GRANT, type DeviceAuthorizationRecord, type DeviceCodeStore } from "../device-authorization.js";
-import { deviceError, invalidGrant } from "../errors.js";
+import { deviceError, installationInactive, invalidGrant, SCOPE_RACE_ATTEMPTS } from "../errors.js";
 import type { GrantContext, GrantType } from "../grant-type.js";
 import { randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
 import type { TokenStore } from "../token-store.js";
@@ -41,34 +41,40 @@ export const deviceCode: GrantType<TokenStore & DeviceCodeStore> = {
   async handle(ctx) {
     const code = ctx.params.get("device_code")!;
     if (!isWellFormed("deviceCode", code)) throw invalidGrant(INVALID, "malformed device code");
-    const record = await ctx.store.findDeviceAuthorization(sha256(code));
+    const hash = sha256(code);
+    let record = await ctx.store.findDeviceAuthorization(hash);
     // A device code of another client is reported exactly like an unknown one.
     if (!record || record.applicationId !== ctx.client.id)
       throw invalidGrant(INVALID, record ? "device code of another client" : "unknown device code");
-    if (record.consumedAt !== null) throw invalidGrant("device code has already been used");
-    if (record.status === "rejected") throw deviceError("access_denied", "the user or platform denied the request");
-    if (record.expiresAt <= ctx.now) throw deviceError("expired_token", "the device code has expired; start a new device authorization");
-    if (record.status !== "accepted") return pending(ctx, record);
-    if (!record.installationActive) throw invalidGrant("the installation is no longer active");
+    for (let attempt = 1; ; attempt++) {
+      if (record.consumedAt !== null) throw invalidGrant("device code has already been used");
+      if (record.status === "rejected") throw deviceError("access_denied", "the user or platform denied the request");
+      if (record.expiresAt <= ctx.now) throw deviceError("expired_token", "the device code has expired; start a new device authorization");
+      if (record.status !== "accepted") return pending(ctx, record);
+      if (!record.installationActive) throw installationInactive(record);
 
-    const pair = randomPair();
-    const row = tokenRow(ctx, pair, {
-      applicationId: record.applicationId,
-      installationId: record.installationId!,
-      clientId: ctx.client.clientId,
-      account: record.account!,
-      codeId: null,
-      familyId: record.id,
-      generation: 1,
-      parentId: null,
-      scopes: record.grantedScopes!,
-    });
-    if (!(await ctx.store.exchangeDeviceCode(record.id, ctx.now, row))) {
-      // Another poll consumed it between our read and our write (or it expired, or the
-      // installation went): whichever, this poll gets nothing.
-      throw invalidGrant("device code has already been used");
+      const pair = randomPair();
+      const row = tokenRow(ctx, pair, {
+        applicationId: record.applicationId,
+        installationId: record.installationId!,
+        clientId: ctx.client.clientId,
+        account: record.account!,
+        codeId: null,
+        familyId: record.id,
+        generation: 1,
+        parentId: null,
+        scopes: record.grantedScopes!,
+      });
+      if (await ctx.store.exchangeDeviceCode(record.id, ctx.now, row)) {
+        ctx.log.info({ deviceAuthorizationId: record.id, installationId: record.installationId, tokenId: row.id }, "device code exchanged");
+        return tokenResponse(pair, row, ctx.now);
+      }
+      // Another poll consumed it between our read and our write, it expired, the
+      // installation was suspended or went, or the application's scopes were narrowed
+      // (then it is tried again with the narrowed scopes): read again to tell which.
+      const current = await ctx.store.findDeviceAuthorization(hash);
+      if (!current || attempt >= SCOPE_RACE_ATTEMPTS) throw invalidGrant("device code has already been used");
+      record = current;
     }
-    ctx.log.info({ deviceAuthorizationId: record.id, installationId: record.installationId, tokenId: row.id }, "device code exchanged");
-    return tokenResponse(pair, row, ctx.now);
   },
 };

@@ -2,7 +2,7 @@
 // §4.14.2) and idempotent retry within a grace period.
 import { isWellFormed, safeEqual, sha256 } from "../../crypto/tokens.js";
 import { formatScopes, parseScopes, scopesOutside } from "../../shared/scopes.js";
-import { invalidGrant, invalidScope } from "../errors.js";
+import { installationInactive, invalidGrant, invalidScope, SCOPE_RACE_ATTEMPTS } from "../errors.js";
 import type { GrantContext, GrantType, TokenResponse } from "../grant-type.js";
 import { tokenResponse, tokenRow } from "../issue-token-pair.js";
 import { successorCandidates, successorTokens } from "../successor.js";
@@ -64,34 +64,42 @@ export const refreshToken: GrantType = {
   async handle(ctx) {
     const presented = ctx.params.get("refresh_token")!;
     if (!isWellFormed("refreshToken", presented)) throw invalidGrant(INVALID, "malformed refresh token");
-    let token = await ctx.store.findTokenByRefreshHash(sha256(presented));
+    const hash = sha256(presented);
+    let token = await ctx.store.findTokenByRefreshHash(hash);
     if (!token || token.applicationId !== ctx.client.id) throw invalidGrant(INVALID, token ? "token of another client" : "unknown refresh token");
-    if (token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
-    if (!token.installationActive) throw invalidGrant("the installation is no longer active");
-    if (token.rotatedAt !== null) return replayOrRevoke(ctx, token, presented);
-    if (token.refreshExpiresAt <= ctx.now) throw invalidGrant("refresh token has expired");
+    for (let attempt = 1; ; attempt++) {
+      if (token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
+      if (!token.installationActive) throw installationInactive(token);
+      if (token.rotatedAt !== null) return replayOrRevoke(ctx, token, presented);
+      if (token.refreshExpiresAt <= ctx.now) throw invalidGrant("refresh token has expired");
 
-    const scopes = requestedScopes(ctx, token);
-    const pair = successorTokens(ctx.secretKey.current, presented);
-    const row = tokenRow(ctx, pair, {
-      applicationId: token.applicationId,
-      installationId: token.installationId,
-      clientId: token.clientId,
-      account: token.account,
-      codeId: token.codeId,
-      familyId: token.familyId,
-      generation: token.generation + 1,
-      parentId: token.id,
-      scopes,
-    });
-    if (await ctx.store.rotate(token.id, ctx.now, row)) {
-      ctx.log.info({ tokenId: token.id, successorId: row.id, familyId: token.familyId }, "refresh token rotated");
-      return tokenResponse(pair, row, ctx.now);
+      const scopes = requestedScopes(ctx, token);
+      const pair = successorTokens(ctx.secretKey.current, presented);
+      const row = tokenRow(ctx, pair, {
+        applicationId: token.applicationId,
+        installationId: token.installationId,
+        clientId: token.clientId,
+        account: token.account,
+        codeId: token.codeId,
+        familyId: token.familyId,
+        generation: token.generation + 1,
+        parentId: token.id,
+        scopes,
+      });
+      if (await ctx.store.rotate(token.id, ctx.now, row, token.scopes)) {
+        ctx.log.info({ tokenId: token.id, successorId: row.id, familyId: token.familyId }, "refresh token rotated");
+        return tokenResponse(pair, row, ctx.now);
+      }
+      // Lost a race: another request rotated it, or it was revoked, its installation
+      // suspended or uninstalled, or its scopes narrowed, between our read and our write.
+      // Read again: the checks above say which (a narrowed token is tried again, with the
+      // requested scope checked against what it has now).
+      const current = await ctx.store.findTokenByRefreshHash(hash);
+      if (!current || current.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
+      if (current.rotatedAt === null && current.installationActive && current.refreshExpiresAt > ctx.now && attempt >= SCOPE_RACE_ATTEMPTS) {
+        throw invalidGrant("the token's scopes changed during the refresh; retry");
+      }
+      token = current;
     }
-    // Lost a race: another request rotated (or revoked) it between our read and write.
-    token = await ctx.store.findTokenByRefreshHash(sha256(presented));
-    if (!token || token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
-    if (token.rotatedAt === null) throw invalidGrant("refresh token has expired");
-    return replayOrRevoke(ctx, token, presented);
   },
 };
