@@ -294,3 +294,29 @@ t.test("user-code guessing is limited per address; the right code still works fr
   test.clock.advance(60);
   t.equal((await lookup(started.user_code)).statusCode, 200, "the next window lets the address in again");
 });
+
+t.test("the installation lifecycle: suspended, nothing is issued (then it is, once unsuspended); narrowed, the pair is too", async (t) => {
+  const test = await deviceTestApp(t);
+  const client = await deviceClient(test);
+  const suspended = await start(test, client);
+  const accepted = await test.admin("POST", `/admin/v1/device-authorizations/${suspended.user_code}/accept`, { account: "acme" });
+  const installationId = accepted.json().installation_id as string;
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installationId}/suspend`, {})).statusCode, 200);
+  const refused = await poll(test, client, suspended.device_code);
+  expectError(t, test, refused, "invalid_grant", 400);
+  t.match(refused.json().error_description, /suspended/);
+  t.equal(await test.app.domain.db.token.count(), 0, "nothing issued while suspended");
+  const another = await start(test, client);
+  const onSuspended = await test.admin("POST", `/admin/v1/device-authorizations/${another.user_code}/accept`, { account: "acme" });
+  t.equal(onSuspended.statusCode, 409, "a suspended installation is not resumed by a consent");
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installationId}/unsuspend`, {})).statusCode, 200);
+  expectTokens(t, await poll(test, client, suspended.device_code), { scope: "read write" });
+
+  // Accepted with read write, then the application loses write before the device polls.
+  const narrowed = await start(test, client);
+  t.equal((await test.admin("POST", `/admin/v1/device-authorizations/${narrowed.user_code}/accept`, { account: "acme" })).statusCode, 200);
+  t.equal((await test.admin("PATCH", `/admin/v1/applications/${client.id}`, { scopes: ["read"] })).statusCode, 200);
+  expectTokens(t, await poll(test, client, narrowed.device_code), { scope: "read" });
+  await start(test, client);
+  t.equal((await deviceRow(test)).scopes, "read", "a new request asks for what the application has");
+});
