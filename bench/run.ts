@@ -4,10 +4,12 @@
 // same size. Prints the median of RUNS runs of DURATION seconds for each target.
 //
 //   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 10)
+//   BENCH_PORT (default 3917): where the servers listen.
 //   BENCH_DATABASE_URL=postgresql://… also measures PostgreSQL, with one and with two
 //   server processes (a fresh schema, dropped afterwards).
 //   BENCH_GROUPS (default sqlite,postgres,metrics): which measurements after the ceiling;
-//   metrics is the cost of Prometheus metrics (APPGRANT_METRICS_PORT set vs unset, ABA).
+//   metrics is the cost of Prometheus metrics (APPGRANT_METRICS_PORT set vs unset, ABA);
+//   tracing (not in the default) the cost of OpenTelemetry tracing, exporting to a local sink.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
@@ -23,6 +25,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = 3;
+/** The first server's port (BENCH_PORT, default 3917); a second process takes the next, the trace sink PORT + 70. */
+const PORT = Number(process.env.BENCH_PORT ?? 3917);
 const GROUPS = new Set((process.env.BENCH_GROUPS ?? "sqlite,postgres,metrics").split(",").map((group) => group.trim()));
 /** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
@@ -142,14 +146,48 @@ async function measureAppgrant(label: string, dir: string, databaseUrl: string, 
  * drift of the machine shows as a difference between the two "off" figures).
  */
 async function measureMetricsCost(dir: string, databaseUrl: string, seed: Seed): Promise<Summary[]> {
+  return measureCost("metrics", { APPGRANT_METRICS_PORT: "0" }, dir, databaseUrl, seed);
+}
+
+/** A stand-in OTLP collector: answers every POST with 200, counts them, reports the count when stopped. */
+const SINK = `
+let exports = 0;
+const server = require("node:http").createServer((req, res) => {
+  req.resume();
+  req.on("end", () => { exports++; res.writeHead(200, { "content-type": "application/json" }).end("{}"); });
+});
+server.listen(Number(process.argv[1]), "127.0.0.1", () => console.log("listening"));
+process.on("SIGTERM", () => { console.error("bench: the trace sink received " + exports + " exports"); process.exit(0); });
+`;
+
+/**
+ * The cost of OpenTelemetry tracing on the same paths: off, on (every span exported over
+ * OTLP/HTTP to a sink in a process of its own, answering 200), off again. The load
+ * generator runs synchronously here, so the sink cannot live in this process.
+ */
+async function measureTracingCost(dir: string, databaseUrl: string, seed: Seed): Promise<Summary[]> {
+  const port = PORT + 70;
+  const sink = spawn(process.execPath, ["-e", SINK, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    sink.stdout!.once("data", () => resolve());
+    sink.once("exit", (code) => reject(new Error(`the trace sink exited with ${code}`)));
+  });
+  try {
+    return await measureCost("tracing", { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, dir, databaseUrl, seed);
+  } finally {
+    await stop([sink]);
+  }
+}
+
+/** `feature` off, on (`on`'s environment), and off again (ABA: a drift of the machine shows as a difference between the two "off" figures). */
+async function measureCost(feature: string, on: Record<string, string>, dir: string, databaseUrl: string, seed: Seed): Promise<Summary[]> {
   const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
   const third = Math.floor(seed.refreshTokens.length / 3);
   const round = (label: string, env: Record<string, string>, i: number) =>
     withServers(databaseUrl, 1, env, async (ports) => [
-      measure(`refresh_token, metrics ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * third, (i + 1) * third), basic),
-      measure(`introspection, metrics ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
+      measure(`refresh_token, ${feature} ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * third, (i + 1) * third), basic),
+      measure(`introspection, ${feature} ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
     ]);
-  const on = { APPGRANT_METRICS_PORT: "0" };
   return [...(await round("off", {}, 0)), ...(await round("on", on, 1)), ...(await round("off again", {}, 2))];
 }
 
@@ -170,7 +208,7 @@ async function withServers<T>(
     APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
     ...extraEnv,
   };
-  const ports = Array.from({ length: processes }, (_, i) => 3917 + i);
+  const ports = Array.from({ length: processes }, (_, i) => PORT + i);
   const servers: ChildProcess[] = [];
   try {
     for (const [i, port] of ports.entries()) servers.push(await startServer(port, processes > 1 ? i : 1, [join(root, "dist/main/server.js")], env));
@@ -227,10 +265,10 @@ async function main(): Promise<void> {
   const perKind = MAX_RATE * (DURATION * RUNS + WARMUP);
   process.stderr.write(`bench: ${RUNS} runs x ${DURATION}s, ${CONNECTIONS} connections, taskset ${hasTaskset ? "on" : "unavailable"}\n`);
   try {
-    const bare = await startServer(3917, 1, ["--import", "tsx", join(root, "bench/bare-server.ts")], {});
+    const bare = await startServer(PORT, 1, ["--import", "tsx", join(root, "bench/bare-server.ts")], {});
     try {
       const fake = Array.from({ length: 10_000 }, (_, i) => `agc_${String(i).padStart(49, "0")}`);
-      summaries.push(measure("bare Fastify (ceiling)", dir, [3917], "bare", fake, "Basic eDp5"));
+      summaries.push(measure("bare Fastify (ceiling)", dir, [PORT], "bare", fake, "Basic eDp5"));
     } finally {
       await stop([bare]);
     }
@@ -249,6 +287,14 @@ async function main(): Promise<void> {
       const pairs = 3 * MAX_RATE * (DURATION * RUNS + WARMUP);
       process.stderr.write(`bench: seeding SQLite with ${pairs} token pairs for the cost of metrics…\n`);
       summaries.push(...(await measureMetricsCost(dir, sqlite, await seedSqlite(sqlite.slice(5), 0, pairs))));
+    }
+
+    if (GROUPS.has("tracing")) {
+      const sqlite = `file:${join(dir, "tracing.db")}`;
+      await migrateDatabase(parseDatabaseUrl(sqlite));
+      const pairs = 3 * MAX_RATE * (DURATION * RUNS + WARMUP);
+      process.stderr.write(`bench: seeding SQLite with ${pairs} token pairs for the cost of tracing…\n`);
+      summaries.push(...(await measureTracingCost(dir, sqlite, await seedSqlite(sqlite.slice(5), 0, pairs))));
     }
 
     const postgres = process.env.BENCH_DATABASE_URL;

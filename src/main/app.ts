@@ -3,6 +3,10 @@
 import type { Server } from "node:http";
 import { metricsServer, prometheusMetrics } from "./metrics.js";
 import { type Metrics, NO_METRICS } from "../shared/metrics.js";
+import { NO_TRACING, type Tracing } from "../shared/tracing.js";
+import { openTelemetryTracing } from "./tracing.js";
+import { traceRequests } from "../http/tracing.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { buildInfo } from "../shared/version.js";
 import { echoRequestId, requestId } from "../http/request-id.js";
 import { createHmac } from "node:crypto";
@@ -48,6 +52,8 @@ declare module "fastify" {
     metrics: Metrics;
     /** The management listener's port once listening (APPGRANT_METRICS_PORT; 0 picks one), else undefined. */
     metricsPort: number | undefined;
+    /** What the server traces (src/shared/tracing.ts); NO_TRACING unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+    tracing: Tracing;
   }
 }
 
@@ -66,6 +72,8 @@ export interface AppOptions {
   webhooks?: WebhookSettings;
   /** Overrides config.secretKeys and the key file (tests). */
   secretKey?: ServerKeys;
+  /** Where spans go instead of the OTLP collector, when config.tracing is set (tests: an InMemorySpanExporter). */
+  traceExporter?: SpanExporter;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -87,6 +95,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
   echoRequestId(app);
+  // Loaded only when on (a dynamic import): off, nothing of OpenTelemetry is imported.
+  const otel = config.tracing ? await openTelemetryTracing(config.tracing, config.commit, options.traceExporter) : undefined;
+  const tracing: Tracing = otel ?? NO_TRACING;
+  app.decorate("tracing", tracing);
+  traceRequests(app, tracing);
   const prometheus = config.metricsPort !== undefined ? prometheusMetrics({ commit: config.commit, perClient: config.metricsPerClient }) : undefined;
   const metrics: Metrics = prometheus ?? NO_METRICS;
   app.decorate("metrics", metrics);
@@ -96,7 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   drainHooks(app);
   rootErrorHandling(app);
-  const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log)));
+  const database = options.database ?? (await openDatabase(config.database, config.db, new DependencyStatus("database", app.log), tracing));
   app.decorate("dependencies", { database: database.status });
   prometheus?.watch("database", database.status);
   prometheus?.watchDatabase(config.database.kind, () => database.stats());
@@ -118,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     dbTimeoutMs: config.db.queryTimeoutMs + config.db.connectTimeoutMs,
     pause: (applicationId, streak) => pauseWebhooks(app.domain, applicationId, streak),
     metrics,
+    tracing,
     ...options.webhooks,
   });
   // A domain write may have recorded a delivery: the worker looks at once instead of at its next poll.
@@ -166,6 +180,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await webhooks.close();
     await redis?.close();
     if (!options.database) await database.close();
+    // Last: the spans of the attempts and requests that just ended are exported too.
+    await otel?.shutdown(config.shutdownGrace * 1000);
   });
 
   // Before the routes: it collects them, with their schemas, as they are added.

@@ -8,6 +8,7 @@ import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings
 import { parseCidr } from "../shared/webhook-address-policy.js";
 import { keyListProblem, parseKeyList } from "../crypto/server-keys.js";
 import { LEAKED_SECRET_ACTIONS, type LeakedSecretAction } from "../domain/leaked-credentials.js";
+import type { TracingSettings } from "./tracing.js";
 
 export type { DatabaseLocation, DatabaseSettings };
 
@@ -80,6 +81,12 @@ export interface Config {
    * client_id too. Off by default: one series per application is unbounded.
    */
   metricsPerClient: boolean;
+  /**
+   * OpenTelemetry tracing (src/main/tracing.ts): on only when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+   * or OTEL_EXPORTER_OTLP_ENDPOINT is set (and OTEL_SDK_DISABLED is not true); undefined: off,
+   * and the SDK is never loaded. service.name from OTEL_SERVICE_NAME (default appgrant).
+   */
+  tracing: TracingSettings | undefined;
   /**
    * Rate limits of the OAuth endpoints, per window; 0 disables one. authFailures: failed client
    * authentications per (client, IP); authFailuresPerIp: per IP, across clients (see src/http/oauth/rate-limit.ts).
@@ -365,6 +372,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     metricsPort: read(env, "APPGRANT_METRICS_PORT") === undefined ? undefined : integer(env, "APPGRANT_METRICS_PORT", 0, 0, 65_535),
     metricsHost: read(env, "APPGRANT_METRICS_HOST") ?? "127.0.0.1",
     metricsPerClient: flag(env, "APPGRANT_METRICS_PER_CLIENT", false),
+    tracing: tracing(env),
     rateLimit: {
       windowSeconds: integer(env, "APPGRANT_RATE_LIMIT_WINDOW", 60, 1, 86_400),
       perIp: integer(env, "APPGRANT_RATE_LIMIT_PER_IP", 1200, 0, 10_000_000),
@@ -435,6 +443,32 @@ function leakedSecretAction(env: Env): LeakedSecretAction {
     throw new ConfigError("APPGRANT_LEAKED_SECRET_ACTION", `must be one of ${LEAKED_SECRET_ACTIONS.join(", ")}, got "${raw}"`);
   }
   return raw as LeakedSecretAction;
+}
+
+/**
+ * The OTLP/HTTP traces URL, as the OpenTelemetry SDKs read it: the signal-specific
+ * variable as is, else the base endpoint with /v1/traces appended. appgrant exports
+ * OTLP over HTTP (port 4318), not gRPC.
+ */
+function tracing(env: Env): TracingSettings | undefined {
+  if ((read(env, "OTEL_SDK_DISABLED") ?? "").toLowerCase() === "true") return undefined;
+  const specific = read(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const base = read(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (specific === undefined && base === undefined) return undefined;
+  const name = specific !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT";
+  const protocol = read(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? read(env, "OTEL_EXPORTER_OTLP_PROTOCOL");
+  if (protocol !== undefined && protocol !== "http/json" && protocol !== "http/protobuf") {
+    throw new ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL", `appgrant exports traces over OTLP/HTTP (http/json, port 4318), got "${protocol}"`);
+  }
+  let url: URL;
+  try {
+    url = new URL(specific ?? base!);
+  } catch {
+    throw new ConfigError(name, "must be an absolute http(s) URL, e.g. http://127.0.0.1:4318");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, "must be an http(s) URL");
+  if (specific === undefined) url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/traces`;
+  return { url: url.toString(), serviceName: read(env, "OTEL_SERVICE_NAME") ?? "appgrant" };
 }
 
 /** APPGRANT_COMMIT: a git commit id (hex, 7 to 64 characters), or unset. */

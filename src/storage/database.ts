@@ -11,6 +11,7 @@ import { createPool } from "./postgres.js";
 import { keyFileFor, type KeySettings, loadOrCreateKeyFile } from "./secret-key.js";
 import { ServerKeys } from "../crypto/server-keys.js";
 import { retryWhileBusy, WriteLock, type WriteLockStats } from "./write-lock.js";
+import { NO_TRACING, type Tracing } from "../shared/tracing.js";
 
 export interface Database {
   prisma: Db;
@@ -32,11 +33,12 @@ export interface DatabaseStats {
   writeLock?: Readonly<WriteLockStats>;
 }
 
-/** `status` defaults to one that logs nowhere (the CLI reports errors itself). */
+/** `status` defaults to one that logs nowhere (the CLI reports errors itself); `tracing` traces the token store's statements. */
 export async function openDatabase(
   location: DatabaseLocation,
   settings: DatabaseSettings = DEFAULT_DATABASE_SETTINGS,
   status: DependencyStatus = new DependencyStatus("database", { error() {}, info() {} }),
+  tracing: Tracing = NO_TRACING,
 ): Promise<Database> {
   if (location.kind === "sqlite") {
     // Opening waits, like a write, for another process that holds the database
@@ -44,7 +46,7 @@ export async function openDatabase(
     const deadline = performance.now() + settings.queryTimeoutMs;
     const prisma = await connectSqlite(location.path, settings.queryTimeoutMs);
     const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
-    const tokens = await retryWhileBusy(() => openSqliteTokenStore(location.path, lock), deadline, settings.queryTimeoutMs).catch(
+    const tokens = await retryWhileBusy(() => openSqliteTokenStore(location.path, lock, tracing), deadline, settings.queryTimeoutMs).catch(
       async (error: unknown) => {
         await prisma.$disconnect();
         throw error;
@@ -73,7 +75,7 @@ export async function openDatabase(
   // not by the first request or the first /readyz, which have deadlines. A database
   // down at this moment is the requests' to report, as later.
   await prisma.$queryRawUnsafe("SELECT 1").catch(() => undefined);
-  const tokens = createPostgresTokenStore(pool);
+  const tokens = createPostgresTokenStore(pool, tracing, location);
   // Prisma's own limits on an interactive transaction, beyond the pool's: the wait to
   // start one (acquire + BEGIN), and its whole length.
   const transactionOptions = {

@@ -9,6 +9,9 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
+import { type Attributes, ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
+import type { PostgresLocation } from "./settings.js";
+import { describeStatement, inSpanAsync, type StatementInfo } from "./traced-statements.js";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
 import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import type { DeliveryRow, EventRow } from "../domain/events.js";
@@ -186,9 +189,10 @@ async function recordEvent(client: Queryable, event: RevocationEvent, now: Date,
   if (rows.delivery) await client.query(INSERT_DELIVERY, deliveryValues(rows.delivery));
 }
 
-/** Runs `fn` in a transaction on one of the pool's connections. */
-async function inTransaction<T>(pool: pg.Pool, fn: (client: Queryable) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** Runs `fn` in a transaction on one of the pool's connections (`wrap` traces its statements). */
+async function inTransaction<T>(pool: pg.Pool, wrap: (client: Queryable) => Queryable, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  const connection = await pool.connect();
+  const client = wrap(connection);
   let broken: Error | undefined;
   try {
     await client.query("BEGIN");
@@ -201,7 +205,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: Queryable) => Promis
     });
     throw error;
   } finally {
-    client.release(broken);
+    connection.release(broken);
   }
 }
 
@@ -223,51 +227,82 @@ async function revokeFamilyOn(client: Queryable, familyId: string, now: Date, re
 
 const REVOKE_TOKEN = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`;
 
-export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
+/** The span attributes every statement shares: the database, its schema and where it is (never the credentials). */
+function databaseAttributes(location: PostgresLocation | undefined): Attributes {
+  if (location === undefined) return { [ATTR.dbSystemName]: "postgresql" };
+  const url = new URL(location.connectionString);
+  const database = decodeURIComponent(url.pathname.slice(1));
+  return {
+    [ATTR.dbSystemName]: "postgresql",
+    [ATTR.dbNamespace]: database === "" ? location.schema : `${database}|${location.schema}`,
+    [ATTR.serverAddress]: url.hostname.replace(/^\[|\]$/g, "") || undefined,
+    [ATTR.serverPort]: url.port === "" ? 5432 : Number(url.port),
+  };
+}
+
+/** A Queryable whose every statement is a client span (src/storage/traced-statements.ts), described once per text. */
+function tracedQueries(queryable: Queryable, tracing: Tracing, base: Attributes, described: Map<string, StatementInfo>): Queryable {
+  const query = (text: string, values?: unknown[]) => {
+    let info = described.get(text);
+    if (info === undefined) {
+      info = describeStatement(text, base);
+      described.set(text, info);
+    }
+    return inSpanAsync(tracing, info, () => queryable.query(text, values));
+  };
+  return { query: query as Queryable["query"] };
+}
+
+export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TRACING, location?: PostgresLocation): OAuthStore {
+  // The statements are this file's constants: the descriptions stay few.
+  const described = new Map<string, StatementInfo>();
+  const base = tracing.enabled ? databaseAttributes(location) : {};
+  const wrap = tracing.enabled ? (queryable: Queryable) => tracedQueries(queryable, tracing, base, described) : (queryable: Queryable) => queryable;
+  const db = wrap(pool);
   return {
     async findClient(clientId, now) {
-      const { rows } = await pool.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
+      const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
       return clientRecord(rows);
     },
 
     async findCodeByHash(codeHash) {
-      const { rows } = await pool.query<CodeRow<Date>>(CODE_BY_HASH, [codeHash]);
+      const { rows } = await db.query<CodeRow<Date>>(CODE_BY_HASH, [codeHash]);
       return rows[0] ? codeRecord(rows[0], postgres) : null;
     },
 
     async exchangeCode(codeId, now, token) {
-      const { rowCount } = await pool.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), codeId, token.scopes]);
+      const { rowCount } = await db.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), codeId, token.scopes]);
       return rowCount === 1;
     },
 
     async findTokenByRefreshHash(hash) {
-      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_REFRESH_HASH, [hash]);
+      const { rows } = await db.query<TokenRow<Date>>(TOKEN_BY_REFRESH_HASH, [hash]);
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
     async findSuccessor(parentId) {
-      const { rows } = await pool.query<TokenRow<Date>>(TOKEN_BY_PARENT, [parentId]);
+      const { rows } = await db.query<TokenRow<Date>>(TOKEN_BY_PARENT, [parentId]);
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
     async rotate(parentId, now, successor, parentScopes) {
-      const { rowCount } = await pool.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId, parentScopes]);
+      const { rowCount } = await db.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId, parentScopes]);
       return rowCount === 1;
     },
 
     async findByAccessHash(hash) {
-      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_ACCESS_HASH, [hash]);
+      const { rows } = await db.query<IntrospectionRow<Date>>(INTROSPECTION_BY_ACCESS_HASH, [hash]);
       return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
     async findByRefreshHash(hash) {
-      const { rows } = await pool.query<IntrospectionRow<Date>>(INTROSPECTION_BY_REFRESH_HASH, [hash]);
+      const { rows } = await db.query<IntrospectionRow<Date>>(INTROSPECTION_BY_REFRESH_HASH, [hash]);
       return rows[0] ? introspectionRecord(rows[0], postgres) : null;
     },
 
     async revokeToken(tokenId, now, reason, event) {
-      if (event === undefined) return (await pool.query(REVOKE_TOKEN, [ts(now), reason, tokenId])).rowCount === 1;
-      return inTransaction(pool, async (client) => {
+      if (event === undefined) return (await db.query(REVOKE_TOKEN, [ts(now), reason, tokenId])).rowCount === 1;
+      return inTransaction(pool, wrap, async (client) => {
         const revoked = (await client.query(REVOKE_TOKEN, [ts(now), reason, tokenId])).rowCount ?? 0;
         if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
         return revoked === 1;
@@ -275,8 +310,8 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
     },
 
     async revokeFamily(familyId, now, reason, event) {
-      if (event === undefined) return revokeFamilyOn(pool, familyId, now, reason);
-      return inTransaction(pool, async (client) => {
+      if (event === undefined) return revokeFamilyOn(db, familyId, now, reason);
+      return inTransaction(pool, wrap, async (client) => {
         const revoked = await revokeFamilyOn(client, familyId, now, reason);
         if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
         return revoked;
@@ -284,42 +319,42 @@ export function createPostgresTokenStore(pool: pg.Pool): OAuthStore {
     },
 
     async findClientKeys(applicationId) {
-      return (await pool.query<KeyRow>(KEYS_BY_APPLICATION, [applicationId])).rows;
+      return (await db.query<KeyRow>(KEYS_BY_APPLICATION, [applicationId])).rows;
     },
 
     async useAssertionId(assertionId, applicationId, expiresAt, now) {
-      return (await pool.query(USE_ASSERTION, [assertionId, applicationId, ts(expiresAt), ts(now)])).rowCount === 1;
+      return (await db.query(USE_ASSERTION, [assertionId, applicationId, ts(expiresAt), ts(now)])).rowCount === 1;
     },
 
     async findInstallation(installationId) {
-      const { rows } = await pool.query<InstallationRow>(INSTALLATION_BY_ID, [installationId]);
+      const { rows } = await db.query<InstallationRow>(INSTALLATION_BY_ID, [installationId]);
       return rows[0] ? installationRecord(rows[0]) : null;
     },
 
     async issueAccessToken(token, installationScopes) {
-      return (await pool.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId, installationScopes])).rowCount === 1;
+      return (await db.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId, installationScopes])).rowCount === 1;
     },
 
     async findDeviceAuthorization(deviceCodeHash) {
-      const { rows } = await pool.query<DeviceRow<Date>>(DEVICE_BY_HASH, [deviceCodeHash]);
+      const { rows } = await db.query<DeviceRow<Date>>(DEVICE_BY_HASH, [deviceCodeHash]);
       return rows[0] ? deviceRecord(rows[0], postgres) : null;
     },
 
     async recordPoll(id, now, previous) {
-      return (await pool.query(RECORD_POLL, [ts(now), id, previous === null ? null : ts(previous)])).rowCount === 1;
+      return (await db.query(RECORD_POLL, [ts(now), id, previous === null ? null : ts(previous)])).rowCount === 1;
     },
 
     async slowDown(id, now) {
-      await pool.query(SLOW_DOWN, [SLOW_DOWN_STEP, ts(now), id]);
+      await db.query(SLOW_DOWN, [SLOW_DOWN_STEP, ts(now), id]);
     },
 
     async exchangeDeviceCode(id, now, token) {
-      const { rowCount } = await pool.query(EXCHANGE_DEVICE_CODE, [...tokenValues(token), token.installationId, ts(now), id, token.scopes]);
+      const { rowCount } = await db.query(EXCHANGE_DEVICE_CODE, [...tokenValues(token), token.installationId, ts(now), id, token.scopes]);
       return rowCount === 1;
     },
 
     async ping() {
-      await pool.query("SELECT 1");
+      await db.query("SELECT 1");
     },
 
     async close() {

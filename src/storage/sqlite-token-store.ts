@@ -1,7 +1,10 @@
 // TokenStore on SQLite: its own better-sqlite3 connection (WAL: readers never wait),
 // prepared statements, synchronous transactions. Writes queue on the process's
 // WriteLock with Prisma's transactions (see src/storage/write-lock.ts).
+import { basename } from "node:path";
 import Database from "better-sqlite3";
+import { ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
+import { describeStatement, inSpan } from "./traced-statements.js";
 import type { WriteLock } from "./write-lock.js";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
 import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
@@ -39,23 +42,34 @@ import {
 export const toSqliteTime = (date: Date): string => date.toISOString().replace(/Z$/, "+00:00");
 const sqlite: Dialect<string> = { date: (value) => new Date(value) };
 
+/** With tracing on, each run, get and all of the statement is a client span (src/storage/traced-statements.ts). */
+function traced<S extends Database.Statement<never[], unknown>>(statement: S, tracing: Tracing, path: string): S {
+  const info = describeStatement(statement.source, { [ATTR.dbSystemName]: "sqlite", [ATTR.dbNamespace]: basename(path) });
+  const wrap = <F extends (...args: never[]) => unknown>(method: F): F =>
+    ((...args: Parameters<F>) => inSpan(tracing, info, () => method(...args))) as F;
+  statement.run = wrap(statement.run.bind(statement));
+  statement.get = wrap(statement.get.bind(statement));
+  statement.all = wrap(statement.all.bind(statement));
+  return statement;
+}
+
 /**
  * No busy timeout: waiting for another process's write lock would block the event
  * loop; the WriteLock retries asynchronously instead (see src/storage/write-lock.ts).
  * Throws SQLITE_BUSY, having closed its connection, when another process holds the
  * database exclusively for a moment.
  */
-export function openSqliteTokenStore(path: string, lock: WriteLock): OAuthStore {
+export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING): OAuthStore {
   const db = new Database(path, { timeout: 0 });
   try {
-    return sqliteTokenStore(db, lock);
+    return sqliteTokenStore(db, lock, tracing, path);
   } catch (error) {
     db.close();
     throw error;
   }
 }
 
-function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
+function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Tracing, path: string): OAuthStore {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
@@ -65,58 +79,63 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock): OAuthStore {
   // The WAL is truncated back to 64 MiB after each checkpoint.
   db.pragma("wal_autocheckpoint = 10000");
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  // The statements of the token path; off, prepared bare.
+  const prepare = <P extends unknown[] | object = unknown[], R = unknown>(source: string): Database.Statement<P, R> => {
+    const statement = db.prepare<P, R>(source);
+    return tracing.enabled ? (traced(statement as never, tracing, path) as Database.Statement<P, R>) : statement;
+  };
 
-  const clientStmt = db.prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
-  const codeStmt = db.prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
+  const clientStmt = prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
+  const codeStmt = prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
   // Each consume and insert also requires the scopes it derived from to be unchanged: a
   // narrowing of the application's scopes (src/domain/installation-permissions.ts) since the read.
-  const consumeStmt = db.prepare(`UPDATE "Grant" SET "consumedAt" = ?
+  const consumeStmt = prepare(`UPDATE "Grant" SET "consumedAt" = ?
     WHERE "id" = ? AND "consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Grant"."installationId" AND i."status" = 'active')`);
-  const insertTokenStmt = db.prepare<[Wire<NewToken, string>]>(
+  const insertTokenStmt = prepare<[Wire<NewToken, string>]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) VALUES (${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")})`,
   );
-  const byRefreshStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
-  const successorStmt = db.prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
-  const rotateStmt = db.prepare(`UPDATE "Token" SET "rotatedAt" = ?
+  const byRefreshStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
+  const successorStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
+  const rotateStmt = prepare(`UPDATE "Token" SET "rotatedAt" = ?
     WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
-  const byAccessStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
-  const byRefreshOnlyStmt = db.prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
-  const revokeTokenStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
-  const revokeFamilyStmt = db.prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
+  const byAccessStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
+  const byRefreshOnlyStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
+  const revokeTokenStmt = prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
+  const revokeFamilyStmt = prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
 
-  const insertEventStmt = db.prepare(`INSERT INTO "Event" (${EVENT_COLUMNS}) VALUES (${EVENT_FIELDS.map((field) => `@${field}`).join(", ")})`);
+  const insertEventStmt = prepare(`INSERT INTO "Event" (${EVENT_COLUMNS}) VALUES (${EVENT_FIELDS.map((field) => `@${field}`).join(", ")})`);
   // Only when the application subscribes to webhooks (has a URL), decided by the same statement.
-  const insertDeliveryStmt = db.prepare(`INSERT INTO "WebhookDelivery" (${DELIVERY_COLUMNS})
+  const insertDeliveryStmt = prepare(`INSERT INTO "WebhookDelivery" (${DELIVERY_COLUMNS})
     SELECT ${DELIVERY_FIELDS.map((field) => `@${field}`).join(", ")}
     FROM "Application" a WHERE a."id" = @applicationId AND a."webhookUrl" IS NOT NULL`);
 
-  const keysStmt = db.prepare<[string], KeyRow>(`${SELECT_KEYS} WHERE k."applicationId" = ? ORDER BY k."id"`);
-  const useAssertionStmt = db.prepare<[string, string, string, string]>(useAssertion(["?", "?", "?", "?"]));
-  const installationStmt = db.prepare<[string], InstallationRow>(`${SELECT_INSTALLATION} WHERE i."id" = ?`);
+  const keysStmt = prepare<[string], KeyRow>(`${SELECT_KEYS} WHERE k."applicationId" = ? ORDER BY k."id"`);
+  const useAssertionStmt = prepare<[string, string, string, string]>(useAssertion(["?", "?", "?", "?"]));
+  const installationStmt = prepare<[string], InstallationRow>(`${SELECT_INSTALLATION} WHERE i."id" = ?`);
   // Only while the installation is active: the write lock orders it with an uninstall's transaction.
-  const insertAccessTokenStmt = db.prepare<[Wire<NewToken, string> & { installationScopes: string }]>(
+  const insertAccessTokenStmt = prepare<[Wire<NewToken, string> & { installationScopes: string }]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) SELECT ${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")}
       WHERE EXISTS (SELECT 1 FROM "Installation" i
         WHERE i."id" = @installationId AND i."status" = 'active' AND i."scopes" = @installationScopes)`,
   );
 
-  const deviceStmt = db.prepare<[string], DeviceRow<string>>(`${SELECT_DEVICE} WHERE d."deviceCodeHash" = ?`);
+  const deviceStmt = prepare<[string], DeviceRow<string>>(`${SELECT_DEVICE} WHERE d."deviceCodeHash" = ?`);
   // `IS ?`: null-safe equality, so the first poll (no previous one) is conditional too.
-  const recordPollStmt = db.prepare<[string, string, string | null]>(
+  const recordPollStmt = prepare<[string, string, string | null]>(
     `UPDATE "DeviceAuthorization" SET "lastPolledAt" = ? WHERE "id" = ? AND "lastPolledAt" IS ?`,
   );
-  const slowDownStmt = db.prepare<[number, string, string]>(
+  const slowDownStmt = prepare<[number, string, string]>(
     `UPDATE "DeviceAuthorization" SET "interval" = "interval" + ?, "lastPolledAt" = ? WHERE "id" = ?`,
   );
   // Only with the scopes read: a narrowing committed meanwhile changed them (the grant reads again).
-  const consumeDeviceStmt = db.prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
+  const consumeDeviceStmt = prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
     WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")} AND "grantedScopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "DeviceAuthorization"."installationId" AND i."status" = 'active')`);
 
-  const pingStmt = db.prepare("SELECT 1");
+  const pingStmt = prepare("SELECT 1");
 
   const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
   /** Records a revocation's event (and its webhook delivery): called inside the revocation's transaction. */

@@ -16,6 +16,7 @@ import { WEBHOOK_CODE_PURPOSE } from "../domain/events.js";
 import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/database-unavailable.js";
 import type { Logger } from "../shared/logger.js";
 import type { Metrics } from "../shared/metrics.js";
+import { APPGRANT_ATTR, ATTR, NO_SPAN, NO_TRACING, type Span, type Tracing } from "../shared/tracing.js";
 import type { Clock } from "../shared/time.js";
 import { AddressRefused, type WebhookAddressPolicy } from "../shared/webhook-address-policy.js";
 import type { AttemptRecord, ClaimedDelivery, DeliveryApplication, OutboxStore } from "./outbox-store.js";
@@ -59,6 +60,8 @@ export interface DeliveryWorkerOptions extends WebhookSettings {
   pause?: (applicationId: string, streak: { failures: number; since: Date }) => Promise<boolean>;
   /** Where attempts are counted by outcome (src/shared/metrics.ts). */
   metrics?: Metrics;
+  /** Where each attempt is a client span (src/shared/tracing.ts). */
+  tracing?: Tracing;
 }
 
 const REFUSED = "webhook delivery refused by the address policy; not retried";
@@ -70,6 +73,32 @@ function describeFailure(error: unknown, signal: AbortSignal): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code;
   return error instanceof Error ? error.name : "error";
+}
+
+/**
+ * The attempt's client span. Its URL is the scheme, host and port only: the path of a
+ * webhook URL may hold a token (as chat services' incoming-webhook URLs do), the query
+ * often does, and neither the signature nor the payload is ever recorded.
+ */
+function attemptSpan(tracing: Tracing, url: string, delivery: ClaimedDelivery, attempt: number): Span {
+  let target: URL | undefined;
+  try {
+    target = new URL(url);
+  } catch {
+    target = undefined;
+  }
+  const port = target === undefined ? undefined : target.port !== "" ? Number(target.port) : target.protocol === "https:" ? 443 : 80;
+  return tracing.client("POST", {
+    [ATTR.httpRequestMethod]: "POST",
+    [ATTR.urlFull]: target === undefined ? undefined : `${target.protocol}//${target.host}/`,
+    [ATTR.urlScheme]: target?.protocol.replace(/:$/, ""),
+    [ATTR.serverAddress]: target?.hostname.replace(/^\[|\]$/g, ""),
+    [ATTR.serverPort]: port,
+    [ATTR.httpRequestResendCount]: attempt > 1 ? attempt - 1 : undefined,
+    [APPGRANT_ATTR.deliveryId]: delivery.id,
+    [APPGRANT_ATTR.eventType]: delivery.type,
+    [APPGRANT_ATTR.applicationId]: delivery.applicationId,
+  });
 }
 
 function hostOf(url: string): string | undefined {
@@ -154,11 +183,14 @@ export class DeliveryWorker {
   }
 
   #run(): void {
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (!this.#stopped) this.#schedule(this.#again ? 0 : this.#pollMs);
-      this.#again = false;
-    });
+    // Outside the context of the request whose write woke the worker: each attempt is a trace of its own.
+    this.#running = (this.options.tracing ?? NO_TRACING)
+      .within(NO_SPAN, () => this.#loop())
+      .finally(() => {
+        this.#running = undefined;
+        if (!this.#stopped) this.#schedule(this.#again ? 0 : this.#pollMs);
+        this.#again = false;
+      });
   }
 
   async #loop(): Promise<void> {
@@ -254,6 +286,7 @@ export class DeliveryWorker {
 
     const signal = AbortSignal.timeout(this.#timeoutMs);
     const started = performance.now();
+    const span = attemptSpan(this.options.tracing ?? NO_TRACING, url, delivery, attempt);
     let failure: string;
     let response: { status: number; body: string } | undefined;
     try {
@@ -270,7 +303,10 @@ export class DeliveryWorker {
         signal,
       });
       failure = response.status >= 200 && response.status < 300 ? "" : `HTTP ${response.status}`;
+      span.setAttribute(ATTR.httpResponseStatusCode, response.status);
+      if (failure !== "") span.fail(String(response.status));
     } catch (error) {
+      span.fail(error instanceof AddressRefused ? "address_refused" : describeFailure(error, signal));
       if (error instanceof AddressRefused) {
         // Permanent: the same URL under the same policy is refused again. The reason names the address, not the URL (its path may hold a token).
         await record({ status: "failed", lastError: "address refused", lastDurationMs: Math.round(performance.now() - started) });
@@ -279,6 +315,8 @@ export class DeliveryWorker {
         return;
       }
       failure = describeFailure(error, signal);
+    } finally {
+      span.end();
     }
     const measured = {
       lastStatus: response?.status ?? null,

@@ -76,7 +76,11 @@ export interface TestApp {
   admin(method: InjectOptions["method"], url: string, payload?: unknown, headers?: Record<string, string>): Promise<InjectResponse>;
 }
 
-export async function buildTestApp(t: Teardown, env: Record<string, string> = {}, options: Pick<AppOptions, "webhooks"> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: Pick<AppOptions, "webhooks" | "traceExporter"> = {},
+): Promise<TestApp> {
   const databaseUrl = await freshDatabase(t);
   const config = loadConfig({
     APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,

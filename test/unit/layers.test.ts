@@ -32,6 +32,8 @@ const GENERATED_RUNTIME = new Set(["storage"]);
 const PACKAGES: { pattern: RegExp; layers: readonly string[] }[] = [
   { pattern: /^(fastify|@fastify\/|light-my-request)/, layers: ["http", "main"] },
   { pattern: /^(pg|better-sqlite3|ioredis|@prisma\/)/, layers: ["storage"] },
+  // The OpenTelemetry SDK is main's adapter (src/main/tracing.ts); the layers trace through src/shared/tracing.ts.
+  { pattern: /^@opentelemetry\//, layers: ["main"] },
 ];
 
 interface Import {
@@ -127,6 +129,17 @@ t.test("the rule catches what it forbids", async (t) => {
     1,
     "the parser sees a real import",
   );
+});
+
+t.test("OpenTelemetry is loaded only when tracing is on: imported as types, or with import()", async (t) => {
+  const files = sourceFiles(SRC);
+  const loaded = files
+    .flatMap(importsOf)
+    .filter((imp) => imp.specifier.startsWith("@opentelemetry/") && !imp.typeOnly)
+    .filter((imp) => !readFileSync(imp.file, "utf8").split("\n")[imp.line - 1]!.includes("import("))
+    .map((imp) => `${relative(SRC, imp.file)}:${imp.line} ${imp.specifier}`);
+  t.same(loaded, [], "no static import of the SDK");
+  t.ok(violation({ file: join(SRC, "storage", "x.ts"), line: 1, specifier: "@opentelemetry/api", typeOnly: false }), "the SDK outside main");
 });
 
 t.test("the environment is read in one place: src/main/config.ts", async (t) => {

@@ -17,6 +17,8 @@ import { type Authenticate, authenticateClient, basicPair } from "../../oauth/cl
 import { limitOf, oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
+import { APPGRANT_ATTR } from "../../shared/tracing.js";
+import { requestSpan } from "../tracing.js";
 
 export interface OAuthOptions {
   registry: GrantRegistry<OAuthStore>;
@@ -55,6 +57,7 @@ function authMethodOf(request: FastifyRequest): string {
 function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyReply) {
   noStore(reply);
   refusals.set(request, error.error);
+  requestSpan(request)?.setAttribute(APPGRANT_ATTR.oauthError, error.error);
   if (error.error === "invalid_client") request.server.metrics.clientAuthFailure(authMethodOf(request));
   if (error.statusCode === 429) request.server.metrics.rateLimited(limitOf(error));
   if (error.statusCode === 401) {

@@ -8,6 +8,8 @@ import { clientParameters, clientSecurity, formOrJson, noStore, noStoreHeaders, 
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { prose } from "../openapi.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
+import { APPGRANT_ATTR } from "../../shared/tracing.js";
+import { requestSpan } from "../tracing.js";
 
 const tokenSchema = {
   type: "object",
@@ -185,7 +187,11 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
       for (const name of grant.required) if (!all.has(name)) throw invalidRequest(`${name} is required`);
 
       const now = clock();
+      const span = requestSpan(request);
+      span?.setAttribute(APPGRANT_ATTR.grantType, grant.name);
       const client = await authenticate(request, all, now);
+      // Only once authenticated: a claimed client_id is the caller's text.
+      span?.setAttribute(APPGRANT_ATTR.clientId, client.clientId);
       if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
