@@ -537,3 +537,24 @@ t.test("the authorization-requests API requires the admin token", async (t) => {
   }
   t.equal((await test.admin("GET", path(id))).json().status, "pending", "nothing was answered");
 });
+
+t.test("accept refuses (409) a suspended installation and scopes the application lost since the request", async (t) => {
+  const test = await buildTestApp(t, ENV);
+  const client = await createApp(test, { scopes: ["read", "write"] });
+  redirectTarget(await accept(test, await pending(t, test, client.client_id, { scope: "read" })));
+  const installationId = (await test.admin("GET", "/admin/v1/installations")).json().items[0].id as string;
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installationId}/suspend`, {})).statusCode, 200);
+  const onSuspended = await pending(t, test, client.client_id, { scope: "read" });
+  const refused = await accept(test, onSuspended);
+  t.equal(refused.statusCode, 409, refused.body);
+  t.match(refused.body, /suspended/);
+  t.equal(await test.app.domain.db.authorizationCode.count(), 1, "no code issued for it");
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installationId}/unsuspend`, {})).statusCode, 200);
+  t.equal((await accept(test, onSuspended)).statusCode, 200, "refused, it was not answered: accepted once unsuspended");
+
+  const asksWrite = await pending(t, test, client.client_id, { scope: "write" });
+  t.equal((await test.admin("PATCH", `/admin/v1/applications/${client.id}`, { scopes: ["read"] })).statusCode, 200);
+  const withdrawn = await accept(test, asksWrite);
+  t.equal(withdrawn.statusCode, 409, withdrawn.body);
+  t.match(withdrawn.body, /no longer allowed for this application: write/);
+});
