@@ -27,7 +27,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = 3;
 /** The first server's port (BENCH_PORT, default 3917); a second process takes the next, the trace sink PORT + 70. */
 const PORT = Number(process.env.BENCH_PORT ?? 3917);
-const GROUPS = new Set((process.env.BENCH_GROUPS ?? "sqlite,postgres,metrics").split(",").map((group) => group.trim()));
+const GROUPS = new Set((process.env.BENCH_GROUPS ?? "sqlite,postgres,metrics,checkpoints").split(",").map((group) => group.trim()));
 /** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
@@ -180,7 +180,14 @@ async function measureTracingCost(dir: string, databaseUrl: string, seed: Seed):
 }
 
 /** `feature` off, on (`on`'s environment), and off again (ABA: a drift of the machine shows as a difference between the two "off" figures). */
-async function measureCost(feature: string, on: Record<string, string>, dir: string, databaseUrl: string, seed: Seed): Promise<Summary[]> {
+async function measureCost(
+  feature: string,
+  on: Record<string, string>,
+  dir: string,
+  databaseUrl: string,
+  seed: Seed,
+  off: Record<string, string> = {},
+): Promise<Summary[]> {
   const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
   const third = Math.floor(seed.refreshTokens.length / 3);
   const round = (label: string, env: Record<string, string>, i: number) =>
@@ -188,7 +195,7 @@ async function measureCost(feature: string, on: Record<string, string>, dir: str
       measure(`refresh_token, ${feature} ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * third, (i + 1) * third), basic),
       measure(`introspection, ${feature} ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
     ]);
-  return [...(await round("off", {}, 0)), ...(await round("on", on, 1)), ...(await round("off again", {}, 2))];
+  return [...(await round("off", off, 0)), ...(await round("on", on, 1)), ...(await round("off again", off, 2))];
 }
 
 async function withServers<T>(
@@ -295,6 +302,16 @@ async function main(): Promise<void> {
       const pairs = 3 * MAX_RATE * (DURATION * RUNS + WARMUP);
       process.stderr.write(`bench: seeding SQLite with ${pairs} token pairs for the cost of tracing…\n`);
       summaries.push(...(await measureTracingCost(dir, sqlite, await seedSqlite(sqlite.slice(5), 0, pairs))));
+    }
+
+    if (GROUPS.has("checkpoints")) {
+      const sqlite = `file:${join(dir, "checkpoints.db")}`;
+      await migrateDatabase(parseDatabaseUrl(sqlite));
+      const pairs = 3 * MAX_RATE * (DURATION * RUNS + WARMUP);
+      process.stderr.write(`bench: seeding SQLite with ${pairs} token pairs for the checkpoints' comparison…\n`);
+      const seed = await seedSqlite(sqlite.slice(5), 0, pairs);
+      const inline = { APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS: "false" };
+      summaries.push(...(await measureCost("background checkpoints", {}, dir, sqlite, seed, inline)));
     }
 
     const postgres = process.env.BENCH_DATABASE_URL;

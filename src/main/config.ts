@@ -319,6 +319,7 @@ function databaseSettings(env: Env): DatabaseSettings {
     connectTimeoutMs: integer(env, "APPGRANT_DB_CONNECT_TIMEOUT", defaults.connectTimeoutMs, 50, 600_000),
     queryTimeoutMs: integer(env, "APPGRANT_DB_QUERY_TIMEOUT", defaults.queryTimeoutMs, 50, 600_000),
     readyTimeoutMs: integer(env, "APPGRANT_READY_TIMEOUT", defaults.readyTimeoutMs, 50, 60_000),
+    backgroundCheckpoints: flag(env, "APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS", true),
   };
 }
 

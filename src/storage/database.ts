@@ -4,7 +4,8 @@
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings } from "./settings.js";
 import { DependencyStatus } from "../shared/dependency-status.js";
 import { createPostgresTokenStore } from "./postgres-token-store.js";
-import { openSqliteTokenStore } from "./sqlite-token-store.js";
+import { INLINE_CHECKPOINT_PAGES, openSqliteTokenStore, type SqliteTokenStore } from "./sqlite-token-store.js";
+import { Checkpointer, DEFAULT_CHECKPOINTER } from "./checkpointer.js";
 import type { OAuthStore } from "../oauth/token-store.js";
 import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
 import { createPool } from "./postgres.js";
@@ -31,6 +32,25 @@ export interface DatabaseStats {
   pool?: { total: number; idle: number; waiting: number };
   /** SQLite: the write lock's counters. */
   writeLock?: Readonly<WriteLockStats>;
+  /** SQLite: checkpoints the background checkpointer ran, if it runs. */
+  checkpoints?: number | undefined;
+}
+
+/**
+ * The process's connections stop checkpointing inside their commits; a worker does it.
+ * Should the worker stop, they checkpoint inline again (and a warning says so).
+ */
+async function backgroundCheckpoints(path: string, prisma: Db, tokens: SqliteTokenStore): Promise<Checkpointer> {
+  await prisma.$executeRawUnsafe("PRAGMA wal_autocheckpoint = 0");
+  tokens.autocheckpoint(0);
+  return new Checkpointer(path, {
+    ...DEFAULT_CHECKPOINTER,
+    onStop(error) {
+      tokens.autocheckpoint(INLINE_CHECKPOINT_PAGES);
+      prisma.$executeRawUnsafe("PRAGMA wal_autocheckpoint = 1000").catch(() => undefined);
+      process.emitWarning(`appgrant: the WAL checkpoint worker stopped (${String(error)}); checkpointing inline again`);
+    },
+  });
 }
 
 /** `status` defaults to one that logs nowhere (the CLI reports errors itself); `tracing` traces the token store's statements. */
@@ -52,6 +72,7 @@ export async function openDatabase(
         throw error;
       },
     );
+    const checkpointer = settings.backgroundCheckpoints ? await backgroundCheckpoints(location.path, prisma, tokens) : undefined;
     return {
       prisma,
       tokens,
@@ -62,8 +83,9 @@ export async function openDatabase(
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
       },
       status,
-      stats: () => ({ writeLock: lock.stats }),
+      stats: () => ({ writeLock: lock.stats, checkpoints: checkpointer?.checkpoints }),
       async close() {
+        await checkpointer?.close();
         await tokens.close();
         await prisma.$disconnect();
       },

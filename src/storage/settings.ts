@@ -29,6 +29,12 @@ export interface DatabaseSettings {
   queryTimeoutMs: number;
   /** ms within which /readyz answers (APPGRANT_READY_TIMEOUT). */
   readyTimeoutMs: number;
+  /**
+   * SQLite: checkpoint the WAL in a worker thread, never inside a commit on the event
+   * loop (src/storage/checkpointer.ts): APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS, true by
+   * default in the server; a CLI command checkpoints inline.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export const DEFAULT_DATABASE_SETTINGS: DatabaseSettings = { poolSize: 10, connectTimeoutMs: 2000, queryTimeoutMs: 3000, readyTimeoutMs: 1000 };

@@ -59,7 +59,16 @@ function traced<S extends Database.Statement<never[], unknown>>(statement: S, tr
  * Throws SQLITE_BUSY, having closed its connection, when another process holds the
  * database exclusively for a moment.
  */
-export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING): OAuthStore {
+/** The token store, and how its connection checkpoints (src/storage/checkpointer.ts). */
+export interface SqliteTokenStore extends OAuthStore {
+  /** PRAGMA wal_autocheckpoint: 0 while a background checkpointer runs; INLINE_CHECKPOINT_PAGES otherwise. */
+  autocheckpoint(pages: number): void;
+}
+
+/** WAL pages after which a commit of this connection checkpoints inline (see below). */
+export const INLINE_CHECKPOINT_PAGES = 10_000;
+
+export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING): SqliteTokenStore {
   const db = new Database(path, { timeout: 0 });
   try {
     return sqliteTokenStore(db, lock, tracing, path);
@@ -69,15 +78,16 @@ export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tra
   }
 }
 
-function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Tracing, path: string): OAuthStore {
+function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Tracing, path: string): SqliteTokenStore {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
-  // Checkpoint less often than SQLite's default (every 1000 WAL pages): each request
+  // When the process checkpoints inline (no background checkpointer, or it stopped):
+  // less often than SQLite's default (every 1000 WAL pages): each request
   // here dirties ~10 pages of random index leaves, and a larger checkpoint writes each
   // page once for many commits. Measured here: ~25% less time per token exchange.
   // The WAL is truncated back to 64 MiB after each checkpoint.
-  db.pragma("wal_autocheckpoint = 10000");
+  db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   // The statements of the token path; off, prepared bare.
   const prepare = <P extends unknown[] | object = unknown[], R = unknown>(source: string): Database.Statement<P, R> => {
@@ -188,6 +198,9 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   });
 
   return {
+    autocheckpoint(pages) {
+      db.pragma(`wal_autocheckpoint = ${pages}`);
+    },
     async findClient(clientId, now) {
       return clientRecord(clientStmt.all(toSqliteTime(now), clientId));
     },

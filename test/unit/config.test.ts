@@ -65,6 +65,8 @@ t.test("reads each variable", async (t) => {
     { env: { APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS: "0" }, expect: { webhookPauseAfterHours: 0 } },
     { env: {}, expect: { metricsPort: undefined, metricsHost: "127.0.0.1", metricsPerClient: false } },
     { env: { APPGRANT_METRICS_PER_CLIENT: "true" }, expect: { metricsPerClient: true } },
+    { env: {}, expect: { db: { backgroundCheckpoints: true } } },
+    { env: { APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS: "false" }, expect: { db: { backgroundCheckpoints: false } } },
     { env: { APPGRANT_METRICS_PORT: "9464", APPGRANT_METRICS_HOST: "0.0.0.0" }, expect: { metricsPort: 9464, metricsHost: "0.0.0.0" } },
     {
       env: {},
@@ -123,6 +125,7 @@ t.test("refuses each bad value with a ConfigError naming the variable", async (t
     ["APPGRANT_METRICS_PORT", "70000"],
     ["APPGRANT_METRICS_PORT", "nine"],
     ["APPGRANT_METRICS_PER_CLIENT", "yes"],
+    ["APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS", "1"],
     ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "-1"],
     ["APPGRANT_WEBHOOK_PAUSE_AFTER_HOURS", "1.5"],
     // Several processes share a PostgreSQL database and must share the key.
