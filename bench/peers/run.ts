@@ -8,7 +8,7 @@
 // tokens cycled for introspection.
 //
 //   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 50)
-//   BENCH_MAX_RATE (default 10000): req/s budget of the seeded single-use credentials
+//   BENCH_MAX_RATE (default 10000): req/s that the seeded single-use credentials last in each run
 //   BENCH_PEERS (default appgrant,oauth2-server,oidc-provider): which servers after the ceiling
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -26,7 +26,6 @@ const { ADMIN_TOKEN, measure, print, startServer, stop, withServers } = await im
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const WARMUP = 3; // as bench/run.ts
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 10_000);
 const PEERS = new Set((process.env.BENCH_PEERS ?? "appgrant,oauth2-server,oidc-provider").split(",").map((peer) => peer.trim()));
 const PORT = 3917;
@@ -95,7 +94,8 @@ async function measurePeer(dir: string, peer: "oauth2-server" | "oidc-provider",
 async function main(): Promise<void> {
   ensureDependencies();
   const dir = mkdtempSync(join(tmpdir(), "appgrant-bench-peers-"));
-  const perKind = MAX_RATE * (DURATION * RUNS + WARMUP);
+  // bench/run.ts's measure() gives the warm-up and each run an equal slice: each slice lasts MAX_RATE req/s.
+  const perKind = MAX_RATE * DURATION * (RUNS + 1);
   process.stderr.write(`bench: peers, ${RUNS} runs x ${DURATION}s, ${process.env.BENCH_CONNECTIONS} connections\n`);
   const summaries: Summary[] = [];
   try {
