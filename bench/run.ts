@@ -16,6 +16,7 @@ import { SignJWT } from "jose";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrateDatabase } from "../src/storage/migrate.js";
 import { type Seed, seedPostgres, seedSqlite } from "./seed.js";
@@ -30,7 +31,7 @@ const PORT = Number(process.env.BENCH_PORT ?? 3917);
 const GROUPS = new Set((process.env.BENCH_GROUPS ?? "sqlite,postgres,metrics,checkpoints").split(",").map((group) => group.trim()));
 /** Upper bound on req/s of the consuming targets, to seed enough single-use credentials. */
 const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 5000);
-const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
+export const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
 /** The servers' issuer: the audience of the private_key_jwt assertions. */
 const ISSUER = "https://bench.appgrant.example";
 const root = new URL("..", import.meta.url).pathname;
@@ -43,8 +44,8 @@ const hasTaskset = (() => {
   }
 })();
 
-type Kind = "bare" | "code" | "refresh" | "introspect" | "cc-secret" | "cc-jwt";
-interface Summary {
+export type Kind = "bare" | "code" | "refresh" | "introspect" | "cc-secret" | "cc-jwt";
+export interface Summary {
   name: string;
   rps: number;
   p50: number;
@@ -56,7 +57,13 @@ interface Summary {
 const pinned = (core: number | null, args: string[]): [string, string[]] =>
   hasTaskset && core !== null ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args];
 
-async function startServer(port: number, core: number | null, script: string[], env: Record<string, string>): Promise<ChildProcess> {
+export async function startServer(
+  port: number,
+  core: number | null,
+  script: string[],
+  env: Record<string, string>,
+  readyWithinMs = 30_000,
+): Promise<ChildProcess> {
   const busy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
     () => true,
     () => false,
@@ -64,7 +71,7 @@ async function startServer(port: number, core: number | null, script: string[], 
   if (busy) throw new Error(`port ${port} is already in use (a server left over from an earlier run?)`);
   const [command, args] = pinned(core, script);
   const child = spawn(command, args, { cwd: root, env: { ...process.env, PORT: String(port), ...env }, stdio: ["ignore", "ignore", "inherit"] });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + readyWithinMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
     try {
@@ -77,7 +84,7 @@ async function startServer(port: number, core: number | null, script: string[], 
   throw new Error("server did not become ready");
 }
 
-async function stop(children: ChildProcess[]): Promise<void> {
+export async function stop(children: ChildProcess[]): Promise<void> {
   await Promise.all(
     children.map((child) => {
       if (child.exitCode !== null) return undefined;
@@ -111,7 +118,7 @@ function load(dir: string, ports: number[], kind: Kind, values: string[], durati
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Warm-up, then RUNS measured runs, each with fresh credentials (unless the kind cycles). */
-function measure(name: string, dir: string, ports: number[], kind: Kind, values: string[], authorization: string): Summary {
+export function measure(name: string, dir: string, ports: number[], kind: Kind, values: string[], authorization: string): Summary {
   const cycles = kind === "bare" || kind === "introspect" || kind === "cc-secret";
   const perRun = cycles ? values.length : Math.floor(values.length / (RUNS + 1));
   const slice = (i: number) => (cycles ? values : values.slice(i * perRun, (i + 1) * perRun));
@@ -198,7 +205,7 @@ async function measureCost(
   return [...(await round("off", off, 0)), ...(await round("on", on, 1)), ...(await round("off again", off, 2))];
 }
 
-async function withServers<T>(
+export async function withServers<T>(
   databaseUrl: string,
   processes: number,
   extraEnv: Record<string, string>,
@@ -248,7 +255,7 @@ async function assertions(seed: Seed): Promise<string[]> {
   return out;
 }
 
-function print(summaries: Summary[]): void {
+export function print(summaries: Summary[]): void {
   const ceiling = summaries[0]!.rps;
   const rows = summaries.map((s) => [
     s.name,
@@ -339,4 +346,5 @@ async function main(): Promise<void> {
   print(summaries);
 }
 
-await main();
+// Run when started (npm run bench), not when imported (bench/peers/run.ts reuses the functions above).
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
