@@ -51,7 +51,7 @@ t.test("exit codes: 2 for usage errors, 1 for refusals, 0 for help", async (t) =
   t.equal(badLimit.code, 2);
   t.match(badLimit.stderr, /--limit/);
   t.equal(badStatus.code, 2);
-  t.match(badStatus.stderr, /--status must be one of active, uninstalled/);
+  t.match(badStatus.stderr, /--status must be one of active, suspended, uninstalled/);
   t.equal(badDate.code, 2);
   t.match(badDate.stderr, /--expires-at must be an ISO 8601 date-time/);
   t.equal(notFound.code, 1);
