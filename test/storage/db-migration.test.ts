@@ -9,9 +9,9 @@ t.test("the committed migrations build the schema: nothing to write; a new colum
   t.same(planMigration(), { sqlite: "", postgres: "" });
   const schema = readFileSync(SOURCE, "utf8");
   t.match(schema, /^model Installation \{$/m);
-  const plan = planMigration(schema.replace(/^model Installation \{$/m, "model Installation {\n  suspendedAt DateTime?"));
-  t.match(plan.sqlite, /ALTER TABLE "Installation" ADD COLUMN "suspendedAt" DATETIME;/);
-  t.match(plan.postgres, /ALTER TABLE "Installation" ADD COLUMN\s+"suspendedAt" TIMESTAMP\(3\);/);
+  const plan = planMigration(schema.replace(/^model Installation \{$/m, "model Installation {\n  archivedNote String?"));
+  t.match(plan.sqlite, /ALTER TABLE "Installation" ADD COLUMN "archivedNote" TEXT;/);
+  t.match(plan.postgres, /ALTER TABLE "Installation" ADD COLUMN\s+"archivedNote" TEXT;/);
 });
 
 t.test("migration folders are named as Prisma names them", async (t) => {
