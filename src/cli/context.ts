@@ -36,8 +36,14 @@ export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => 
   ]);
   // Opened like the server opens it: writes take the same transaction path, and what
   // the CLI seals with the server key (webhook secrets) the server can open.
-  // One command, one short process: its commits checkpoint inline, no worker thread.
-  const database = await openDatabase(config.database, { ...config.db, backgroundCheckpoints: false });
+  // One command, one short process: its commits checkpoint inline, no worker thread, and
+  // a statement may wait (blocking) for another process's lock, as long as a server's
+  // write may: two commands run at once used to fail one with "database is locked".
+  const database = await openDatabase(config.database, {
+    ...config.db,
+    backgroundCheckpoints: false,
+    sqliteBusyTimeoutMs: config.db.queryTimeoutMs,
+  });
   try {
     // Every change a command makes is recorded as the CLI's (src/domain/events.ts).
     const ctx = withActor(createDomainContext(database, { ...config, grantTypes: GRANT_TYPE_NAMES }, new SecretHasher(), resolveSecretKey(config)), {

@@ -21,11 +21,11 @@ export type { Db, Tx } from "../domain/ports.js";
 const errorFormat = "minimal";
 
 /** `deadlineMs`: how long setting up the connection may wait for another process's lock. */
-export async function connectSqlite(path: string, deadlineMs = 3000): Promise<Db> {
+export async function connectSqlite(path: string, deadlineMs = 3000, busyTimeoutMs = 0): Promise<Db> {
   const url = `file:${path}`;
-  // No busy timeout: better-sqlite3 would wait for another process's write lock
-  // synchronously, freezing the event loop; src/storage/write-lock.ts waits instead.
-  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 0 }), errorFormat });
+  // No busy timeout in the server: better-sqlite3 would wait for another process's
+  // lock synchronously, freezing the event loop; src/storage/write-lock.ts waits instead.
+  const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: busyTimeoutMs }), errorFormat });
   // Per-connection settings the adapter does not make: SQLite leaves foreign keys
   // off unless asked (cascades would silently not happen), and NORMAL sync in WAL
   // mode is durable across process crashes at a fraction of FULL's write cost.

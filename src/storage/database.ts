@@ -64,14 +64,17 @@ export async function openDatabase(
     // Opening waits, like a write, for another process that holds the database
     // exclusively for a moment (the last connection to close checkpoints the WAL).
     const deadline = performance.now() + settings.queryTimeoutMs;
-    const prisma = await connectSqlite(location.path, settings.queryTimeoutMs);
+    const busyTimeoutMs = settings.sqliteBusyTimeoutMs ?? 0;
+    const prisma = await connectSqlite(location.path, settings.queryTimeoutMs, busyTimeoutMs);
     const lock = new WriteLock({ deadlineMs: settings.queryTimeoutMs, status });
-    const tokens = await retryWhileBusy(() => openSqliteTokenStore(location.path, lock, tracing), deadline, settings.queryTimeoutMs).catch(
-      async (error: unknown) => {
-        await prisma.$disconnect();
-        throw error;
-      },
-    );
+    const tokens = await retryWhileBusy(
+      () => openSqliteTokenStore(location.path, lock, tracing, busyTimeoutMs),
+      deadline,
+      settings.queryTimeoutMs,
+    ).catch(async (error: unknown) => {
+      await prisma.$disconnect();
+      throw error;
+    });
     const checkpointer = settings.backgroundCheckpoints ? await backgroundCheckpoints(location.path, prisma, tokens) : undefined;
     return {
       prisma,

@@ -8,6 +8,7 @@ import pg from "pg";
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings, type PostgresLocation } from "./settings.js";
 import { prepareDataDirectory } from "./data-directory.js";
 import { connectionDeadlines } from "./postgres.js";
+import { retryWhileBusy } from "./write-lock.js";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -159,6 +160,13 @@ export async function migratePostgres(
 }
 
 /** Applies pending migrations to the configured database; returns the names applied. */
+/** ms SQLite's migrations may wait, beyond the busy timeout, for processes that hold the file exclusively for a moment. */
+const SQLITE_MIGRATION_DEADLINE_MS = 10_000;
+
 export async function migrateDatabase(location: DatabaseLocation): Promise<string[]> {
-  return location.kind === "sqlite" ? migrateSqlite(location.path) : migratePostgres(location);
+  if (location.kind !== "sqlite") return migratePostgres(location);
+  // The busy timeout covers lock waits, not SQLITE_BUSY answered at once (another
+  // process checkpointing the WAL as it closes, several processes starting together):
+  // the whole run, which checks what is applied inside its transaction, is tried again.
+  return retryWhileBusy(() => migrateSqlite(location.path), performance.now() + SQLITE_MIGRATION_DEADLINE_MS, SQLITE_MIGRATION_DEADLINE_MS);
 }

@@ -35,6 +35,12 @@ export interface DatabaseSettings {
    * default in the server; a CLI command checkpoints inline.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * SQLite: ms a statement may block the process waiting for another process's lock.
+   * 0 (the default) in the server, whose event loop must not freeze (the write lock
+   * waits instead, asynchronously); a CLI command, one per process, may block.
+   */
+  sqliteBusyTimeoutMs?: number;
 }
 
 export const DEFAULT_DATABASE_SETTINGS: DatabaseSettings = { poolSize: 10, connectTimeoutMs: 2000, queryTimeoutMs: 3000, readyTimeoutMs: 1000 };

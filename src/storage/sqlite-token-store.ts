@@ -68,8 +68,8 @@ export interface SqliteTokenStore extends OAuthStore {
 /** WAL pages after which a commit of this connection checkpoints inline (see below). */
 export const INLINE_CHECKPOINT_PAGES = 10_000;
 
-export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING): SqliteTokenStore {
-  const db = new Database(path, { timeout: 0 });
+export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING, busyTimeoutMs = 0): SqliteTokenStore {
+  const db = new Database(path, { timeout: busyTimeoutMs });
   try {
     return sqliteTokenStore(db, lock, tracing, path);
   } catch (error) {
