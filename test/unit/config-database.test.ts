@@ -3,11 +3,11 @@ import t from "tap";
 import { ConfigError, loadConfig } from "../../src/main/config.js";
 
 t.test("database deadlines and pool size: documented defaults, each variable read", async (t) => {
-  t.same(loadConfig({}).db, { poolSize: 10, connectTimeoutMs: 2000, queryTimeoutMs: 3000, readyTimeoutMs: 1000 });
+  t.same(loadConfig({}).db, { poolSize: 10, connectTimeoutMs: 2000, queryTimeoutMs: 3000, readyTimeoutMs: 1000, backgroundCheckpoints: true });
   t.same(
     loadConfig({ APPGRANT_PG_POOL_SIZE: "25", APPGRANT_DB_CONNECT_TIMEOUT: "750", APPGRANT_DB_QUERY_TIMEOUT: "10000", APPGRANT_READY_TIMEOUT: "300" })
       .db,
-    { poolSize: 25, connectTimeoutMs: 750, queryTimeoutMs: 10_000, readyTimeoutMs: 300 },
+    { poolSize: 25, connectTimeoutMs: 750, queryTimeoutMs: 10_000, readyTimeoutMs: 300, backgroundCheckpoints: true },
   );
   t.same(loadConfig({ APPGRANT_PG_POOL_SIZE: " ", APPGRANT_DB_QUERY_TIMEOUT: "" }).db.queryTimeoutMs, 3000, "blank counts as unset");
 });
