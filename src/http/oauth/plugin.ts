@@ -136,13 +136,18 @@ export async function oauthEndpoints(app: FastifyInstance, options: OAuthOptions
   const { hasher } = app.domain;
   // RFC 7523 §3: the assertion's audience identifies this server, by its issuer or its token endpoint.
   const audiences = [app.config.issuer, `${app.config.issuer}/oauth/token`];
-  const authenticate: Authenticate = async (request, params, now) => {
-    const client = await limits.authenticate(request as FastifyRequest, (beforeVerification) =>
+  const verify: Authenticate = (request, params, now) =>
+    limits.authenticate(request as FastifyRequest, (beforeVerification) =>
       authenticateClient(request.headers, params, { store, hasher, now, beforeVerification, audiences }),
     );
-    authenticated.set(request as FastifyRequest, client.clientId);
-    return client;
-  };
+  // The client is remembered for the metrics only where they label by client (opt-in).
+  const authenticate: Authenticate = !app.config.metricsPerClient
+    ? verify
+    : async (request, params, now) => {
+        const client = await verify(request, params, now);
+        authenticated.set(request as FastifyRequest, client.clientId);
+        return client;
+      };
   const routeOptions = { store, authenticate, preHandler: limits.hooks };
   tokenRoute(app, { ...routeOptions, registry: options.registry, secretKey: options.secretKey });
   revocationRoute(app, routeOptions);
