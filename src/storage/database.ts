@@ -34,17 +34,28 @@ export interface DatabaseStats {
   writeLock?: Readonly<WriteLockStats>;
   /** SQLite: checkpoints the background checkpointer ran, if it runs. */
   checkpoints?: number | undefined;
+  /** SQLite: pauses of the writes for the checkpointer to catch up (each lets the WAL start over). */
+  checkpointPauses?: number | undefined;
 }
 
 /**
  * The process's connections stop checkpointing inside their commits; a worker does it.
  * Should the worker stop, they checkpoint inline again (and a warning says so).
  */
-async function backgroundCheckpoints(path: string, prisma: Db, tokens: SqliteTokenStore): Promise<Checkpointer> {
+async function backgroundCheckpoints(
+  path: string,
+  prisma: Db,
+  tokens: SqliteTokenStore,
+  lock: WriteLock,
+  restartBytes = DEFAULT_CHECKPOINTER.restartBytes,
+): Promise<Checkpointer> {
   await prisma.$executeRawUnsafe("PRAGMA wal_autocheckpoint = 0");
   tokens.autocheckpoint(0);
   return new Checkpointer(path, {
     ...DEFAULT_CHECKPOINTER,
+    restartBytes,
+    // The worker catches up while this process's writes wait in the lock's queue.
+    pause: (drain) => lock.run(drain),
     onStop(error) {
       tokens.autocheckpoint(INLINE_CHECKPOINT_PAGES);
       prisma.$executeRawUnsafe("PRAGMA wal_autocheckpoint = 1000").catch(() => undefined);
@@ -75,7 +86,9 @@ export async function openDatabase(
       await prisma.$disconnect();
       throw error;
     });
-    const checkpointer = settings.backgroundCheckpoints ? await backgroundCheckpoints(location.path, prisma, tokens) : undefined;
+    const checkpointer = settings.backgroundCheckpoints
+      ? await backgroundCheckpoints(location.path, prisma, tokens, lock, settings.walRestartBytes)
+      : undefined;
     return {
       prisma,
       tokens,
@@ -86,7 +99,7 @@ export async function openDatabase(
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
       },
       status,
-      stats: () => ({ writeLock: lock.stats, checkpoints: checkpointer?.checkpoints }),
+      stats: () => ({ writeLock: lock.stats, checkpoints: checkpointer?.checkpoints, checkpointPauses: checkpointer?.pauses }),
       async close() {
         await checkpointer?.close();
         await tokens.close();

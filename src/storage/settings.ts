@@ -35,6 +35,8 @@ export interface DatabaseSettings {
    * default in the server; a CLI command checkpoints inline.
    */
   backgroundCheckpoints?: boolean;
+  /** SQLite, with background checkpoints: the WAL size past which writes pause for the checkpoint to catch up (tests set it small). */
+  walRestartBytes?: number;
   /**
    * SQLite: ms a statement may block the process waiting for another process's lock.
    * 0 (the default) in the server, whose event loop must not freeze (the write lock

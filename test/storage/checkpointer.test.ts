@@ -60,12 +60,52 @@ t.test("the server's connections leave checkpoints to the worker, which keeps th
   t.ok(statSync(`${path}-wal`).size < 64 * 1024 * 1024, "the WAL is reused, within journal_size_limit");
 });
 
+t.test("under a steady stream of writes the WAL still starts over: its file stays bounded", async (t) => {
+  const path = join(tempDir(t), "test.db");
+  const location = parseDatabaseUrl(`file:${path}`);
+  await migrateDatabase(location);
+  const restartBytes = 4 * 1024 * 1024;
+  const database = await openDatabase(location, { ...DEFAULT_DATABASE_SETTINGS, backgroundCheckpoints: true, walRestartBytes: restartBytes });
+  t.teardown(() => database.close());
+  // ~40 MiB, each write queued before the previous one committed: there is never a
+  // moment without a write for a PASSIVE checkpoint to catch up in. Between writes the
+  // event loop turns, as a server's does between requests (the worker's messages come in then).
+  const blob = "x".repeat(64 * 1024);
+  let largest = 0;
+  const write = (i: number) =>
+    database.transaction((tx) =>
+      tx.application.create({
+        data: {
+          id: `app-${i}`,
+          clientId: `client-${i}`,
+          name: blob,
+          clientType: "public",
+          redirectUris: "[]",
+          scopes: "read",
+          grantTypes: "authorization_code",
+          createdAt: new Date(),
+          updatedAt: new Date(),
+        },
+      }),
+    );
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < 640; i++) {
+    writes.push(write(i).then(() => (largest = Math.max(largest, statSync(`${path}-wal`).size))));
+    if (writes.length >= 4) await writes.shift();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(writes);
+  t.ok((database.stats().checkpointPauses ?? 0) > 0, "the writes paused for the checkpoint to catch up");
+  t.ok(largest < 20 * 1024 * 1024, `the WAL file stayed small (largest ${largest} bytes for ~40 MiB written)`);
+  t.equal(await database.prisma.application.count(), 640, "every write committed");
+});
+
 t.test("a worker that stops hands checkpoints back to the connections (onStop, once)", async (t) => {
   const dir = tempDir(t);
   const path = join(dir, "not-a-database.db");
   writeFileSync(path, "this is not an SQLite file, ".repeat(100));
   const stops: unknown[] = [];
-  const checkpointer = new Checkpointer(path, { intervalMs: 5, thresholdBytes: 0, onStop: (error) => stops.push(error) });
+  const checkpointer = new Checkpointer(path, { intervalMs: 5, restartBytes: 0, onStop: (error) => stops.push(error) });
   t.teardown(() => checkpointer.close());
   // The worker's connection opens lazily; its first checkpoint fails and ends it.
   writeFileSync(`${path}-wal`, "x".repeat(1024));
@@ -77,7 +117,7 @@ t.test("close() stops the worker and closes its connection", async (t) => {
   const path = join(tempDir(t), "test.db");
   await migrateDatabase(parseDatabaseUrl(`file:${path}`));
   let stopped = false;
-  const checkpointer = new Checkpointer(path, { intervalMs: 5, thresholdBytes: 0, onStop: () => (stopped = true) });
+  const checkpointer = new Checkpointer(path, { intervalMs: 5, restartBytes: 0, onStop: () => (stopped = true) });
   await checkpointer.close();
   t.notOk(stopped, "a close is not a stop");
   // No connection left: the database can be taken exclusively.
