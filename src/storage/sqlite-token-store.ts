@@ -1,9 +1,12 @@
 // TokenStore on SQLite: its own better-sqlite3 connection (WAL: readers never wait),
 // prepared statements, synchronous transactions. Writes queue on the process's
-// WriteLock with Prisma's transactions (see src/storage/write-lock.ts).
+// WriteLock with Prisma's transactions (see src/storage/write-lock.ts), and the token
+// path's writes that arrive within one turn of the event loop share one transaction
+// (group commit, see groupCommit below).
 import { basename } from "node:path";
 import Database from "better-sqlite3";
 import { ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
+import { isSqliteBusy } from "../shared/database-unavailable.js";
 import { describeStatement, inSpan } from "./traced-statements.js";
 import type { WriteLock } from "./write-lock.js";
 import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
@@ -67,6 +70,81 @@ export interface SqliteTokenStore extends OAuthStore {
 
 /** WAL pages after which a commit of this connection checkpoints inline (see below). */
 export const INLINE_CHECKPOINT_PAGES = 10_000;
+
+/** One write of the token path waiting for its group's transaction. */
+interface PendingWrite {
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+type Outcome = { value: unknown } | { error: unknown };
+
+/**
+ * Group commit: the token path's writes (a code exchange, a rotation, an installation
+ * token, a client assertion's jti, a device poll) that arrive within one turn of the
+ * event loop, or while the write lock is taken, run in one SQLite transaction, and each
+ * request is answered once that transaction has committed. A commit costs as much as
+ * the writes it holds (measured in bench/: ~240 µs for a rotation alone, ~110 µs each
+ * in groups of 16), so under load most of it is shared. Each write is a conditional
+ * statement plus inserts, safe to run with others: two rotations of one token in one
+ * group see each other's update as two transactions would.
+ *
+ * Should one write throw (a constraint), the group runs again with each write in its
+ * own savepoint, so only that one fails. A group that meets another process's write
+ * lock (SQLITE_BUSY, at BEGIN: nothing was written) is retried whole by the lock.
+ */
+function groupCommit(db: Database.Database, lock: WriteLock): <T>(run: () => T) => Promise<T> {
+  const together = db.transaction((group: PendingWrite[]): Outcome[] => group.map((write) => ({ value: write.run() })));
+  const alone = db.transaction((write: PendingWrite) => write.run());
+  const isolated = db.transaction((group: PendingWrite[]): Outcome[] =>
+    group.map((write) => {
+      try {
+        return { value: alone(write) }; // nested: a savepoint
+      } catch (error) {
+        return { error };
+      }
+    }),
+  );
+  const commit = (group: PendingWrite[]): Outcome[] => {
+    try {
+      return together.immediate(group);
+    } catch (error) {
+      if (isSqliteBusy(error)) throw error;
+      return isolated.immediate(group);
+    }
+  };
+  let open: PendingWrite[] | null = null;
+  const flush = (group: PendingWrite[]) => {
+    lock
+      .run(() => {
+        // The group closes when it gets the lock: writes that came while it waited are in it.
+        if (open === group) open = null;
+        return commit(group);
+      })
+      .then(
+        (outcomes) => {
+          for (const [i, outcome] of outcomes.entries()) {
+            if ("error" in outcome) group[i]!.reject(outcome.error);
+            else group[i]!.resolve(outcome.value);
+          }
+        },
+        (error: unknown) => {
+          if (open === group) open = null;
+          for (const write of group) write.reject(error);
+        },
+      );
+  };
+  return <T>(run: () => T) =>
+    new Promise<T>((resolve, reject) => {
+      if (open === null) {
+        const group: PendingWrite[] = [];
+        open = group;
+        // After the event loop's poll phase: every request read in this turn joins.
+        setImmediate(flush, group);
+      }
+      open.push({ run, resolve: resolve as (value: unknown) => void, reject });
+    });
+}
 
 export function openSqliteTokenStore(path: string, lock: WriteLock, tracing: Tracing = NO_TRACING, busyTimeoutMs = 0): SqliteTokenStore {
   const db = new Database(path, { timeout: busyTimeoutMs });
@@ -171,21 +249,23 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   });
   const insertToken = (token: NewToken) => insertTokenStmt.run(tokenWire(token));
 
-  const exchange = db.transaction((codeId: string, now: string, token: NewToken) => {
+  // The token path's writes: each runs inside its group's transaction (groupCommit).
+  const write = groupCommit(db, lock);
+  const exchange = (codeId: string, now: string, token: NewToken) => {
     if (consumeStmt.run(now, codeId, now, token.scopes).changes !== 1) return false;
     insertToken(token);
     return true;
-  });
-  const exchangeDevice = db.transaction((id: string, now: string, token: NewToken) => {
+  };
+  const exchangeDevice = (id: string, now: string, token: NewToken) => {
     if (consumeDeviceStmt.run(now, id, now, token.scopes).changes !== 1) return false;
     insertToken(token);
     return true;
-  });
-  const rotate = db.transaction((parentId: string, now: string, successor: NewToken, parentScopes: string) => {
+  };
+  const rotate = (parentId: string, now: string, successor: NewToken, parentScopes: string) => {
     if (rotateStmt.run(now, parentId, now, parentScopes).changes !== 1) return false;
     insertToken(successor);
     return true;
-  });
+  };
   const revokeToken = db.transaction((tokenId: string, now: Date, reason: string, event: RevocationEvent | undefined) => {
     const revoked = revokeTokenStmt.run(toSqliteTime(now), reason, tokenId).changes;
     if (recordsEvent(event, revoked)) recordEvent(event, now, revoked);
@@ -209,7 +289,7 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
       return row ? codeRecord(row, sqlite) : null;
     },
     exchangeCode(codeId, now, token) {
-      return lock.run(() => exchange.immediate(codeId, toSqliteTime(now), token));
+      return write(() => exchange(codeId, toSqliteTime(now), token));
     },
     async findTokenByRefreshHash(refreshTokenHash) {
       const row = byRefreshStmt.get(refreshTokenHash);
@@ -220,7 +300,7 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
       return row ? tokenRecord(row, sqlite) : null;
     },
     rotate(parentId, now, successor, parentScopes) {
-      return lock.run(() => rotate.immediate(parentId, toSqliteTime(now), successor, parentScopes));
+      return write(() => rotate(parentId, toSqliteTime(now), successor, parentScopes));
     },
     async findByAccessHash(hash) {
       const row = byAccessStmt.get(hash);
@@ -240,27 +320,27 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
       return keysStmt.all(applicationId);
     },
     useAssertionId(assertionId, applicationId, expiresAt, now) {
-      return lock.run(() => useAssertionStmt.run(assertionId, applicationId, toSqliteTime(expiresAt), toSqliteTime(now)).changes === 1);
+      return write(() => useAssertionStmt.run(assertionId, applicationId, toSqliteTime(expiresAt), toSqliteTime(now)).changes === 1);
     },
     async findInstallation(installationId) {
       const row = installationStmt.get(installationId);
       return row ? installationRecord(row) : null;
     },
     issueAccessToken(token, installationScopes) {
-      return lock.run(() => insertAccessTokenStmt.run({ ...tokenWire(token), installationScopes }).changes === 1);
+      return write(() => insertAccessTokenStmt.run({ ...tokenWire(token), installationScopes }).changes === 1);
     },
     async findDeviceAuthorization(deviceCodeHash) {
       const row = deviceStmt.get(deviceCodeHash);
       return row ? deviceRecord(row, sqlite) : null;
     },
     recordPoll(id, now, previous) {
-      return lock.run(() => recordPollStmt.run(toSqliteTime(now), id, sqliteTime(previous)).changes === 1);
+      return write(() => recordPollStmt.run(toSqliteTime(now), id, sqliteTime(previous)).changes === 1);
     },
     async slowDown(id, now) {
-      await lock.run(() => slowDownStmt.run(SLOW_DOWN_STEP, toSqliteTime(now), id));
+      await write(() => slowDownStmt.run(SLOW_DOWN_STEP, toSqliteTime(now), id));
     },
     exchangeDeviceCode(id, now, token) {
-      return lock.run(() => exchangeDevice.immediate(id, toSqliteTime(now), token));
+      return write(() => exchangeDevice(id, toSqliteTime(now), token));
     },
     async ping() {
       pingStmt.get();

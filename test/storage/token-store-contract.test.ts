@@ -234,6 +234,56 @@ for (const [name, fresh] of DATABASES) {
       );
     });
 
+    t.test("writes issued together each get their own answer (group commit on SQLite)", async (t) => {
+      const seeded = await Promise.all(Array.from({ length: 8 }, (_, i) => seed(db, `group${i}`)));
+      const writesBefore = database.stats().writeLock?.writes;
+      // Issued in one turn of the event loop: eight exchanges, then one of them again.
+      const pairs = seeded.map((s, i) => newToken(s, `group${i}-1`));
+      const exchanged = await Promise.all([
+        ...seeded.map((s, i) => store.exchangeCode(s.codeId, NOW, pairs[i]!)),
+        store.exchangeCode(seeded[0]!.codeId, NOW, newToken(seeded[0]!, "group0-again")),
+      ]);
+      t.strictSame(exchanged, [true, true, true, true, true, true, true, true, false], "each code once; the repeat finds it consumed");
+      if (writesBefore !== undefined) {
+        t.equal(database.stats().writeLock!.writes - writesBefore, 1, "SQLite: one transaction for all nine");
+      }
+
+      // Racing rotations of one parent: exactly one wins, whichever the order.
+      const parent = pairs[0]!;
+      const racers = Array.from({ length: 6 }, (_, i) =>
+        newToken(seeded[0]!, `group0-r${i}`, { familyId: parent.familyId, generation: 2, parentId: parent.id, codeId: null }),
+      );
+      const rotated = await Promise.all(racers.map((successor) => store.rotate(parent.id, at(10), successor, "read")));
+      t.equal(rotated.filter(Boolean).length, 1, "one rotation of the parent");
+      t.equal((await store.findSuccessor(parent.id))?.id, racers[rotated.indexOf(true)]!.id, "its successor is the winner's");
+
+      // A write that fails (its access token hash is taken) fails alone: the others commit.
+      const [, , , next] = seeded;
+      const [, a, b] = pairs as [NewToken, NewToken, NewToken];
+      const outcomes = await Promise.allSettled([
+        store.rotate(a.id, at(20), newToken(seeded[1]!, "group1-2", { familyId: a.familyId, generation: 2, parentId: a.id, codeId: null }), "read"),
+        store.rotate(
+          b.id,
+          at(20),
+          {
+            ...newToken(seeded[2]!, "group2-2", { familyId: b.familyId, generation: 2, parentId: b.id, codeId: null }),
+            accessTokenHash: a.accessTokenHash,
+          },
+          "read",
+        ),
+        store.rotate(next!.codeId, at(20), newToken(next!, "never"), "read"),
+      ]);
+      t.strictSame(
+        outcomes.map((outcome) => outcome.status),
+        ["fulfilled", "rejected", "fulfilled"],
+        "the duplicate is refused; the others answer",
+      );
+      t.equal((outcomes[0] as PromiseFulfilledResult<boolean>).value, true, "the rotation beside it committed");
+      t.equal((outcomes[2] as PromiseFulfilledResult<boolean>).value, false, "an id that is no token rotates nothing");
+      t.ok(await store.findTokenByRefreshHash(sha256("refresh-group1-2")), "the first rotation's successor is stored");
+      t.strictSame((await store.findTokenByRefreshHash(b.refreshTokenHash!))?.rotatedAt, null, "the failed rotation left its parent unrotated");
+    });
+
     t.test("revokes a token, and a whole family, counting only live tokens", async (t) => {
       const s = await seed(db, "family");
       const first = newToken(s, "family-1");
