@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
+import fc from "fast-check";
 import t from "tap";
 import { SecretHasher } from "../../src/crypto/secret-hasher.js";
 import {
@@ -53,6 +55,34 @@ t.test("refuses values of the wrong shape", async (t) => {
     ["surrounding whitespace", ` ${value.slice(1)}`],
   ];
   for (const [name, candidate] of cases) t.notOk(isWellFormed("code", candidate), name);
+});
+
+/** The encoding credentials have always had: the material as one big-endian number, in base62 (BigInt, slow and plain). */
+function reference(kind: CredentialKind, material: Uint8Array): string {
+  const digits = (bytes: Uint8Array, length: number) => {
+    let n = 0n;
+    for (const byte of bytes) n = (n << 8n) | BigInt(byte);
+    let out = "";
+    for (let i = 0; i < length; i++) {
+      out = ALPHABET[Number(n % 62n)] + out;
+      n /= 62n;
+    }
+    return out;
+  };
+  const head = PREFIXES[kind] + digits(material, 43);
+  const sum = crc32(head) >>> 0;
+  return head + digits(new Uint8Array([sum >>> 24, (sum >>> 16) & 255, (sum >>> 8) & 255, sum & 255]), 6);
+}
+
+t.test("credentials encode their material exactly as they always have (issued and derived ones stay valid)", async (t) => {
+  const edges = [new Uint8Array(32), new Uint8Array(32).fill(255), Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 1 : 0))];
+  for (const material of edges) t.equal(formatCredential("refreshToken", material), reference("refreshToken", material));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(...KINDS), (material, kind) => {
+      return formatCredential(kind, material) === reference(kind, material);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 t.test("the same key material gives the same credential, and only 32 bytes are accepted", async (t) => {
