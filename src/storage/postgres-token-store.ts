@@ -253,12 +253,31 @@ function tracedQueries(queryable: Queryable, tracing: Tracing, base: Attributes,
   return { query: query as Queryable["query"] };
 }
 
+/**
+ * Named statements: each of this file's statements is parsed and planned once per pooled
+ * connection (pg prepares a name on first use on each connection), not at every call.
+ * The texts are constants, so the names stay few. Behind PgBouncer in transaction mode,
+ * this needs PgBouncer 1.21+ (max_prepared_statements).
+ */
+function preparedQueries(queryable: Queryable): Queryable {
+  const names = new Map<string, string>();
+  const query = (text: string, values?: unknown[]) => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `appgrant_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return queryable.query({ name, text, values });
+  };
+  return { query: query as Queryable["query"] };
+}
+
 export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TRACING, location?: PostgresLocation): OAuthStore {
   // The statements are this file's constants: the descriptions stay few.
   const described = new Map<string, StatementInfo>();
   const base = tracing.enabled ? databaseAttributes(location) : {};
   const wrap = tracing.enabled ? (queryable: Queryable) => tracedQueries(queryable, tracing, base, described) : (queryable: Queryable) => queryable;
-  const db = wrap(pool);
+  const db = wrap(preparedQueries(pool));
   return {
     async findClient(clientId, now) {
       const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);

@@ -3,6 +3,8 @@
 import t from "tap";
 import { DEFAULT_DATABASE_SETTINGS, parsePostgresUrl } from "../../src/storage/settings.js";
 import { createPool } from "../../src/storage/postgres.js";
+import { createPostgresTokenStore } from "../../src/storage/postgres-token-store.js";
+import { migrateDatabase } from "../../src/storage/migrate.js";
 import { isDatabaseUnavailable } from "../../src/shared/database-unavailable.js";
 import { DependencyStatus } from "../../src/shared/dependency-status.js";
 import { FaultProxy } from "../support/fault-proxy.js";
@@ -30,6 +32,30 @@ if (!TEST_DATABASE_URL) {
       (await other.pool.query("SELECT current_setting('application_name') AS value")).rows[0].value,
       "appgrant-eu-1",
       "DATABASE_URL's own name wins",
+    );
+  });
+
+  t.test("the token store's statements are prepared once per connection, then executed by name", async (t) => {
+    const url = await freshDatabase(t);
+    await migrateDatabase(parsePostgresUrl(url));
+    const { pool, end } = createPool(parsePostgresUrl(url), { ...DEFAULT_DATABASE_SETTINGS, poolSize: 1 });
+    t.teardown(() => end(1000));
+    const store = createPostgresTokenStore(pool);
+    const now = new Date();
+    for (let i = 0; i < 3; i++) {
+      t.equal(await store.findClient("no-such-client", now), null);
+      t.equal(await store.findByAccessHash("0".repeat(64)), null);
+    }
+    const { rows } = await pool.query<{ name: string; calls: string }>(
+      "SELECT name, generic_plans + custom_plans AS calls FROM pg_prepared_statements ORDER BY name",
+    );
+    t.strictSame(
+      rows.map((row) => [row.name, Number(row.calls)]),
+      [
+        ["appgrant_1", 3],
+        ["appgrant_2", 3],
+      ],
+      "two named statements on the one connection, each prepared once and run three times",
     );
   });
 
