@@ -18,8 +18,11 @@
 import type { DependencyStatus } from "../shared/dependency-status.js";
 import { DatabaseUnavailableError, isSqliteBusy } from "../shared/database-unavailable.js";
 
-const FIRST_RETRY_MS = 2;
-const MAX_RETRY_MS = 25;
+// Short: another process's transactions are short too (the purge's batches aim at
+// ~10 ms and leave as long free after each), and a retry that fails costs microseconds.
+// A longer step would keep missing the gaps between another process's transactions.
+const FIRST_RETRY_MS = 1;
+const MAX_RETRY_MS = 5;
 
 export interface WriteLockOptions {
   /** ms a write may wait for the lock, queue included. */
