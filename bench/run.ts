@@ -3,28 +3,37 @@
 // generator to core 0 (taskset), so figures compare across runs and machines of the
 // same size. Prints the median of RUNS runs of DURATION seconds for each target.
 //
-//   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 10)
+//   BENCH_DURATION (s, default 10)   BENCH_RUNS (default 3)   BENCH_CONNECTIONS (default 50)
+//   BENCH_SCALING (default 10,200): refresh_token on SQLite also at these connection counts.
 //   BENCH_PORT (default 3917): where the servers listen.
 //   BENCH_DATABASE_URL=postgresql://… also measures PostgreSQL, with one and with two
 //   server processes (a fresh schema, dropped afterwards).
-//   BENCH_GROUPS (default sqlite,postgres,metrics): which measurements after the ceiling;
+//   BENCH_GROUPS (default sqlite,postgres,metrics,checkpoints): which measurements after the ceiling;
 //   metrics is the cost of Prometheus metrics (APPGRANT_METRICS_PORT set vs unset, ABA);
-//   tracing (not in the default) the cost of OpenTelemetry tracing, exporting to a local sink.
+//   tracing (not in the default) the cost of OpenTelemetry tracing, exporting to a local sink;
+//   growth (not in the default: ~10 GB of disk) refresh and introspection with BENCH_GROWTH_ROWS
+//   (default 10,000,000) more token rows, then a purge under load (BENCH_GROWTH_PURGE_SECONDS:
+//   only that long) and whether the freed pages are reused. BENCH_GROWTH_DIR: where its files go.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrateDatabase } from "../src/storage/migrate.js";
-import { type Seed, seedPostgres, seedSqlite } from "./seed.js";
+import { fillSqlite, type Seed, seedPostgres, seedSqlite } from "./seed.js";
+import Database from "better-sqlite3";
 import { parseDatabaseUrl } from "../src/storage/settings.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SCALING = (process.env.BENCH_SCALING ?? "10,200")
+  .split(",")
+  .filter((count) => count.trim() !== "")
+  .map(Number);
 const WARMUP = 3;
 /** The first server's port (BENCH_PORT, default 3917); a second process takes the next, the trace sink PORT + 70. */
 const PORT = Number(process.env.BENCH_PORT ?? 3917);
@@ -95,7 +104,16 @@ export async function stop(children: ChildProcess[]): Promise<void> {
   );
 }
 
-function load(dir: string, ports: number[], kind: Kind, values: string[], duration: number, authorization: string, core: number | null) {
+function load(
+  dir: string,
+  ports: number[],
+  kind: Kind,
+  values: string[],
+  duration: number,
+  authorization: string,
+  core: number | null,
+  connections = CONNECTIONS,
+) {
   const file = join(dir, `values-${randomBytes(4).toString("hex")}.json`);
   writeFileSync(file, JSON.stringify(values));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`).join(",");
@@ -107,24 +125,40 @@ function load(dir: string, ports: number[], kind: Kind, values: string[], durati
     file,
     kind,
     String(duration),
-    String(CONNECTIONS),
+    String(connections),
     authorization,
   ]);
   const out = execFileSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 20 });
   rmSync(file);
-  return JSON.parse(out.trim().split("\n").pop()!) as { rps: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number };
+  return JSON.parse(out.trim().split("\n").pop()!) as {
+    rps: number;
+    p50: number;
+    p99: number;
+    max: number;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Warm-up, then RUNS measured runs, each with fresh credentials (unless the kind cycles). */
-export function measure(name: string, dir: string, ports: number[], kind: Kind, values: string[], authorization: string): Summary {
+export function measure(
+  name: string,
+  dir: string,
+  ports: number[],
+  kind: Kind,
+  values: string[],
+  authorization: string,
+  connections = CONNECTIONS,
+): Summary {
   const cycles = kind === "bare" || kind === "introspect" || kind === "cc-secret";
   const perRun = cycles ? values.length : Math.floor(values.length / (RUNS + 1));
   const slice = (i: number) => (cycles ? values : values.slice(i * perRun, (i + 1) * perRun));
   const loadCore = ports.length > 1 ? null : 0; // two servers take both cores: the generator floats
-  load(dir, ports, kind, slice(0), WARMUP, authorization, loadCore);
-  const results = Array.from({ length: RUNS }, (_, i) => load(dir, ports, kind, slice(i + 1), DURATION, authorization, loadCore));
+  load(dir, ports, kind, slice(0), WARMUP, authorization, loadCore, connections);
+  const results = Array.from({ length: RUNS }, (_, i) => load(dir, ports, kind, slice(i + 1), DURATION, authorization, loadCore, connections));
   const rpsList = results.map((r) => r.rps);
   const mid = results[rpsList.indexOf(median(rpsList))]!;
   const failures = results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
@@ -132,15 +166,38 @@ export function measure(name: string, dir: string, ports: number[], kind: Kind, 
   return { name, rps: median(rpsList), p50: mid.p50, p99: mid.p99, failures, runs: rpsList };
 }
 
-/** Starts appgrant on `databaseUrl` with `processes` processes and measures the three hot paths. */
-async function measureAppgrant(label: string, dir: string, databaseUrl: string, seed: Seed, processes: number): Promise<Summary[]> {
+/**
+ * Starts appgrant on `databaseUrl` with `processes` processes and measures the hot paths;
+ * with `scaling`, refresh_token also at those connection counts (each on its own share
+ * of the refresh tokens).
+ */
+async function measureAppgrant(
+  label: string,
+  dir: string,
+  databaseUrl: string,
+  seed: Seed,
+  processes: number,
+  scaling: number[] = [],
+): Promise<Summary[]> {
   return withServers(databaseUrl, processes, {}, async (ports) => {
     const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
     const suffix = processes > 1 ? `, ${processes} processes` : "";
+    const share = Math.floor(seed.refreshTokens.length / (scaling.length + 1));
     return [
       measure(`introspection (${label}${suffix})`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
       measure(`authorization_code (${label}${suffix})`, dir, ports, "code", seed.codes, basic),
-      measure(`refresh_token (${label}${suffix})`, dir, ports, "refresh", seed.refreshTokens, basic),
+      measure(`refresh_token (${label}${suffix})`, dir, ports, "refresh", seed.refreshTokens.slice(0, share), basic),
+      ...scaling.map((connections, i) =>
+        measure(
+          `refresh_token, ${connections} connections (${label}${suffix})`,
+          dir,
+          ports,
+          "refresh",
+          seed.refreshTokens.slice((i + 1) * share, (i + 2) * share),
+          basic,
+          connections,
+        ),
+      ),
       measure(`client_credentials, client secret (${label}${suffix})`, dir, ports, "cc-secret", seed.installationIds.slice(0, 20_000), basic),
       measure(`client_credentials, private_key_jwt (${label}${suffix})`, dir, ports, "cc-jwt", await assertions(seed), ""),
     ];
@@ -205,6 +262,113 @@ async function measureCost(
   return [...(await round("off", off, 0)), ...(await round("on", on, 1)), ...(await round("off again", off, 2))];
 }
 
+/**
+ * Growth (issue: flat growth): refresh and introspection on a small database and on one
+ * holding BENCH_GROWTH_ROWS (default 10 million) more token rows (fillSqlite), small
+ * again after (ABA); then the CLI's purge of the expired half while client_credentials
+ * load writes a token per request, with the slowest request of that load; then whether
+ * the freed pages are reused (the file does not grow while new rows are written).
+ */
+async function measureGrowth(dir: string): Promise<Summary[]> {
+  const rows = Number(process.env.BENCH_GROWTH_ROWS ?? 10_000_000);
+  const pairs = 2 * MAX_RATE * (DURATION * RUNS + WARMUP);
+  const small = `file:${join(dir, "growth-small.db")}`;
+  const big = `file:${join(dir, "growth-big.db")}`;
+  await migrateDatabase(parseDatabaseUrl(small));
+  await migrateDatabase(parseDatabaseUrl(big));
+  process.stderr.write(`bench: seeding the small database with ${pairs} token pairs…\n`);
+  const smallSeed = await seedSqlite(small.slice(5), 0, pairs);
+  process.stderr.write(`bench: seeding the large database with ${pairs} token pairs and ${rows} more token rows…\n`);
+  const bigSeed = await seedSqlite(big.slice(5), 0, pairs);
+  const started = performance.now();
+  fillSqlite(big.slice(5), rows, bigSeed, (line) => process.stderr.write(`${line}\n`));
+  process.stderr.write(`bench: filled in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  const basic = (seed: Seed) => `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+  const half = pairs / 2;
+  const round = (label: string, url: string, seed: Seed, i: number) =>
+    withServers(url, 1, {}, async (ports) => [
+      measure(`refresh_token, ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * half, (i + 1) * half), basic(seed)),
+      measure(`introspection, ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
+    ]);
+  const summaries = [
+    ...(await round("small database", small, smallSeed, 0)),
+    ...(await round(`+${rows} token rows`, big, bigSeed, 0)),
+    ...(await round("small database again", small, smallSeed, 1)),
+  ];
+
+  // The purge under load: the CLI in its own process (as cron would run it), the server loaded meanwhile.
+  const path = big.slice(5);
+  const pages = () => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return { pages: db.pragma("page_count", { simple: true }) as number, free: db.pragma("freelist_count", { simple: true }) as number };
+    } finally {
+      db.close();
+    }
+  };
+  const expired = () => {
+    const db = new Database(path, { readonly: true });
+    try {
+      const now = new Date().toISOString().replace(/Z$/, "+00:00");
+      return (db.prepare(`SELECT count(*) AS n FROM "Token" WHERE "refreshExpiresAt" < ?`).get(now) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const purgeWindow = Number(process.env.BENCH_GROWTH_PURGE_SECONDS ?? 0);
+  const expiredBefore = expired();
+  await withServers(big, 1, {}, async (ports) => {
+    const installations = bigSeed.installationIds.slice(0, 20_000);
+    const quiet = load(dir, ports, "cc-secret", installations, 5, basic(bigSeed), 0);
+    console.log(`client_credentials before the purge: ${Math.round(quiet.rps)} req/s, p99 ${quiet.p99} ms, slowest request ${quiet.max} ms`);
+    const purge = spawn(process.execPath, [join(root, "bin/appgrant.js"), "purge", "--json"], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: big, APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef", LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    purge.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => purge.once("exit", resolve));
+    let done = false;
+    void exited.then(() => (done = true));
+    const purgeStarted = performance.now();
+    const loads: { rps: number; p99: number; max: number; failures: number }[] = [];
+    // BENCH_GROWTH_PURGE_SECONDS: measure a window of the purge, then stop it (a purge of
+    // millions of rows at half the lock's time takes tens of minutes).
+    const stopAt = purgeWindow > 0 ? performance.now() + purgeWindow * 1000 : Number.POSITIVE_INFINITY;
+    while (!done) {
+      if (performance.now() > stopAt) {
+        purge.kill("SIGTERM");
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve)); // the load runs synchronously: let the exit be seen
+      if (done) break;
+      const r = load(dir, ports, "cc-secret", installations, 5, basic(bigSeed), 0);
+      loads.push({ rps: r.rps, p99: r.p99, max: r.max, failures: r.non2xx + r.errors + r.timeouts });
+    }
+    const code = await exited;
+    if (performance.now() > stopAt) output = `(stopped after ${purgeWindow} s) ${output}`;
+    const seconds = (performance.now() - purgeStarted) / 1000;
+    const after = pages();
+    console.log(
+      `purge under load: exit ${code}, ${seconds.toFixed(0)} s, ${expiredBefore - expired()} of ${expiredBefore} expired token rows removed ${output.trim().replace(/\s+/g, " ")}; ` +
+        `client_credentials meanwhile: ${loads.map((l) => Math.round(l.rps)).join(" / ")} req/s, ` +
+        `p99 ${Math.max(...loads.map((l) => l.p99))} ms, slowest request ${Math.max(...loads.map((l) => l.max))} ms, ` +
+        `non-2xx+errors ${loads.reduce((n, l) => n + l.failures, 0)}`,
+    );
+    // Reuse: new rows go into the freed pages; the file does not grow.
+    const fileBefore = statSync(path).size;
+    const r = load(dir, ports, "refresh", bigSeed.refreshTokens.slice(half, half + 60_000), 10, basic(bigSeed), 0);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the checkpointer copies the WAL into the file
+    const reused = pages();
+    console.log(
+      `after the purge: ${after.pages} pages, ${after.free} free; ${Math.round(r.rps * 10)} refreshes later: ` +
+        `${reused.pages} pages, ${reused.free} free; file ${fileBefore} → ${statSync(path).size} bytes`,
+    );
+  });
+  return summaries;
+}
+
 export async function withServers<T>(
   databaseUrl: string,
   processes: number,
@@ -262,11 +426,12 @@ export function print(summaries: Summary[]): void {
     String(Math.round(s.rps)),
     `${s.p50} ms`,
     `${s.p99} ms`,
+    s.p50 > 0 ? `${(s.p99 / s.p50).toFixed(1)}×` : "–",
     String(s.failures),
     `${((100 * s.rps) / ceiling).toFixed(1)}%`,
     s.runs.map((r) => Math.round(r)).join(" / "),
   ]);
-  const header = ["target", "req/s (median)", "p50", "p99", "non-2xx+errors", "of ceiling", "runs"];
+  const header = ["target", "req/s (median)", "p50", "p99", "p99/p50", "non-2xx+errors", "of ceiling", "runs"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(line(header));
@@ -290,8 +455,9 @@ async function main(): Promise<void> {
     if (GROUPS.has("sqlite")) {
       const sqlite = `file:${join(dir, "bench.db")}`;
       await migrateDatabase(parseDatabaseUrl(sqlite));
-      process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${perKind} token pairs…\n`);
-      summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, perKind), 1)));
+      const pairs = perKind * (SCALING.length + 1);
+      process.stderr.write(`bench: seeding SQLite with ${perKind} codes and ${pairs} token pairs…\n`);
+      summaries.push(...(await measureAppgrant("SQLite", dir, sqlite, await seedSqlite(sqlite.slice(5), perKind, pairs), 1, SCALING)));
     }
 
     if (GROUPS.has("metrics")) {
@@ -320,6 +486,8 @@ async function main(): Promise<void> {
       const inline = { APPGRANT_SQLITE_BACKGROUND_CHECKPOINTS: "false" };
       summaries.push(...(await measureCost("background checkpoints", {}, dir, sqlite, seed, inline)));
     }
+
+    if (GROUPS.has("growth")) summaries.push(...(await measureGrowth(process.env.BENCH_GROWTH_DIR ?? dir)));
 
     const postgres = process.env.BENCH_DATABASE_URL;
     if (postgres && GROUPS.has("postgres")) {

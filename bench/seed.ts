@@ -11,6 +11,7 @@ import { newId } from "../src/shared/ids.js";
 import { parsePostgresUrl } from "../src/storage/settings.js";
 
 export interface Seed {
+  applicationId: string;
   clientId: string;
   clientSecret: string;
   codes: string[];
@@ -44,7 +45,17 @@ async function rows(codes: number, pairs: number, time: (date: Date) => string):
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk, "sha256");
-  const seed: Seed = { clientId, clientSecret, codes: [], accessTokens: [], refreshTokens: [], installationIds: [], privateKey, kid };
+  const seed: Seed = {
+    applicationId: appId,
+    clientId,
+    clientSecret,
+    codes: [],
+    accessTokens: [],
+    refreshTokens: [],
+    installationIds: [],
+    privateKey,
+    kid,
+  };
   const grantTypes = "authorization_code refresh_token client_credentials";
   const out: Rows = {
     seed,
@@ -154,4 +165,80 @@ export async function seedPostgres(url: string, codes: number, pairs: number): P
     await client.end();
   }
   return data.seed;
+}
+
+/**
+ * Adds `rows` token rows to a seeded SQLite database, as years of use would leave them
+ * (the growth bench): families of three generations, half of them expired past their
+ * refresh expiry (what a purge removes), the other half two rotated rows and a live one,
+ * one family in ten revoked. They belong to the seed's application and installations.
+ * The Token indexes are dropped for the load and built again after it (sorted: minutes
+ * instead of hours for random keys), without a journal; the database is in WAL mode again after.
+ */
+export function fillSqlite(path: string, rows: number, seed: Seed, log: (line: string) => void = () => undefined): void {
+  const db = new Database(path);
+  db.pragma("journal_mode = OFF");
+  db.pragma("synchronous = OFF");
+  db.pragma("cache_size = -1000000");
+  db.pragma("foreign_keys = OFF");
+  const indexes = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Token' AND sql IS NOT NULL`).all() as {
+    name: string;
+    sql: string;
+  }[];
+  for (const { name } of indexes) db.exec(`DROP INDEX "${name}"`);
+  const insert = db.prepare(
+    `INSERT INTO "Token" (${quoted([...COLUMNS.Token, "parentId", "rotatedAt", "revokedAt", "revokedReason"])}) VALUES (${Array.from({ length: COLUMNS.Token.length + 4 }, () => "?").join(", ")})`,
+  );
+  const sqliteTime = (ms: number) => new Date(ms).toISOString().replace(/Z$/, "+00:00");
+  const now = Date.now();
+  const day = 86_400_000;
+  // Ids older than the seed's rows, increasing (UUIDv7 order): the primary key appends.
+  const start = now - 400 * day;
+  let counter = 0;
+  const id = () => newId(start + Math.floor(counter++ / 4));
+  const hash = () => sha256(`filler-${counter}-${Math.random()}`);
+  const batch = db.transaction((families: number) => {
+    for (let f = 0; f < families; f++) {
+      const expired = f % 2 === 0;
+      const revoked = f % 20 === 1;
+      const installationId = seed.installationIds[f % seed.installationIds.length]!;
+      const familyId = id();
+      const created = expired ? now - 200 * day : now - 10 * day;
+      let parent: string | null = null;
+      for (let generation = 1; generation <= 3; generation++) {
+        const tokenId: string = generation === 1 ? familyId : id();
+        const at = created + generation * 8 * 3600_000;
+        const last = generation === 3;
+        insert.run(
+          tokenId,
+          hash(),
+          hash(),
+          seed.applicationId,
+          installationId,
+          seed.clientId,
+          `filler-${f % 100_000}`,
+          familyId,
+          generation,
+          "read write",
+          sqliteTime(at),
+          sqliteTime(at + 8 * 3600_000),
+          sqliteTime(expired ? now - day : at + 90 * day),
+          parent,
+          last ? null : sqliteTime(at + 8 * 3600_000),
+          revoked && last ? sqliteTime(at + 3600_000) : null,
+          revoked && last ? "revoked" : null,
+        );
+        parent = tokenId;
+      }
+    }
+  });
+  const families = Math.ceil(rows / 3);
+  for (let done = 0; done < families; done += 100_000) {
+    batch(Math.min(100_000, families - done));
+    if (done % 1_000_000 === 0) log(`bench: ${3 * done} filler rows…`);
+  }
+  log("bench: building the Token indexes…");
+  for (const { sql } of indexes) db.exec(sql);
+  db.pragma("journal_mode = WAL");
+  db.close();
 }
