@@ -13,8 +13,8 @@ import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store
 import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
-  clientRecord,
-  type ClientRow,
+  clientRecordAt,
+  type ClientSecretsRow,
   codeRecord,
   type CodeRow,
   DEVICE_EXCHANGEABLE,
@@ -34,7 +34,7 @@ import {
   SELECT_INTROSPECTION,
   SELECT_KEYS,
   SELECT_TOKEN,
-  selectClient,
+  SELECT_CLIENT_ALL_SECRETS,
   tokenRecord,
   type TokenRow,
   useAssertion,
@@ -173,7 +173,10 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
     return tracing.enabled ? (traced(statement as never, tracing, path) as Database.Statement<P, R>) : statement;
   };
 
-  const clientStmt = prepare<[string, string], ClientRow>(`${selectClient("?")} WHERE a."clientId" = ?`);
+  const clientStmt = prepare<[string], ClientSecretsRow<string>>(`${SELECT_CLIENT_ALL_SECRETS} WHERE a."clientId" = ?`);
+  // Changes whenever another connection commits: Prisma's (the admin API, the CLI's
+  // commands), another process's. This connection writes no application or secret.
+  const dataVersionStmt = db.prepare<[], number>("PRAGMA data_version").pluck();
   const codeStmt = prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
   // Each consume and insert also requires the scopes it derived from to be unchanged: a
   // narrowing of the application's scopes (src/domain/installation-permissions.ts) since the read.
@@ -226,6 +229,14 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   const pingStmt = prepare("SELECT 1");
 
   const sqliteTime = (date: Date | null) => (date === null ? null : toSqliteTime(date));
+
+  // Clients remembered while the database is unchanged (data_version): every token
+  // request looks its client up, and clients change rarely. A secret added, deleted or
+  // expired, an application changed or deleted, here or in another process, is seen at
+  // the next request, as without the memory. Unknown client_ids are not remembered.
+  const clients = new Map<string, ClientSecretsRow<string>[]>();
+  const MAX_CLIENTS = 1000;
+  let clientsVersion: number | undefined;
   /** Records a revocation's event (and its webhook delivery): called inside the revocation's transaction. */
   const recordEvent = (event: RevocationEvent, now: Date, revoked: number) => {
     const rows = revocationRows(event, now, revoked);
@@ -282,7 +293,19 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
       db.pragma(`wal_autocheckpoint = ${pages}`);
     },
     async findClient(clientId, now) {
-      return clientRecord(clientStmt.all(toSqliteTime(now), clientId));
+      const version = dataVersionStmt.get();
+      if (version !== clientsVersion) {
+        clients.clear();
+        clientsVersion = version;
+      }
+      let rows = clients.get(clientId);
+      if (rows === undefined) {
+        rows = clientStmt.all(clientId);
+        if (rows.length === 0) return null;
+        if (clients.size >= MAX_CLIENTS) clients.clear();
+        clients.set(clientId, rows);
+      }
+      return clientRecordAt(rows, now, sqlite);
     },
     async findCodeByHash(codeHash) {
       const row = codeStmt.get(codeHash);

@@ -61,6 +61,18 @@ export const selectClient = (now: string) =>
     FROM "Application" a
     LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ${now})`;
 
+/** One row per secret whatever its expiry, with the expiry: `WHERE a."clientId" = <placeholder>` follows (SQLite's remembered lookup). */
+export const SELECT_CLIENT_ALL_SECRETS = `SELECT ${[...columns<Application>("a", CLIENT_FIELDS), ...joined("s", CLIENT_SECRET), `s."expiresAt"`].join(", ")}
+    FROM "Application" a
+    LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id"`;
+
+export type ClientSecretsRow<Time> = ClientRow & { expiresAt: Time | null };
+
+/** The client with the secrets of `rows` still active at `now`. */
+export function clientRecordAt<Time>(rows: readonly ClientSecretsRow<Time>[], now: Date, dialect: Dialect<Time>): ClientRecord | null {
+  return clientRecord(rows.filter((row) => row.expiresAt === null || dialect.date(row.expiresAt) > now));
+}
+
 export function clientRecord(rows: readonly ClientRow[]): ClientRecord | null {
   const first = rows[0];
   if (!first) return null;

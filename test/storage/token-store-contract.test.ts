@@ -3,6 +3,7 @@
 // admin API writes them) and read back through the store's plain SQL, so a column the
 // store reads under the wrong name, or a DateTime in the wrong form, fails here.
 import { mkdtempSync, rmSync } from "node:fs";
+import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
@@ -117,7 +118,8 @@ const introspected = (token: NewToken, rotatedAt: Date | null = null, revokedAt:
 
 for (const [name, fresh] of DATABASES) {
   t.test(name, async (t) => {
-    const database = await openDatabase(parseDatabaseUrl(await fresh(t)));
+    const url = await fresh(t);
+    const database = await openDatabase(parseDatabaseUrl(url));
     t.teardown(() => database.close());
     const db = database.prisma;
     const store: OAuthStore = database.tokens;
@@ -147,6 +149,36 @@ for (const [name, fresh] of DATABASES) {
       const bare = await seed(db, "bare");
       t.strictSame((await store.findClient(bare.clientId, NOW))?.secretHashes, [], "a client without secrets has none");
       t.equal(await store.findClient("client-nobody", NOW), null, "an unknown client_id finds nothing");
+    });
+
+    t.test("a client's secrets and settings, changed by anyone, are what the next lookup finds", async (t) => {
+      const s = await seed(db, "changing");
+      const secret = (name: string, expiresAt: Date | null = null) => ({
+        id: newId(),
+        applicationId: s.applicationId,
+        secretHash: `hash-${name}`,
+        createdAt: at(-100),
+        expiresAt,
+      });
+      const hashes = async (now = NOW) => [...((await store.findClient(s.clientId, now))?.secretHashes ?? [])].sort();
+      const a = secret("a");
+      await db.clientSecret.createMany({ data: [a, secret("b", at(30))] });
+      t.strictSame(await hashes(), ["hash-a", "hash-b"]);
+      t.strictSame(await hashes(at(31)), ["hash-a"], "a secret past its expiry is not offered");
+      await db.clientSecret.delete({ where: { id: a.id } });
+      await db.clientSecret.create({ data: secret("c") });
+      t.strictSame(await hashes(), ["hash-b", "hash-c"], "a secret deleted or added through Prisma (the admin API)");
+      await db.application.update({ where: { id: s.applicationId }, data: { grantTypes: "authorization_code" } });
+      t.equal((await store.findClient(s.clientId, NOW))?.grantTypes, "authorization_code", "the application's settings too");
+      if (name === "sqlite") {
+        // Another process's connection.
+        const other = new Database(url.slice("file:".length));
+        other.prepare(`DELETE FROM "ClientSecret" WHERE "secretHash" = 'hash-c'`).run();
+        other.close();
+        t.strictSame(await hashes(), ["hash-b"], "a secret deleted by another process");
+      }
+      await db.application.delete({ where: { id: s.applicationId } });
+      t.equal(await store.findClient(s.clientId, NOW), null, "a deleted application is unknown at once");
     });
 
     t.test("finds a code by its hash, and consumes it once", async (t) => {
