@@ -3,6 +3,7 @@
 // WriteLock with Prisma's transactions (see src/storage/write-lock.ts), and the token
 // path's writes that arrive within one turn of the event loop share one transaction
 // (group commit, see groupCommit below).
+import { AsyncResource } from "node:async_hooks";
 import { basename } from "node:path";
 import Database from "better-sqlite3";
 import { ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
@@ -92,8 +93,12 @@ type Outcome = { value: unknown } | { error: unknown };
  * Should one write throw (a constraint), the group runs again with each write in its
  * own savepoint, so only that one fails. A group that meets another process's write
  * lock (SQLITE_BUSY, at BEGIN: nothing was written) is retried whole by the lock.
+ *
+ * A group runs in the async context of whichever write opened it; with `bind` (tracing
+ * on: AsyncResource.bind) each write runs in its own caller's, so its statements are
+ * spans of its own request.
  */
-function groupCommit(db: Database.Database, lock: WriteLock): <T>(run: () => T) => Promise<T> {
+function groupCommit(db: Database.Database, lock: WriteLock, bind?: <F extends () => unknown>(run: F) => F): <T>(run: () => T) => Promise<T> {
   const together = db.transaction((group: PendingWrite[]): Outcome[] => group.map((write) => ({ value: write.run() })));
   const alone = db.transaction((write: PendingWrite) => write.run());
   const isolated = db.transaction((group: PendingWrite[]): Outcome[] =>
@@ -142,7 +147,7 @@ function groupCommit(db: Database.Database, lock: WriteLock): <T>(run: () => T) 
         // After the event loop's poll phase: every request read in this turn joins.
         setImmediate(flush, group);
       }
-      open.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      open.push({ run: bind ? bind(run) : run, resolve: resolve as (value: unknown) => void, reject });
     });
 }
 
@@ -261,7 +266,7 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   const insertToken = (token: NewToken) => insertTokenStmt.run(tokenWire(token));
 
   // The token path's writes: each runs inside its group's transaction (groupCommit).
-  const write = groupCommit(db, lock);
+  const write = groupCommit(db, lock, tracing.enabled ? (run) => AsyncResource.bind(run) : undefined);
   const exchange = (codeId: string, now: string, token: NewToken) => {
     if (consumeStmt.run(now, codeId, now, token.scopes).changes !== 1) return false;
     insertToken(token);
