@@ -22,7 +22,7 @@ import { seedSqlite } from "../seed.js";
 import { CLIENT_ID, CLIENT_SECRET, type SeedFile } from "./common.js";
 
 process.env.BENCH_CONNECTIONS ??= "50"; // read by bench/run.ts when it loads
-const { ADMIN_TOKEN, measure, print, startServer, stop, withServers } = await import("../run.js");
+const { ADMIN_TOKEN, CEILING_AFTER, measure, measureCeiling, print, startServer, stop, withServers } = await import("../run.js");
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -44,16 +44,6 @@ function ensureDependencies(): void {
 
 const credential = () => randomBytes(32).toString("base64url");
 const credentials = (count: number) => Array.from({ length: count }, credential);
-
-async function measureBare(dir: string, name: string): Promise<Summary> {
-  const bare = await startServer(PORT, 1, ["--import", "tsx", join(root, "bench/bare-server.ts")], {});
-  try {
-    const fake = Array.from({ length: 10_000 }, (_, i) => `agc_${String(i).padStart(49, "0")}`);
-    return measure(name, dir, [PORT], "bare", fake, "Basic eDp5");
-  } finally {
-    await stop([bare]);
-  }
-}
 
 async function measureAppgrant(dir: string, perKind: number): Promise<Summary[]> {
   const sqlite = `file:${join(dir, "appgrant.db")}`;
@@ -99,13 +89,13 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: peers, ${RUNS} runs x ${DURATION}s, ${process.env.BENCH_CONNECTIONS} connections\n`);
   const summaries: Summary[] = [];
   try {
-    summaries.push(await measureBare(dir, "bare Fastify (ceiling)"));
+    summaries.push(await measureCeiling(dir, "bare Fastify (ceiling)"));
     if (PEERS.has("appgrant")) summaries.push(...(await measureAppgrant(dir, perKind)));
     for (const peer of ["oauth2-server", "oidc-provider"] as const) {
       if (!PEERS.has(peer)) continue;
       for (const store of ["memory", "sqlite"] as const) summaries.push(...(await measurePeer(dir, peer, store, perKind)));
     }
-    summaries.push(await measureBare(dir, "bare Fastify (again, last)"));
+    summaries.push(await measureCeiling(dir, CEILING_AFTER));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
