@@ -219,21 +219,33 @@ function writeLockMetrics(registry: Registry, stats: () => DatabaseStats): void 
       if (lock) this.set(lock.queued);
     },
   });
-  const lockTotal = (name: string, help: string, read: (lock: Readonly<WriteLockStats>) => number) =>
+  // Each a series only where its source exists: the checkpoints only while the background
+  // checkpointer (src/storage/checkpointer.ts) runs.
+  const sqliteTotal = (name: string, help: string, read: (stats: DatabaseStats) => number | undefined) =>
     totalCounter(registry, name, help, [], () => {
-      const lock = stats().writeLock;
-      return lock ? [[{}, read(lock)]] : [];
+      const value = read(stats());
+      return value === undefined ? [] : [[{}, value]];
     });
-  lockTotal("appgrant_sqlite_writes_total", "SQLite: writes that got the write lock.", (lock) => lock.writes);
-  lockTotal(
+  sqliteTotal("appgrant_sqlite_writes_total", "SQLite: writes that got the write lock.", (s) => s.writeLock?.writes);
+  sqliteTotal(
     "appgrant_sqlite_write_lock_contended_total",
     "SQLite: writes that found another process holding the write lock, and waited for it.",
-    (lock) => lock.contended,
+    (s) => s.writeLock?.contended,
   );
-  lockTotal(
+  sqliteTotal(
     "appgrant_sqlite_write_lock_wait_seconds_total",
     "SQLite: seconds writes waited for the write lock, the in-process queue included (divide by writes_total for the mean).",
-    (lock) => lock.waitSeconds,
+    (s) => s.writeLock?.waitSeconds,
+  );
+  sqliteTotal(
+    "appgrant_sqlite_checkpoints_total",
+    "SQLite: WAL checkpoints the background worker ran that copied pages into the database file.",
+    (s) => s.checkpoints,
+  );
+  sqliteTotal(
+    "appgrant_sqlite_checkpoint_pauses_total",
+    "SQLite: times this process held its writes for the checkpoint worker to catch up, so the WAL could start over.",
+    (s) => s.checkpointPauses,
   );
 }
 

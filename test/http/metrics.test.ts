@@ -252,6 +252,15 @@ if (process.env.TEST_DATABASE_URL) {
     t.ok(value(after, "appgrant_sqlite_writes_total") - value(before, "appgrant_sqlite_writes_total") >= 2, "the installation and the exchange");
     t.equal(value(after, "appgrant_sqlite_write_queue"), 0);
     t.equal(value(after, "appgrant_sqlite_write_lock_contended_total"), 0);
+    // The background checkpointer copies what the WAL gained (every 50 ms); no pause for so little.
+    let checkpointed = after;
+    for (const deadline = performance.now() + 10_000; value(checkpointed, "appgrant_sqlite_checkpoints_total") === 0; ) {
+      if (performance.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      checkpointed = await scrape(test);
+    }
+    t.ok(value(checkpointed, "appgrant_sqlite_checkpoints_total") >= 1, "the worker's checkpoint of those writes");
+    t.match(checkpointed, /^appgrant_sqlite_checkpoint_pauses_total 0$/m, "no pause for so little");
 
     // Another process holds the write lock: a write waits for it; past the deadline, one fails.
     const path = test.config.database.kind === "sqlite" ? test.config.database.path : "";
