@@ -32,24 +32,38 @@ export const PURGE_BATCH_TARGET_MS = 10;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The purge's view of time: real by default, a test's own in test/unit/purge-pacing.test.ts. */
+export interface Pacing {
+  /** Milliseconds, monotonic (performance.now). */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const REAL_PACING: Pacing = { now: () => performance.now(), sleep };
+
 /**
  * Deletes in batches of at most `max` rows, sized to take about PURGE_BATCH_TARGET_MS
  * each (halved or doubled after each batch), and pauses after each as long as it took:
  * the lock is free at least half the time, for the requests of this process and of others.
  */
-async function inBatches(max: number, findIds: (take: number) => Promise<{ id: string }[]>, remove: (ids: string[]) => Promise<number>) {
+export async function inBatches(
+  max: number,
+  findIds: (take: number) => Promise<{ id: string }[]>,
+  remove: (ids: string[]) => Promise<number>,
+  pacing: Pacing = REAL_PACING,
+): Promise<number> {
   let total = 0;
   let size = Math.min(max, 50);
   for (;;) {
     const ids = (await findIds(size)).map((row) => row.id);
     if (ids.length === 0) return total;
-    const started = performance.now();
+    const started = pacing.now();
     total += await remove(ids);
-    const took = performance.now() - started;
+    const took = pacing.now() - started;
     if (ids.length < size) return total;
     const scaled = Math.round((size * PURGE_BATCH_TARGET_MS) / Math.max(took, 0.1));
     size = Math.max(1, Math.min(max, 2 * size, Math.max(Math.floor(size / 2), scaled)));
-    await sleep(took);
+    await pacing.sleep(took);
   }
 }
 
