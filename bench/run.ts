@@ -72,6 +72,10 @@ export interface Summary {
 const pinned = (core: number | null, args: string[]): [string, string[]] =>
   hasTaskset && core !== null ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args];
 
+/** client_secret_basic for the seeded application. */
+export const basicAuth = (seed: Pick<Seed, "clientId" | "clientSecret">) =>
+  `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+
 export async function startServer(
   port: number,
   core: number | null,
@@ -186,7 +190,7 @@ async function measureAppgrant(
   scaling: number[] = [],
 ): Promise<Summary[]> {
   return withServers(databaseUrl, processes, {}, async (ports) => {
-    const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+    const basic = basicAuth(seed);
     const suffix = processes > 1 ? `, ${processes} processes` : "";
     const share = Math.floor(seed.refreshTokens.length / (scaling.length + 1));
     return [
@@ -258,7 +262,7 @@ async function measureCost(
   seed: Seed,
   off: Record<string, string> = {},
 ): Promise<Summary[]> {
-  const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+  const basic = basicAuth(seed);
   const third = Math.floor(seed.refreshTokens.length / 3);
   const round = (label: string, env: Record<string, string>, i: number) =>
     withServers(databaseUrl, 1, env, async (ports) => [
@@ -289,11 +293,10 @@ async function measureGrowth(dir: string): Promise<Summary[]> {
   const started = performance.now();
   fillSqlite(big.slice(5), rows, bigSeed, (line) => process.stderr.write(`${line}\n`));
   process.stderr.write(`bench: filled in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-  const basic = (seed: Seed) => `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
   const half = pairs / 2;
   const round = (label: string, url: string, seed: Seed, i: number) =>
     withServers(url, 1, {}, async (ports) => [
-      measure(`refresh_token, ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * half, (i + 1) * half), basic(seed)),
+      measure(`refresh_token, ${label}`, dir, ports, "refresh", seed.refreshTokens.slice(i * half, (i + 1) * half), basicAuth(seed)),
       measure(`introspection, ${label}`, dir, ports, "introspect", seed.accessTokens.slice(0, 20_000), `Bearer ${ADMIN_TOKEN}`),
     ]);
   const summaries = [
@@ -304,28 +307,26 @@ async function measureGrowth(dir: string): Promise<Summary[]> {
 
   // The purge under load: the CLI in its own process (as cron would run it), the server loaded meanwhile.
   const path = big.slice(5);
-  const pages = () => {
+  const readOnly = <T>(read: (db: Database.Database) => T): T => {
     const db = new Database(path, { readonly: true });
     try {
-      return { pages: db.pragma("page_count", { simple: true }) as number, free: db.pragma("freelist_count", { simple: true }) as number };
+      return read(db);
     } finally {
       db.close();
     }
   };
-  const expired = () => {
-    const db = new Database(path, { readonly: true });
-    try {
+  const pages = () =>
+    readOnly((db) => ({ pages: db.pragma("page_count", { simple: true }) as number, free: db.pragma("freelist_count", { simple: true }) as number }));
+  const expired = () =>
+    readOnly((db) => {
       const now = new Date().toISOString().replace(/Z$/, "+00:00");
       return (db.prepare(`SELECT count(*) AS n FROM "Token" WHERE "refreshExpiresAt" < ?`).get(now) as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+    });
   const purgeWindow = Number(process.env.BENCH_GROWTH_PURGE_SECONDS ?? 0);
   const expiredBefore = expired();
   await withServers(big, 1, {}, async (ports) => {
     const installations = bigSeed.installationIds.slice(0, 20_000);
-    const quiet = load(dir, ports, "cc-secret", installations, 5, basic(bigSeed), 0);
+    const quiet = load(dir, ports, "cc-secret", installations, 5, basicAuth(bigSeed), 0);
     console.log(`client_credentials before the purge: ${Math.round(quiet.rps)} req/s, p99 ${quiet.p99} ms, slowest request ${quiet.max} ms`);
     const purge = spawn(process.execPath, [join(root, "bin/appgrant.js"), "purge", "--json"], {
       cwd: root,
@@ -349,7 +350,7 @@ async function measureGrowth(dir: string): Promise<Summary[]> {
       }
       await new Promise((resolve) => setImmediate(resolve)); // the load runs synchronously: let the exit be seen
       if (done) break;
-      const r = load(dir, ports, "cc-secret", installations, 5, basic(bigSeed), 0);
+      const r = load(dir, ports, "cc-secret", installations, 5, basicAuth(bigSeed), 0);
       loads.push({ rps: r.rps, p99: r.p99, max: r.max, failures: r.non2xx + r.errors + r.timeouts });
     }
     const code = await exited;
@@ -364,7 +365,7 @@ async function measureGrowth(dir: string): Promise<Summary[]> {
     );
     // Reuse: new rows go into the freed pages; the file does not grow.
     const fileBefore = statSync(path).size;
-    const r = load(dir, ports, "refresh", bigSeed.refreshTokens.slice(half, half + 60_000), 10, basic(bigSeed), 0);
+    const r = load(dir, ports, "refresh", bigSeed.refreshTokens.slice(half, half + 60_000), 10, basicAuth(bigSeed), 0);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the checkpointer copies the WAL into the file
     const reused = pages();
     console.log(

@@ -22,7 +22,7 @@ import { seedSqlite } from "../seed.js";
 import { CLIENT_ID, CLIENT_SECRET, type SeedFile } from "./common.js";
 
 process.env.BENCH_CONNECTIONS ??= "50"; // read by bench/run.ts when it loads
-const { ADMIN_TOKEN, CEILING_AFTER, measure, measureCeiling, print, startServer, stop, withServers } = await import("../run.js");
+const { ADMIN_TOKEN, CEILING_AFTER, basicAuth, measure, measureCeiling, print, startServer, stop, withServers } = await import("../run.js");
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -50,7 +50,7 @@ async function measureAppgrant(dir: string, perKind: number): Promise<Summary[]>
   await migrateDatabase(parseDatabaseUrl(sqlite));
   process.stderr.write(`bench: seeding appgrant (SQLite) with ${perKind} codes and ${perKind} token pairs…\n`);
   const seed = await seedSqlite(sqlite.slice(5), perKind, perKind);
-  const basic = `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+  const basic = basicAuth(seed);
   return withServers(sqlite, 1, {}, async (ports) => [
     measure("appgrant, SQLite: authorization_code", dir, ports, "code", seed.codes, basic),
     measure("appgrant, SQLite: refresh_token", dir, ports, "refresh", seed.refreshTokens, basic),
@@ -67,7 +67,7 @@ async function measurePeer(dir: string, peer: "oauth2-server" | "oidc-provider",
   process.stderr.write(`bench: seeding ${peer} (${store}) with ${perKind} refresh tokens${withCodes ? ` and ${perKind} codes` : ""}…\n`);
   const env = { PEER_STORE: store, PEER_DATABASE: join(dir, `${peer}.db`), PEER_SEED: seedPath };
   const server = await startServer(PORT, 1, ["--import", "tsx", join(here, `${peer}.ts`)], env, SEEDED_WITHIN_MS);
-  const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`;
+  const basic = basicAuth({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
   const label = `${peer}, ${store === "memory" ? "in memory" : "SQLite"}`;
   try {
     return [
