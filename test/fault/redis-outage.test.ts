@@ -14,7 +14,7 @@ import { errorLines, logLines, REDIS_URL, redisProxy, redisUp, uniquePrefix, wai
 const TIMEOUT_MS = 500;
 /** What a loaded 2-core CI machine may add to an answer on top of the Redis timeout. */
 const MARGIN_MS = 1500;
-const OUTAGE_MS = 4000;
+const OUTAGE_MS = 5000;
 const WORKERS = 8;
 
 interface Sample {
