@@ -171,7 +171,10 @@ export async function seedPostgres(url: string, codes: number, pairs: number): P
  * Adds `rows` token rows to a seeded SQLite database, as years of use would leave them
  * (the growth bench): families of three generations, half of them expired past their
  * refresh expiry (what a purge removes), the other half two rotated rows and a live one,
- * one family in ten revoked. They belong to the seed's application and installations.
+ * one live family in ten revoked. They belong to the seed's application and installations.
+ * The expired families come first: a row's id is a UUIDv7 (its creation time) and its
+ * refresh expiry is its creation plus a fixed lifetime, so what has expired is what was
+ * written first, in the table's order as in time.
  * The Token indexes are dropped for the load and built again after it (sorted: minutes
  * instead of hours for random keys), without a journal; the database is in WAL mode again after.
  */
@@ -197,10 +200,11 @@ export function fillSqlite(path: string, rows: number, seed: Seed, log: (line: s
   let counter = 0;
   const id = () => newId(start + Math.floor(counter++ / 4));
   const hash = () => sha256(`filler-${counter}-${Math.random()}`);
-  const batch = db.transaction((families: number) => {
-    for (let f = 0; f < families; f++) {
-      const expired = f % 2 === 0;
-      const revoked = f % 20 === 1;
+  const families = Math.ceil(rows / 3);
+  const batch = db.transaction((first: number, count: number) => {
+    for (let f = first; f < first + count; f++) {
+      const expired = f < families / 2;
+      const revoked = !expired && f % 10 === 1;
       const installationId = seed.installationIds[f % seed.installationIds.length]!;
       const familyId = id();
       const created = expired ? now - 200 * day : now - 10 * day;
@@ -232,9 +236,8 @@ export function fillSqlite(path: string, rows: number, seed: Seed, log: (line: s
       }
     }
   });
-  const families = Math.ceil(rows / 3);
   for (let done = 0; done < families; done += 100_000) {
-    batch(Math.min(100_000, families - done));
+    batch(done, Math.min(100_000, families - done));
     if (done % 1_000_000 === 0) log(`bench: ${3 * done} filler rows…`);
   }
   log("bench: building the Token indexes…");
