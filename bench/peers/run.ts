@@ -30,7 +30,6 @@ const MAX_RATE = Number(process.env.BENCH_MAX_RATE ?? 10_000);
 const PEERS = new Set((process.env.BENCH_PEERS ?? "appgrant,oauth2-server,oidc-provider").split(",").map((peer) => peer.trim()));
 const PORT = 3917;
 const here = new URL(".", import.meta.url).pathname;
-const root = new URL("../..", import.meta.url).pathname;
 /** Seeding a peer's store runs before its server listens: give it time. */
 const SEEDED_WITHIN_MS = 600_000;
 

@@ -9,7 +9,6 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { DependencyStatus } from "../shared/dependency-status.js";
 import type { OutboxBacklog } from "../domain/deliveries.js";
 import type { DatabaseStats } from "../storage/database.js";
-import type { WriteLockStats } from "../storage/write-lock.js";
 import type { Metrics } from "../shared/metrics.js";
 import { VERSION } from "../shared/version.js";
 

@@ -17,14 +17,14 @@ export function s256(verifier: string): string {
  * code issued without one is refused too, so an attacker cannot downgrade a flow
  * (RFC 9700 §2.1.1).
  */
-export function checkCodeVerifier(grant: { codeChallenge: string | null; codeChallengeMethod: string | null }, verifier: string | undefined): void {
-  if (grant.codeChallenge === null) {
+export function checkCodeVerifier(code: { codeChallenge: string | null; codeChallengeMethod: string | null }, verifier: string | undefined): void {
+  if (code.codeChallenge === null) {
     if (verifier !== undefined) throw invalidGrant("code_verifier sent for a code issued without a code_challenge");
     return;
   }
   if (verifier === undefined) throw invalidGrant("code_verifier is required for this code");
   if (!VERIFIER.test(verifier)) throw invalidRequest("code_verifier must be 43 to 128 unreserved characters");
-  if (grant.codeChallengeMethod !== "S256" || !safeEqual(s256(verifier), grant.codeChallenge)) {
+  if (code.codeChallengeMethod !== "S256" || !safeEqual(s256(verifier), code.codeChallenge)) {
     throw invalidGrant("code_verifier does not match the code_challenge");
   }
 }

@@ -2,7 +2,6 @@
 // transaction of the revocation they record (src/domain/events.ts builds the rows;
 // this file holds their column lists, checked against the Prisma model like
 // token-rows.ts: a renamed field, or a field eventRow or deliveryRow gains, fails tsc).
-import type { DomainContext } from "../domain/context.js";
 import { type DeliveryRow, deliveryRow, type EventRow, eventRow, WEBHOOK_EVENT_TYPES } from "../domain/events.js";
 import type { Event, WebhookDelivery } from "../generated/prisma/client.js";
 import type { RevocationEvent } from "../oauth/token-store.js";
@@ -45,7 +44,7 @@ export const EVENT_COLUMNS = EVENT_FIELDS.map((field) => `"${field}"`).join(", "
 export const DELIVERY_COLUMNS = DELIVERY_FIELDS.map((field) => `"${field}"`).join(", ");
 
 /** deliveryRow reads the server key only to seal a code, and a revocation's event carries none. */
-const NO_CODE = {} as Pick<DomainContext, "secretKey">;
+const NO_CODE = {} as Parameters<typeof deliveryRow>[0];
 
 /**
  * A reuse is recorded even when nothing was left to revoke (it is the signal that a

@@ -15,6 +15,7 @@ import Database from "better-sqlite3";
 import t, { type Test } from "tap";
 import { sha256 } from "../../src/crypto/tokens.js";
 import { successorTokens } from "../../src/oauth/successor.js";
+import { parseDatabaseUrl } from "../../src/storage/settings.js";
 import { ADMIN_TOKEN, freshDatabase } from "../support/helper.js";
 import { connectSchema, http, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 
@@ -50,8 +51,9 @@ interface Chain {
 async function reader(
   databaseUrl: string,
 ): Promise<{ all(sql: string, ...params: string[]): Promise<Record<string, unknown>[]>; close(): Promise<void> }> {
-  if (databaseUrl.startsWith("file:")) {
-    const db = new Database(databaseUrl.slice("file:".length), { readonly: true });
+  const database = parseDatabaseUrl(databaseUrl);
+  if (database.kind === "sqlite") {
+    const db = new Database(database.path, { readonly: true });
     return { all: async (sql, ...params) => db.prepare(sql).all(...params) as Record<string, unknown>[], close: async () => void db.close() };
   }
   const client = await connectSchema(databaseUrl);

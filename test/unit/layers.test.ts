@@ -1,7 +1,8 @@
 // The dependency rule of ARCHITECTURE.md, checked by walking every import of src/:
-// a folder may import only the layers listed for it, and only http/ and main/ may
+// a folder may import only the layers listed for it (storage, of oauth/, domain/ and
+// webhooks/, only the modules listed in STORAGE_IMPORTS), and only http/ and main/ may
 // import Fastify. A change that breaks the rule fails here, with the offending line.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
@@ -20,6 +21,27 @@ export const ALLOWED: Record<string, readonly string[]> = {
   cli: ["shared", "crypto", "oauth", "domain", "webhooks", "storage", "main"],
   main: ["shared", "crypto", "oauth", "domain", "webhooks", "storage", "http"],
 };
+
+/**
+ * Storage implements the ports of the layers above it, and reaches them no further: of
+ * oauth/, domain/ and webhooks/ it may import only these modules. "types": a port (the
+ * interfaces and records it implements), imported as types only. "code": a module it
+ * also runs, each for the one reason given.
+ */
+export const STORAGE_IMPORTS: Record<string, "types" | "code"> = {
+  "oauth/token-store.ts": "types",
+  "oauth/client-assertion.ts": "types",
+  "oauth/installation-token.ts": "types",
+  // SLOW_DOWN_STEP: how much slowDown() adds, part of the DeviceCodeStore contract.
+  "oauth/device-authorization.ts": "code",
+  "domain/ports.ts": "types",
+  // eventRow and deliveryRow: the rows a revocation inserts in its own transaction
+  // (storage/event-rows.ts), built by the domain's pure functions, no I/O.
+  "domain/events.ts": "code",
+  "webhooks/outbox-store.ts": "types",
+};
+/** The layers storage reaches only through the modules of STORAGE_IMPORTS. */
+const PORT_LAYERS = new Set(["oauth", "domain", "webhooks"]);
 
 /**
  * The generated Prisma clients are the data model: storage uses them, and the layers
@@ -93,7 +115,14 @@ function violation(imp: Import): string | undefined {
     return imp.typeOnly || GENERATED_RUNTIME.has(from) ? undefined : `${where}: only storage runs the Prisma client; use import type`;
   const allowed = ALLOWED[from];
   if (allowed === undefined) return `${where}: ${from}/ is not a layer of ARCHITECTURE.md`;
-  return allowed.includes(to) ? undefined : `${where}: ${from}/ may import ${allowed.join(", ") || "nothing"}, not ${to}/`;
+  if (!allowed.includes(to)) return `${where}: ${from}/ may import ${allowed.join(", ") || "nothing"}, not ${to}/`;
+  if (from === "storage" && PORT_LAYERS.has(to)) {
+    const module = relative(SRC, target).replace(/\.js$/, ".ts");
+    const permitted = STORAGE_IMPORTS[module];
+    if (permitted === undefined) return `${where}: storage may import of ${to}/ only the ports it implements (STORAGE_IMPORTS), not ${module}`;
+    if (permitted === "types" && !imp.typeOnly) return `${where}: ${module} is a port, for storage to implement: use import type`;
+  }
+  return undefined;
 }
 
 t.test("every folder of src/ is a layer", async (t) => {
@@ -105,6 +134,14 @@ t.test("every folder of src/ is a layer", async (t) => {
       .map((entry) => entry.name),
     [],
     "no file outside a layer",
+  );
+});
+
+t.test("every module storage may import exists", async (t) => {
+  t.same(
+    Object.keys(STORAGE_IMPORTS).filter((module) => !existsSync(join(SRC, module))),
+    [],
+    "STORAGE_IMPORTS names no file that moved or went",
   );
 });
 
@@ -124,6 +161,16 @@ t.test("the rule catches what it forbids", async (t) => {
   t.ok(violation({ file: at("oauth"), line: 1, specifier: "fastify", typeOnly: false }), "Fastify outside http and main");
   t.ok(violation({ file: at("http"), line: 1, specifier: "pg", typeOnly: false }), "a driver outside storage");
   t.notOk(violation({ file: at("main"), line: 1, specifier: "../http/oauth/plugin.js", typeOnly: false }), "main composes http");
+  t.ok(violation({ file: at("storage"), line: 1, specifier: "../domain/applications.js", typeOnly: false }), "storage → a domain use case");
+  t.ok(
+    violation({ file: at("storage"), line: 1, specifier: "../oauth/grants/refresh-token.js", typeOnly: true }),
+    "storage → a grant, even for a type",
+  );
+  t.ok(violation({ file: at("storage"), line: 1, specifier: "../webhooks/outbox.js", typeOnly: false }), "storage → the outbox worker");
+  t.ok(violation({ file: at("storage"), line: 1, specifier: "../oauth/installation-token.js", typeOnly: false }), "running a port module's code");
+  t.notOk(violation({ file: at("storage"), line: 1, specifier: "../oauth/installation-token.js", typeOnly: true }), "naming the port's types");
+  t.notOk(violation({ file: at("storage"), line: 1, specifier: "../domain/events.js", typeOnly: false }), "the event row builders");
+  t.notOk(violation({ file: at("storage"), line: 1, specifier: "../crypto/encryption.js", typeOnly: false }), "crypto, any module");
   t.same(
     importsOf(fileURLToPath(new URL("../../src/main/app.ts", import.meta.url))).filter((imp) => imp.specifier === "fastify").length,
     1,

@@ -140,6 +140,7 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
   const security = [{ appJwt: [] }];
   const tags = ["github"];
 
+  // Typed by hand, not from the schemas: nothing validates them (setValidatorCompiler above), so the body is what was sent.
   app.post<{ Params: { installation_id: string }; Body: { scopes?: unknown } | undefined }>(
     "/installations/:installation_id/access_tokens",
     {
