@@ -12,6 +12,7 @@
 // record one event, and a report never undoes or overwrites another change.
 import { decrypt } from "../crypto/encryption.js";
 import { isWellFormed, sha256 } from "../crypto/tokens.js";
+import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { newWebhookSecret, WEBHOOK_SECRET_PURPOSE } from "./applications.js";
 import type { DomainContext } from "./context.js";
 import { deliveryRow, type EventInput, eventRow } from "./events.js";
@@ -145,13 +146,18 @@ async function refreshTokens({ tx, now, found, event }: Step, entries: Classifie
     where: { refreshTokenHash: { in: hashesOf(entries) } },
     select: { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true },
   });
-  const revoked = await tx.token.updateManyAndReturn({
-    where: { familyId: { in: [...new Set(rows.map((row) => row.familyId))] }, revokedAt: null },
-    data: { revokedAt: now, revokedReason: "leaked" },
-    select: { familyId: true },
-  });
+  const families = [...new Set(rows.map((row) => row.familyId))];
+  // Repeated until a pass revokes nothing: a rotation committing meanwhile adds a member (src/shared/family-revocation.ts).
   const perFamily = new Map<string, number>();
-  for (const row of revoked) perFamily.set(row.familyId, (perFamily.get(row.familyId) ?? 0) + 1);
+  await revokeUntilNoneLive(async () => {
+    const revoked = await tx.token.updateManyAndReturn({
+      where: { familyId: { in: families }, revokedAt: null },
+      data: { revokedAt: now, revokedReason: "leaked" },
+      select: { familyId: true },
+    });
+    for (const row of revoked) perFamily.set(row.familyId, (perFamily.get(row.familyId) ?? 0) + 1);
+    return revoked.length;
+  });
   const byHash = new Map(entries.map((entry) => [entry.hash, entry]));
   for (const row of rows) {
     const entry = byHash.get(row.refreshTokenHash!)!;

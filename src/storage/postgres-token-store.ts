@@ -9,6 +9,7 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
+import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { type Attributes, ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
 import type { PostgresLocation } from "./settings.js";
 import { describeStatement, inSpanAsync, type StatementInfo } from "./traced-statements.js";
@@ -209,20 +210,11 @@ async function inTransaction<T>(pool: pg.Pool, wrap: (client: Queryable) => Quer
   }
 }
 
+const REVOKE_FAMILY = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`;
+
 async function revokeFamilyOn(client: Queryable, familyId: string, now: Date, reason: string): Promise<number> {
-  // A rotation committing while this UPDATE runs can add a member its snapshot
-  // does not see; repeat until a pass finds nothing live (a rotation cannot start
-  // from a revoked parent, so this converges at once in practice).
-  let total = 0;
-  for (let pass = 0; pass < 10; pass++) {
-    const { rowCount } = await client.query(
-      `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`,
-      [ts(now), reason, familyId],
-    );
-    if (!rowCount) break;
-    total += rowCount;
-  }
-  return total;
+  // A rotation committing while the UPDATE runs adds a member it does not see (src/shared/family-revocation.ts).
+  return revokeUntilNoneLive(async () => (await client.query(REVOKE_FAMILY, [ts(now), reason, familyId])).rowCount ?? 0);
 }
 
 const REVOKE_TOKEN = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`;
