@@ -122,6 +122,8 @@ const DEVICE_BY_HASH = `${SELECT_DEVICE} WHERE d."deviceCodeHash" = $1`;
 const RECORD_POLL = `UPDATE "DeviceAuthorization" SET "lastPolledAt" = $1::timestamp(3)
     WHERE "id" = $2 AND "lastPolledAt" IS NOT DISTINCT FROM $3::timestamp(3)`;
 const SLOW_DOWN = `UPDATE "DeviceAuthorization" SET "interval" = "interval" + $1, "lastPolledAt" = $2::timestamp(3) WHERE "id" = $3`;
+/** A client secret's SHA-256, once (TokenStore.fillSecretLookupHash). */
+const FILL_SECRET_LOOKUP = `UPDATE "ClientSecret" SET "lookupHash" = $1 WHERE "id" = $2 AND "lookupHash" IS NULL`;
 const ROTATE = consumeAndInsert("Token", `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`);
 
 /** NewToken's values as the driver takes them, each DateTime as UTC ISO text. */
@@ -327,6 +329,10 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
         if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
         return revoked;
       });
+    },
+
+    async fillSecretLookupHash(secretId, lookupHash) {
+      await db.query(FILL_SECRET_LOOKUP, [lookupHash, secretId]);
     },
 
     async findClientKeys(applicationId) {

@@ -387,6 +387,38 @@ t.test("a leaked webhook secret sealed before its hash was stored is still found
   t.ok((await test.app.domain.db.application.findFirstOrThrow()).webhookSecretCompromisedAt);
 });
 
+t.test("a client secret created before its SHA-256 was stored is found once it has authenticated (filled then, once)", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key]);
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  test.clock.advance(1);
+  const added = await test.admin("POST", `/admin/v1/applications/${app.id}/secrets`, {});
+  t.equal(added.statusCode, 201, "a second secret");
+  const other = (added.json() as { client_secret: string }).client_secret;
+  const db = test.app.domain.db;
+  await db.clientSecret.updateMany({ data: { lookupHash: null } }); // as migration 20261202222055_leaked_credentials left them
+  const lookups = async () =>
+    (await db.clientSecret.findMany({ orderBy: { createdAt: "asc" }, select: { lookupHash: true } })).map((row) => row.lookupHash);
+  const label = async (secret: string) =>
+    ((await report(test, [{ token: secret, type: "appgrant_client_secret" }], key)).json() as { label: string }[])[0]!.label;
+
+  t.equal(await label(app.client_secret), "false_positive", "before it authenticates, a report cannot find it");
+  t.notOk(await authenticates(test, { client_id: app.client_id, client_secret: generateCredential("clientSecret") }), "a wrong secret fails");
+  t.same(await lookups(), [null, null], "and fills nothing");
+
+  t.ok(await authenticates(test, app), "the secret authenticates");
+  t.same(await lookups(), [sha256(app.client_secret), null], "its SHA-256 is stored; the other secret, not presented, is left alone");
+  t.ok(await authenticates(test, app), "and authenticates again (from memory)");
+  t.equal(await label(app.client_secret), "true_positive", "a report finds it now");
+  const [leaked] = await db.clientSecret.findMany({ orderBy: { createdAt: "asc" } });
+  t.ok(leaked!.compromisedAt, "and marks it compromised");
+  t.equal(await label(other), "false_positive", "the other secret is still unfound until it authenticates");
+  t.ok(await authenticates(test, { client_id: app.client_id, client_secret: other }));
+  t.equal(await label(other), "true_positive", "then it is found too");
+  t.equal((await leakedEvents(test)).length, 2, "one event per secret found");
+});
+
 t.test("the worst case: 1,000 live credentials in one report, each revoked with its event and webhook, in under 5 s", async (t) => {
   const key = scannerKey("k1");
   const { test } = await withKeyServer(t, [key]);
