@@ -298,11 +298,22 @@ async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event,
       if (action === "revoke") {
         const { count } = await tx.application.updateMany({
           where: { id: row.id, webhookSecretPreviousHash: previous.hash },
-          data: { webhookSecretPreviousEncrypted: null, webhookSecretPreviousHash: null, webhookSecretPreviousUntil: null, updatedAt: now },
+          data: {
+            webhookSecretPreviousEncrypted: null,
+            webhookSecretPreviousHash: null,
+            webhookSecretPreviousUntil: null,
+            webhookSecretPreviousCompromisedAt: null,
+            updatedAt: now,
+          },
         });
         if (count > 0) event(previous, row.id, null, { action: "deleted", secret: "previous" });
       } else {
-        event(previous, row.id, null, { action: "notified", secret: "previous" });
+        // Marked once, as the current one is: a repeated report (or one of a secret marked while current, since rotated out) records nothing.
+        const { count } = await tx.application.updateMany({
+          where: { id: row.id, webhookSecretPreviousHash: previous.hash, webhookSecretPreviousCompromisedAt: null },
+          data: { webhookSecretPreviousCompromisedAt: now },
+        });
+        if (count > 0) event(previous, row.id, null, { action: "marked_compromised", secret: "previous" });
       }
     }
   }

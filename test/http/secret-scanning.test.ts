@@ -387,6 +387,87 @@ t.test("a leaked webhook secret sealed before its hash was stored is still found
   t.ok((await test.app.domain.db.application.findFirstOrThrow()).webhookSecretCompromisedAt);
 });
 
+t.test("the previous webhook secret (a rotation's overlap), notify: marked once, kept signing; a repeat records nothing", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key]);
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  const db = test.app.domain.db;
+  const rotate = async () => {
+    const res = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
+    t.equal(res.statusCode, 201, "rotated");
+    return (res.json() as { webhook_secret: string }).webhook_secret;
+  };
+  const label = async (secret: string) =>
+    ((await report(test, [{ token: secret, type: "appgrant_webhook_secret" }], key)).json() as { label: string }[])[0]!.label;
+  const deliveries = () => db.webhookDelivery.count({ where: { type: "credential.leaked" } });
+  const first = app.webhook_secret;
+  const second = await rotate();
+
+  t.equal(await label(first), "true_positive", "the previous secret is found");
+  let row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, test.clock(), "and marked compromised");
+  t.equal(
+    decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, row.webhookSecretPreviousEncrypted!),
+    first,
+    "and kept: it signs until its overlap ends",
+  );
+  t.equal(row.webhookSecretCompromisedAt, null, "the current secret is not marked");
+  const events = await leakedEvents(test);
+  t.equal(events.length, 1);
+  t.match(JSON.parse(events[0]!.data), { credential_type: "webhook_secret", action: "marked_compromised", secret: "previous" });
+  t.equal(await deliveries(), 1, "and its webhook");
+
+  test.clock.advance(60);
+  t.equal(await label(first), "true_positive", "reported again: still ours");
+  t.equal((await leakedEvents(test)).length, 1, "but no second event");
+  t.equal(await deliveries(), 1, "nor a second webhook");
+  row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, new Date(test.clock().getTime() - 60_000), "the mark keeps its first moment");
+
+  // A secret marked while current keeps its mark once a rotation makes it the previous one.
+  t.equal(await label(second), "true_positive");
+  t.equal((await leakedEvents(test)).length, 2, "the current one, reported: its own event");
+  await rotate();
+  row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, test.clock(), "rotated out, it is still marked");
+  t.equal(row.webhookSecretCompromisedAt, null, "the new current one is not");
+  t.equal(await label(second), "true_positive");
+  t.equal((await leakedEvents(test)).length, 2, "reporting it again, now previous, records nothing");
+});
+
+t.test("the previous webhook secret, revoke: its overlap ends at once; the current one, and the webhooks, are untouched", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key], { APPGRANT_LEAKED_SECRET_ACTION: "revoke" });
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  const db = test.app.domain.db;
+  const rotated = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
+  t.equal(rotated.statusCode, 201);
+  const before = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+
+  const res = await report(test, [{ token: app.webhook_secret, type: "appgrant_webhook_secret" }], key);
+  t.equal((res.json() as { label: string }[])[0]!.label, "true_positive");
+  const after = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(
+    [after.webhookSecretPreviousEncrypted, after.webhookSecretPreviousHash, after.webhookSecretPreviousUntil],
+    [null, null, null],
+    "the previous secret is gone: it signs nothing more",
+  );
+  t.same(
+    [after.webhookSecretEncrypted, after.webhookSecretHash, after.webhookSecretCompromisedAt, after.webhooksPausedAt],
+    [before.webhookSecretEncrypted, before.webhookSecretHash, null, null],
+    "the current secret still signs, and deliveries go on (the application knows it)",
+  );
+  const events = await leakedEvents(test);
+  t.equal(events.length, 1);
+  t.match(JSON.parse(events[0]!.data), { credential_type: "webhook_secret", action: "deleted", secret: "previous" });
+
+  test.clock.advance(60);
+  await report(test, [{ token: app.webhook_secret, type: "appgrant_webhook_secret" }], key);
+  t.equal((await leakedEvents(test)).length, 1, "reported again: nothing left to change, nothing recorded");
+});
+
 t.test("a client secret created before its SHA-256 was stored is found once it has authenticated (filled then, once)", async (t) => {
   const key = scannerKey("k1");
   const { test } = await withKeyServer(t, [key]);
