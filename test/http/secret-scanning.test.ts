@@ -338,12 +338,20 @@ for (const action of ["notify", "revoke"] as const) {
       t.ok(await authenticates(test, secretApp), "and kept: it still authenticates");
       t.ok(webhookRow.webhookSecretCompromisedAt, "the webhook secret is marked compromised");
       t.equal(decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, webhookRow.webhookSecretEncrypted!), webhookApp.webhook_secret, "and kept");
+      t.equal(webhookRow.webhooksPausedAt, null, "its webhooks go on: the application still knows the secret");
     } else {
       t.equal(secretRow, null, "the client secret is deleted");
       t.notOk(await authenticates(test, secretApp), "it no longer authenticates");
       const current = decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, webhookRow.webhookSecretEncrypted!);
       t.not(current, webhookApp.webhook_secret, "the webhook secret is replaced: the leaked one signs nothing");
       t.equal(webhookRow.webhookSecretHash, sha256(current));
+      t.same(webhookRow.webhooksPausedAt, test.clock(), "its webhooks are paused until an operator rotates the secret and resumes them");
+      const paused = await test.app.domain.db.event.findMany({ where: { type: "application.webhooks_paused" } });
+      t.same(
+        paused.map((event) => [event.applicationId, JSON.parse(event.data)]),
+        [[webhookApp.id, { reason: "webhook_secret_leaked" }]],
+        "application.webhooks_paused, once, for that application",
+      );
     }
     t.ok(await authenticates(test, quietApp), "an unreported secret still authenticates");
     const changedSecrets = changed(before.secrets, after.secrets);
