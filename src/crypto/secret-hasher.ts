@@ -64,6 +64,16 @@ export class SecretHasher {
     return false;
   }
 
+  /** Which of `storedHashes` this process has verified `presented` against (after recognises or verifyAny said yes), if any. */
+  verifiedHash(storedHashes: Iterable<string>, presented: string): string | undefined {
+    const mac = createHmac("sha256", this.#key).update(presented).digest();
+    for (const storedHash of storedHashes) {
+      const remembered = this.#verified.get(storedHash);
+      if (remembered !== undefined && timingSafeEqual(remembered, mac)) return storedHash;
+    }
+    return undefined;
+  }
+
   /**
    * Verifies `presented` against `storedHashes` (true when one matches), running
    * `before` (the caller's budget check) and argon2 once for concurrent identical

@@ -312,7 +312,10 @@ export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promi
   const now = ctx.clock();
   const overlap = ctx.config.webhookSecretOverlap ?? DEFAULT_WEBHOOK_SECRET_OVERLAP;
   await ctx.transaction(async (tx) => {
-    const current = await tx.application.findUnique({ where: { id }, select: { webhookSecretEncrypted: true, webhookSecretHash: true } });
+    const current = await tx.application.findUnique({
+      where: { id },
+      select: { webhookSecretEncrypted: true, webhookSecretHash: true, webhookSecretCompromisedAt: true },
+    });
     if (!current) throw notFound("application");
     const previous = overlap > 0 ? current.webhookSecretEncrypted : null;
     await tx.application.update({
@@ -324,6 +327,8 @@ export async function rotateWebhookSecret(ctx: DomainContext, id: string): Promi
         webhookSecretPreviousEncrypted: previous,
         webhookSecretPreviousHash: previous ? current.webhookSecretHash : null,
         webhookSecretPreviousUntil: previous ? new Date(now.getTime() + overlap * 1000) : null,
+        // A secret reported leaked while current stays marked as the previous one.
+        webhookSecretPreviousCompromisedAt: previous ? current.webhookSecretCompromisedAt : null,
         updatedAt: now,
       },
     });

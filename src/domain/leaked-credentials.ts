@@ -4,18 +4,21 @@
 // the rest is looked up by SHA-256 in one query per kind and handled in one
 // transaction: tokens and codes are revoked at once (a refresh token with its whole
 // family), a client or webhook secret is marked compromised and, by policy, deleted or
-// kept. Every credential this changes records `credential.leaked` (with the report's
-// url and source, never the credential) and its webhook, in that same transaction.
+// kept (a current webhook secret is replaced, and the application's webhooks paused).
+// Every credential this changes records `credential.leaked` (with the report's url and
+// source, never the credential) and its webhook, in that same transaction.
 //
 // Every write is conditional on the state it changes (not revoked yet, not marked yet,
 // still the current secret), so concurrent or repeated reports of one credential
 // record one event, and a report never undoes or overwrites another change.
 import { decrypt } from "../crypto/encryption.js";
 import { isWellFormed, sha256 } from "../crypto/tokens.js";
+import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { newWebhookSecret, WEBHOOK_SECRET_PURPOSE } from "./applications.js";
 import type { DomainContext } from "./context.js";
-import { deliveryRow, type EventInput, eventRow } from "./events.js";
+import { type EventInput, recordEvents } from "./events.js";
 import type { Tx } from "./ports.js";
+import { pauseWebhooksIn } from "./webhook-pause.js";
 
 /** What becomes of a leaked client or webhook secret (APPGRANT_LEAKED_SECRET_ACTION). */
 export const LEAKED_SECRET_ACTIONS = ["notify", "revoke"] as const;
@@ -115,7 +118,7 @@ export async function handleLeakedCredentials(ctx: DomainContext, reports: reado
             ...data,
           },
         });
-      const context = { tx, now, found, event, action: options.secretAction };
+      const context = { tx, now, found, event, record: (input: EventInput) => events.push(input), action: options.secretAction };
       // Families before single tokens: a token of a revoked family needs no event of its own.
       await refreshTokens(context, ofType("refresh_token"));
       await accessTokens(context, ofType("access_token", "installation_token"));
@@ -123,7 +126,7 @@ export async function handleLeakedCredentials(ctx: DomainContext, reports: reado
       await deviceCodes(context, ofType("device_code"));
       await clientSecrets(context, ofType("client_secret"));
       await webhookSecretsLeaked(ctx, context, webhookSecrets);
-      await recordEvents(ctx, tx, events, now);
+      await recordEvents(ctx, tx, events);
     });
   }
   return classified.map((entry) => ({ type: entry?.type ?? null, found: entry !== null && found.has(entry.hash) }));
@@ -134,6 +137,8 @@ interface Step {
   now: Date;
   found: Set<string>;
   event: (entry: Classified, applicationId: string, installationId: string | null, data: Record<string, unknown>) => void;
+  /** Another event the handling causes (application.webhooks_paused), recorded with the others. */
+  record: (input: EventInput) => void;
   action: LeakedSecretAction;
 }
 
@@ -145,13 +150,18 @@ async function refreshTokens({ tx, now, found, event }: Step, entries: Classifie
     where: { refreshTokenHash: { in: hashesOf(entries) } },
     select: { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true },
   });
-  const revoked = await tx.token.updateManyAndReturn({
-    where: { familyId: { in: [...new Set(rows.map((row) => row.familyId))] }, revokedAt: null },
-    data: { revokedAt: now, revokedReason: "leaked" },
-    select: { familyId: true },
-  });
+  const families = [...new Set(rows.map((row) => row.familyId))];
+  // Repeated until a pass revokes nothing: a rotation committing meanwhile adds a member (src/shared/family-revocation.ts).
   const perFamily = new Map<string, number>();
-  for (const row of revoked) perFamily.set(row.familyId, (perFamily.get(row.familyId) ?? 0) + 1);
+  await revokeUntilNoneLive(async () => {
+    const revoked = await tx.token.updateManyAndReturn({
+      where: { familyId: { in: families }, revokedAt: null },
+      data: { revokedAt: now, revokedReason: "leaked" },
+      select: { familyId: true },
+    });
+    for (const row of revoked) perFamily.set(row.familyId, (perFamily.get(row.familyId) ?? 0) + 1);
+    return revoked.length;
+  });
   const byHash = new Map(entries.map((entry) => [entry.hash, entry]));
   for (const row of rows) {
     const entry = byHash.get(row.refreshTokenHash!)!;
@@ -254,7 +264,7 @@ async function clientSecrets({ tx, now, found, event, action }: Step, entries: C
   }
 }
 
-async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event, action }: Step, entries: Classified[]): Promise<void> {
+async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event, record, action }: Step, entries: Classified[]): Promise<void> {
   if (entries.length === 0) return;
   const hashes = hashesOf(entries);
   const rows = await tx.application.findMany({
@@ -269,8 +279,10 @@ async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event,
       const where = { id: row.id, webhookSecretHash: current.hash };
       let changed: number;
       if (action === "revoke") {
-        // Replaced by a secret nobody is shown: deliveries keep being signed (and retried until the
-        // app's receiver accepts them), so none is lost while the operator rotates it to a known one.
+        // Replaced by a secret nobody is shown, so the leaked one signs nothing more. The app's receiver
+        // cannot verify what that secret signs: the webhooks are paused with it, so no delivery is
+        // refused until it gives up, and none is lost, until an operator rotates the secret to one the
+        // app is given and resumes them (src/domain/webhook-pause.ts).
         const { webhookSecretEncrypted, webhookSecretHash } = newWebhookSecret(ctx);
         changed = (
           await tx.application.updateMany({
@@ -278,6 +290,9 @@ async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event,
             data: { webhookSecretEncrypted, webhookSecretHash, webhookSecretCompromisedAt: null, updatedAt: now },
           })
         ).count;
+        if (changed > 0 && (await pauseWebhooksIn(tx, row.id, now))) {
+          record({ type: "application.webhooks_paused", applicationId: row.id, data: { reason: "webhook_secret_leaked" } });
+        }
       } else {
         changed = (
           await tx.application.updateMany({ where: { ...where, webhookSecretCompromisedAt: null }, data: { webhookSecretCompromisedAt: now } })
@@ -292,27 +307,25 @@ async function webhookSecretsLeaked(ctx: DomainContext, { tx, now, found, event,
       if (action === "revoke") {
         const { count } = await tx.application.updateMany({
           where: { id: row.id, webhookSecretPreviousHash: previous.hash },
-          data: { webhookSecretPreviousEncrypted: null, webhookSecretPreviousHash: null, webhookSecretPreviousUntil: null, updatedAt: now },
+          data: {
+            webhookSecretPreviousEncrypted: null,
+            webhookSecretPreviousHash: null,
+            webhookSecretPreviousUntil: null,
+            webhookSecretPreviousCompromisedAt: null,
+            updatedAt: now,
+          },
         });
         if (count > 0) event(previous, row.id, null, { action: "deleted", secret: "previous" });
       } else {
-        event(previous, row.id, null, { action: "notified", secret: "previous" });
+        // Marked once, as the current one is: a repeated report (or one of a secret marked while current, since rotated out) records nothing.
+        const { count } = await tx.application.updateMany({
+          where: { id: row.id, webhookSecretPreviousHash: previous.hash, webhookSecretPreviousCompromisedAt: null },
+          data: { webhookSecretPreviousCompromisedAt: now },
+        });
+        if (count > 0) event(previous, row.id, null, { action: "marked_compromised", secret: "previous" });
       }
     }
   }
-}
-
-/** The events and their webhook deliveries, in bulk: a report may change a thousand credentials. */
-async function recordEvents(ctx: DomainContext, tx: Tx, inputs: EventInput[], now: Date): Promise<void> {
-  if (inputs.length === 0) return;
-  const events = inputs.map((input) => eventRow(input, ctx.actor, now));
-  await tx.event.createMany({ data: events });
-  const applicationIds = [...new Set(events.map((row) => row.applicationId!))];
-  const subscribed = new Set(
-    (await tx.application.findMany({ where: { id: { in: applicationIds }, webhookUrl: { not: null } }, select: { id: true } })).map((row) => row.id),
-  );
-  const deliveries = events.filter((row) => subscribed.has(row.applicationId!)).map((row) => deliveryRow(ctx, row));
-  if (deliveries.length > 0) await tx.webhookDelivery.createMany({ data: deliveries });
 }
 
 /**

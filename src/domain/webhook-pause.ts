@@ -1,16 +1,27 @@
-// Pausing an application's webhooks when its endpoint keeps failing, and resuming them.
+// Pausing an application's webhooks when its endpoint keeps failing (or its leaked webhook
+// secret was replaced by one nobody knows), and resuming them.
 // A paused application's deliveries stay pending (the worker skips them) until an
 // operator resumes: PATCH /admin/v1/applications/{id} {"webhooks_paused": false}.
 import type { DomainContext } from "./context.js";
 import { notFound } from "./errors.js";
 import { recordEvent } from "./events.js";
+import type { Tx } from "./ports.js";
 
-/** Pauses, once: true when this call paused it (and recorded application.webhooks_paused). */
+/**
+ * Pauses in the caller's transaction, once: true when this call paused it (the caller then
+ * records application.webhooks_paused, saying why). Also used when a leaked webhook secret is
+ * replaced by one nobody knows (src/domain/leaked-credentials.ts).
+ */
+export async function pauseWebhooksIn(tx: Tx, applicationId: string, now: Date): Promise<boolean> {
+  const { count } = await tx.application.updateMany({ where: { id: applicationId, webhooksPausedAt: null }, data: { webhooksPausedAt: now } });
+  return count > 0;
+}
+
+/** Pauses an endpoint that keeps failing, once: true when this call paused it (and recorded application.webhooks_paused). */
 export async function pauseWebhooks(ctx: DomainContext, applicationId: string, streak: { failures: number; since: Date }): Promise<boolean> {
   const now = ctx.clock();
   return ctx.transaction(async (tx) => {
-    const { count } = await tx.application.updateMany({ where: { id: applicationId, webhooksPausedAt: null }, data: { webhooksPausedAt: now } });
-    if (count === 0) return false;
+    if (!(await pauseWebhooksIn(tx, applicationId, now))) return false;
     await recordEvent(ctx, tx, {
       type: "application.webhooks_paused",
       applicationId,

@@ -138,7 +138,8 @@ export async function secretScanning(app: FastifyInstance, { keys }: SecretScann
           "`Github-Public-Key-Signature` is the base64 DER ECDSA P-256 SHA-256 signature of the raw body. An unsigned, " +
           "wrongly signed or unknown-key request is 401 and changes nothing. Every appgrant credential found is handled at " +
           "once: tokens and codes revoked (a refresh token with its family), client and webhook secrets marked compromised " +
-          "and, by APPGRANT_LEAKED_SECRET_ACTION, kept or deleted; each records `credential.leaked`. Off (404) unless a key " +
+          "and, by APPGRANT_LEAKED_SECRET_ACTION, kept or not (a client secret deleted; a webhook secret replaced, the " +
+          "webhooks paused until an operator rotates it and resumes them); each records `credential.leaked`. Off (404) unless a key " +
           "source is configured.",
         headers: {
           type: "object",

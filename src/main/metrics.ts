@@ -161,7 +161,7 @@ export function prometheusMetrics({ commit, perClient }: MetricsOptions): Promet
   );
   backlogGauge(
     "appgrant_webhooks_paused_applications",
-    "Applications whose webhooks are paused after repeated failures.",
+    "Applications whose webhooks are paused (their endpoint kept failing, or a leaked webhook secret was replaced).",
     (b) => b.pausedApplications,
   );
 

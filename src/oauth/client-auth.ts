@@ -5,7 +5,7 @@
 // alone. Exactly one method per request.
 import type { IncomingHttpHeaders } from "node:http";
 import type { SecretHasher } from "../crypto/secret-hasher.js";
-import { isWellFormed } from "../crypto/tokens.js";
+import { isWellFormed, sha256 } from "../crypto/tokens.js";
 import { parseList } from "../shared/scopes.js";
 import { isWellFormedText } from "../shared/well-formed-text.js";
 import {
@@ -130,9 +130,27 @@ export async function authenticateClient(headers: IncomingHttpHeaders, params: P
   if (secret === undefined) throw invalidClient("client authentication is required");
   // The checksum rejects typos and garbage before any argon2 work is spent on them.
   if (isWellFormed("clientSecret", secret)) {
-    if (await hasher.recognises(client.secretHashes, secret)) return authenticated;
     const before = beforeVerification && (() => beforeVerification(client.clientId));
-    if (await hasher.verifyAny(client.secretHashes, secret, before)) return authenticated;
+    if ((await hasher.recognises(client.secretHashes, secret)) || (await hasher.verifyAny(client.secretHashes, secret, before))) {
+      if (client.secretsWithoutLookup.size > 0) await fillLookupHash(store, hasher, client, secret);
+      return authenticated;
+    }
   }
   throw invalidClient("client authentication failed", "wrong client secret");
+}
+
+/**
+ * A secret created before its SHA-256 was stored (migration 20261202222055_leaked_credentials)
+ * gets it the first time it authenticates, so a leak report can find it from then on. Once per
+ * secret: the record lists it only while its lookupHash is null. A failure leaves it to the
+ * next authentication rather than refusing this one.
+ */
+async function fillLookupHash(store: TokenStore, hasher: SecretHasher, client: ClientRecord, secret: string): Promise<void> {
+  const matched = hasher.verifiedHash(client.secretsWithoutLookup.keys(), secret);
+  if (matched === undefined) return;
+  try {
+    await store.fillSecretLookupHash(client.secretsWithoutLookup.get(matched)!, sha256(secret));
+  } catch {
+    // Unavailable now: the request's next statement will say so; the fill waits for the next authentication.
+  }
 }

@@ -15,6 +15,12 @@ export interface ClientRecord {
   grantTypes: string;
   /** argon2id hashes of the secrets that are active now (unexpired). */
   secretHashes: string[];
+  /**
+   * Those of them with no SHA-256 stored yet (created before the column existed), by
+   * argon2id hash: their ids. Usually empty. A leak report cannot find them until
+   * authenticating fills it in (fillSecretLookupHash).
+   */
+  secretsWithoutLookup: ReadonlyMap<string, string>;
 }
 
 export interface CodeRecord {
@@ -137,6 +143,12 @@ export interface TokenStore {
    * only when something was live.
    */
   revokeFamily(familyId: string, now: Date, reason: string, event?: RevocationEvent): Promise<number>;
+  /**
+   * Stores `lookupHash` (the SHA-256 a leak report looks for) of the client secret `secretId`,
+   * which has just authenticated, unless it has one already: one conditional write per secret,
+   * ever. A secret deleted meanwhile is left alone.
+   */
+  fillSecretLookupHash(secretId: string, lookupHash: string): Promise<void>;
   /** Resolves once the store's own connection has answered a trivial query (/readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

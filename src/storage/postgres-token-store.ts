@@ -9,6 +9,7 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
+import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { type Attributes, ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
 import type { PostgresLocation } from "./settings.js";
 import { describeStatement, inSpanAsync, type StatementInfo } from "./traced-statements.js";
@@ -121,6 +122,8 @@ const DEVICE_BY_HASH = `${SELECT_DEVICE} WHERE d."deviceCodeHash" = $1`;
 const RECORD_POLL = `UPDATE "DeviceAuthorization" SET "lastPolledAt" = $1::timestamp(3)
     WHERE "id" = $2 AND "lastPolledAt" IS NOT DISTINCT FROM $3::timestamp(3)`;
 const SLOW_DOWN = `UPDATE "DeviceAuthorization" SET "interval" = "interval" + $1, "lastPolledAt" = $2::timestamp(3) WHERE "id" = $3`;
+/** A client secret's SHA-256, once (TokenStore.fillSecretLookupHash). */
+const FILL_SECRET_LOOKUP = `UPDATE "ClientSecret" SET "lookupHash" = $1 WHERE "id" = $2 AND "lookupHash" IS NULL`;
 const ROTATE = consumeAndInsert("Token", `"rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > $${N + 2}::timestamp(3)`);
 
 /** NewToken's values as the driver takes them, each DateTime as UTC ISO text. */
@@ -209,20 +212,11 @@ async function inTransaction<T>(pool: pg.Pool, wrap: (client: Queryable) => Quer
   }
 }
 
+const REVOKE_FAMILY = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`;
+
 async function revokeFamilyOn(client: Queryable, familyId: string, now: Date, reason: string): Promise<number> {
-  // A rotation committing while this UPDATE runs can add a member its snapshot
-  // does not see; repeat until a pass finds nothing live (a rotation cannot start
-  // from a revoked parent, so this converges at once in practice).
-  let total = 0;
-  for (let pass = 0; pass < 10; pass++) {
-    const { rowCount } = await client.query(
-      `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "familyId" = $3 AND "revokedAt" IS NULL`,
-      [ts(now), reason, familyId],
-    );
-    if (!rowCount) break;
-    total += rowCount;
-  }
-  return total;
+  // A rotation committing while the UPDATE runs adds a member it does not see (src/shared/family-revocation.ts).
+  return revokeUntilNoneLive(async () => (await client.query(REVOKE_FAMILY, [ts(now), reason, familyId])).rowCount ?? 0);
 }
 
 const REVOKE_TOKEN = `UPDATE "Token" SET "revokedAt" = $1, "revokedReason" = $2 WHERE "id" = $3 AND "revokedAt" IS NULL`;
@@ -335,6 +329,10 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
         if (recordsEvent(event, revoked)) await recordEvent(client, event, now, revoked);
         return revoked;
       });
+    },
+
+    async fillSecretLookupHash(secretId, lookupHash) {
+      await db.query(FILL_SECRET_LOOKUP, [lookupHash, secretId]);
     },
 
     async findClientKeys(applicationId) {

@@ -180,7 +180,8 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
 
   const clientStmt = prepare<[string], ClientSecretsRow<string>>(`${SELECT_CLIENT_ALL_SECRETS} WHERE a."clientId" = ?`);
   // Changes whenever another connection commits: Prisma's (the admin API, the CLI's
-  // commands), another process's. This connection writes no application or secret.
+  // commands), another process's. This connection writes no application, and of a secret
+  // only its lookupHash (fillSecretLookupHash), forgetting the clients when it does.
   const dataVersionStmt = db.prepare<[], number>("PRAGMA data_version").pluck();
   const codeStmt = prepare<[string], CodeRow<string>>(`${SELECT_CODE} WHERE g."codeHash" = ?`);
   // Each consume and insert also requires the scopes it derived from to be unchanged: a
@@ -230,6 +231,8 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   const consumeDeviceStmt = prepare(`UPDATE "DeviceAuthorization" SET "consumedAt" = ?
     WHERE "id" = ? AND ${DEVICE_EXCHANGEABLE("?")} AND "grantedScopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "DeviceAuthorization"."installationId" AND i."status" = 'active')`);
+
+  const fillLookupStmt = prepare<[string, string]>(`UPDATE "ClientSecret" SET "lookupHash" = ? WHERE "id" = ? AND "lookupHash" IS NULL`);
 
   const pingStmt = prepare("SELECT 1");
 
@@ -343,6 +346,11 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
     },
     revokeFamily(familyId, now, reason, event) {
       return lock.run(() => revokeFamily.immediate(familyId, now, reason, event));
+    },
+    async fillSecretLookupHash(secretId, lookupHash) {
+      await write(() => fillLookupStmt.run(lookupHash, secretId));
+      // data_version does not change for this connection's own commits: the remembered record would still list it.
+      clients.clear();
     },
     async findClientKeys(applicationId) {
       return keysStmt.all(applicationId);

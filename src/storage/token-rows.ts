@@ -45,10 +45,10 @@ function joined(alias: string, as: Record<string, string>): string[] {
 
 const dateOrNull = <Time>(dialect: Dialect<Time>, value: Time | null): Date | null => (value === null ? null : dialect.date(value));
 
-// ---- Client: the application and, one row each, its active secrets' hashes.
+// ---- Client: the application and, one row each, its active secrets' hashes (and whether a leak report can find them).
 
 const CLIENT_FIELDS = ["id", "clientId", "clientType", "grantTypes"] as const satisfies readonly (keyof Application)[];
-const CLIENT_SECRET = { secretHash: "secretHash" } as const satisfies Record<string, keyof ClientSecret>;
+const CLIENT_SECRET = { secretId: "id", secretHash: "secretHash", lookupHash: "lookupHash" } as const satisfies Record<string, keyof ClientSecret>;
 
 /** One row per active secret, or one row with a null secretHash (LEFT JOIN). */
 export type ClientRow = Pick<Application, (typeof CLIENT_FIELDS)[number]> & {
@@ -82,6 +82,9 @@ export function clientRecord(rows: readonly ClientRow[]): ClientRecord | null {
     clientType: first.clientType,
     grantTypes: first.grantTypes,
     secretHashes: rows.flatMap((row) => (row.secretHash === null ? [] : [row.secretHash])),
+    secretsWithoutLookup: new Map(
+      rows.flatMap((row) => (row.secretHash !== null && row.secretId !== null && row.lookupHash === null ? [[row.secretHash, row.secretId]] : [])),
+    ),
   };
 }
 

@@ -3,10 +3,11 @@
 // (202, empty) that says nothing about which values were valid; a per-IP limit that holds
 // across processes with Redis.
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import t from "tap";
 import { generateCredential, sha256 } from "../../src/crypto/tokens.js";
 import { buildTestApp, type TestApp } from "../support/helper.js";
-import { expectError, formBody, isActive, newClient, refresh, tokenRequest } from "../support/oauth-helper.js";
+import { expectError, formBody, isActive, newClient, refresh, tokenRequest, tokenRow } from "../support/oauth-helper.js";
 import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 import { authenticates, buildCorpus, snapshot } from "../support/leaks.js";
 
@@ -170,3 +171,66 @@ t.test("a device code: revoked even once accepted, so the client's next poll get
   t.equal(await test.app.domain.db.token.count(), 0, "no token was issued");
   t.match(JSON.parse((await leakedEvents(test))[0]!.data), { credential_type: "device_code", action: "revoked" });
 });
+
+t.test(
+  "PostgreSQL: a refresh committing while the report revokes its family leaves no live member, and its answer is inactive",
+  { skip: process.env.TEST_DATABASE_URL ? false : "PostgreSQL only (SQLite runs one writer at a time)" },
+  async (t) => {
+    const test = await buildTestApp(t);
+    const database = test.config.database;
+    if (database.kind !== "postgres") throw new Error("expected PostgreSQL");
+    const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 2, tokensPerApp: 0, codesPerApp: 0 });
+    const app = corpus.apps[0]!;
+    // Deterministically, the interleaving the race can produce: the rotation's one statement has
+    // updated the parent and inserted its successor, uncommitted, when the report's UPDATE of the
+    // family starts (so that UPDATE's snapshot cannot see the successor) and waits on the parent's
+    // row lock. A lock on the application row holds the rotation there: its INSERT's foreign-key
+    // check (FOR KEY SHARE, at the end of the statement) waits for this transaction.
+    const connect = async () => {
+      const client = new pg.Client({ connectionString: database.connectionString });
+      await client.connect();
+      t.teardown(() => client.end());
+      await client.query(`SET search_path TO "${database.schema}"`);
+      return client;
+    };
+    const locker = await connect();
+    // Watched from another connection: inside the locker's transaction, pg_stat_activity would stay as first read.
+    const observer = await connect();
+    const me = (await locker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    /** The backend that waits on `pid`'s locks, once one does. */
+    const waitingOn = async (pid: number): Promise<number> => {
+      for (let i = 0; i < 10_000; i++) {
+        const { rows } = await observer.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [pid]);
+        if (rows[0] !== undefined) return rows[0].pid;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      throw new Error(`nothing waited on backend ${pid}`);
+    };
+
+    for (const pair of corpus.pairs) {
+      const family = (await tokenRow(test, pair.refresh)).familyId;
+      await locker.query("BEGIN");
+      await locker.query(`SELECT 1 FROM "Application" WHERE "id" = $1 FOR UPDATE`, [app.id]);
+      const refreshed = refresh(test, app, pair.refresh);
+      const rotation = await waitingOn(me);
+      const reported = revoke(test, { credentials: [pair.refresh] });
+      await waitingOn(rotation);
+      await locker.query("COMMIT");
+      const [res, report] = await Promise.all([refreshed, reported]);
+      t.equal(report.statusCode, 202, report.body);
+      t.equal(res.statusCode, 200, "the refresh committed first: it had locked the parent");
+      const rows = await test.app.domain.db.token.findMany({ where: { familyId: family } });
+      t.same(
+        rows.filter((row) => row.revokedAt === null).map((row) => row.id),
+        [],
+        "no member of the reported family is live, the successor committed meanwhile included",
+      );
+      const issued = res.json() as { access_token: string; refresh_token: string };
+      t.notOk(await isActive(test, issued.access_token), "the access token the refresh answered is inactive");
+      t.notOk(await isActive(test, issued.refresh_token), "and so is its refresh token");
+      t.equal((await refresh(test, app, issued.refresh_token)).statusCode, 400, "which refreshes no more");
+      const event = (await leakedEvents(test)).find((row) => (JSON.parse(row.data) as { family_id: string }).family_id === family);
+      t.match(JSON.parse(event!.data), { action: "revoked", tokens_revoked: rows.length }, "the event counts every member it revoked");
+    }
+  },
+);

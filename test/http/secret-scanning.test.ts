@@ -338,12 +338,20 @@ for (const action of ["notify", "revoke"] as const) {
       t.ok(await authenticates(test, secretApp), "and kept: it still authenticates");
       t.ok(webhookRow.webhookSecretCompromisedAt, "the webhook secret is marked compromised");
       t.equal(decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, webhookRow.webhookSecretEncrypted!), webhookApp.webhook_secret, "and kept");
+      t.equal(webhookRow.webhooksPausedAt, null, "its webhooks go on: the application still knows the secret");
     } else {
       t.equal(secretRow, null, "the client secret is deleted");
       t.notOk(await authenticates(test, secretApp), "it no longer authenticates");
       const current = decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, webhookRow.webhookSecretEncrypted!);
       t.not(current, webhookApp.webhook_secret, "the webhook secret is replaced: the leaked one signs nothing");
       t.equal(webhookRow.webhookSecretHash, sha256(current));
+      t.same(webhookRow.webhooksPausedAt, test.clock(), "its webhooks are paused until an operator rotates the secret and resumes them");
+      const paused = await test.app.domain.db.event.findMany({ where: { type: "application.webhooks_paused" } });
+      t.same(
+        paused.map((event) => [event.applicationId, JSON.parse(event.data)]),
+        [[webhookApp.id, { reason: "webhook_secret_leaked" }]],
+        "application.webhooks_paused, once, for that application",
+      );
     }
     t.ok(await authenticates(test, quietApp), "an unreported secret still authenticates");
     const changedSecrets = changed(before.secrets, after.secrets);
@@ -385,6 +393,119 @@ t.test("a leaked webhook secret sealed before its hash was stored is still found
   const res = await report(test, [{ token: corpus.apps[0]!.webhook_secret, type: "w" }], key);
   t.equal((res.json() as { label: string }[])[0]!.label, "true_positive");
   t.ok((await test.app.domain.db.application.findFirstOrThrow()).webhookSecretCompromisedAt);
+});
+
+t.test("the previous webhook secret (a rotation's overlap), notify: marked once, kept signing; a repeat records nothing", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key]);
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  const db = test.app.domain.db;
+  const rotate = async () => {
+    const res = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
+    t.equal(res.statusCode, 201, "rotated");
+    return (res.json() as { webhook_secret: string }).webhook_secret;
+  };
+  const label = async (secret: string) =>
+    ((await report(test, [{ token: secret, type: "appgrant_webhook_secret" }], key)).json() as { label: string }[])[0]!.label;
+  const deliveries = () => db.webhookDelivery.count({ where: { type: "credential.leaked" } });
+  const first = app.webhook_secret;
+  const second = await rotate();
+
+  t.equal(await label(first), "true_positive", "the previous secret is found");
+  let row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, test.clock(), "and marked compromised");
+  t.equal(
+    decrypt(test.app.domain.secretKey, WEBHOOK_SECRET_PURPOSE, row.webhookSecretPreviousEncrypted!),
+    first,
+    "and kept: it signs until its overlap ends",
+  );
+  t.equal(row.webhookSecretCompromisedAt, null, "the current secret is not marked");
+  const events = await leakedEvents(test);
+  t.equal(events.length, 1);
+  t.match(JSON.parse(events[0]!.data), { credential_type: "webhook_secret", action: "marked_compromised", secret: "previous" });
+  t.equal(await deliveries(), 1, "and its webhook");
+
+  test.clock.advance(60);
+  t.equal(await label(first), "true_positive", "reported again: still ours");
+  t.equal((await leakedEvents(test)).length, 1, "but no second event");
+  t.equal(await deliveries(), 1, "nor a second webhook");
+  row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, new Date(test.clock().getTime() - 60_000), "the mark keeps its first moment");
+
+  // A secret marked while current keeps its mark once a rotation makes it the previous one.
+  t.equal(await label(second), "true_positive");
+  t.equal((await leakedEvents(test)).length, 2, "the current one, reported: its own event");
+  await rotate();
+  row = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(row.webhookSecretPreviousCompromisedAt, test.clock(), "rotated out, it is still marked");
+  t.equal(row.webhookSecretCompromisedAt, null, "the new current one is not");
+  t.equal(await label(second), "true_positive");
+  t.equal((await leakedEvents(test)).length, 2, "reporting it again, now previous, records nothing");
+});
+
+t.test("the previous webhook secret, revoke: its overlap ends at once; the current one, and the webhooks, are untouched", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key], { APPGRANT_LEAKED_SECRET_ACTION: "revoke" });
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  const db = test.app.domain.db;
+  const rotated = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
+  t.equal(rotated.statusCode, 201);
+  const before = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+
+  const res = await report(test, [{ token: app.webhook_secret, type: "appgrant_webhook_secret" }], key);
+  t.equal((res.json() as { label: string }[])[0]!.label, "true_positive");
+  const after = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+  t.same(
+    [after.webhookSecretPreviousEncrypted, after.webhookSecretPreviousHash, after.webhookSecretPreviousUntil],
+    [null, null, null],
+    "the previous secret is gone: it signs nothing more",
+  );
+  t.same(
+    [after.webhookSecretEncrypted, after.webhookSecretHash, after.webhookSecretCompromisedAt, after.webhooksPausedAt],
+    [before.webhookSecretEncrypted, before.webhookSecretHash, null, null],
+    "the current secret still signs, and deliveries go on (the application knows it)",
+  );
+  const events = await leakedEvents(test);
+  t.equal(events.length, 1);
+  t.match(JSON.parse(events[0]!.data), { credential_type: "webhook_secret", action: "deleted", secret: "previous" });
+
+  test.clock.advance(60);
+  await report(test, [{ token: app.webhook_secret, type: "appgrant_webhook_secret" }], key);
+  t.equal((await leakedEvents(test)).length, 1, "reported again: nothing left to change, nothing recorded");
+});
+
+t.test("a client secret created before its SHA-256 was stored is found once it has authenticated (filled then, once)", async (t) => {
+  const key = scannerKey("k1");
+  const { test } = await withKeyServer(t, [key]);
+  const corpus = await buildCorpus(test, { appCount: 1, pairsPerApp: 0, tokensPerApp: 0, codesPerApp: 0 });
+  const app = corpus.apps[0]!;
+  test.clock.advance(1);
+  const added = await test.admin("POST", `/admin/v1/applications/${app.id}/secrets`, {});
+  t.equal(added.statusCode, 201, "a second secret");
+  const other = (added.json() as { client_secret: string }).client_secret;
+  const db = test.app.domain.db;
+  await db.clientSecret.updateMany({ data: { lookupHash: null } }); // as migration 20261202222055_leaked_credentials left them
+  const lookups = async () =>
+    (await db.clientSecret.findMany({ orderBy: { createdAt: "asc" }, select: { lookupHash: true } })).map((row) => row.lookupHash);
+  const label = async (secret: string) =>
+    ((await report(test, [{ token: secret, type: "appgrant_client_secret" }], key)).json() as { label: string }[])[0]!.label;
+
+  t.equal(await label(app.client_secret), "false_positive", "before it authenticates, a report cannot find it");
+  t.notOk(await authenticates(test, { client_id: app.client_id, client_secret: generateCredential("clientSecret") }), "a wrong secret fails");
+  t.same(await lookups(), [null, null], "and fills nothing");
+
+  t.ok(await authenticates(test, app), "the secret authenticates");
+  t.same(await lookups(), [sha256(app.client_secret), null], "its SHA-256 is stored; the other secret, not presented, is left alone");
+  t.ok(await authenticates(test, app), "and authenticates again (from memory)");
+  t.equal(await label(app.client_secret), "true_positive", "a report finds it now");
+  const [leaked] = await db.clientSecret.findMany({ orderBy: { createdAt: "asc" } });
+  t.ok(leaked!.compromisedAt, "and marks it compromised");
+  t.equal(await label(other), "false_positive", "the other secret is still unfound until it authenticates");
+  t.ok(await authenticates(test, { client_id: app.client_id, client_secret: other }));
+  t.equal(await label(other), "true_positive", "then it is found too");
+  t.equal((await leakedEvents(test)).length, 2, "one event per secret found");
 });
 
 t.test("the worst case: 1,000 live credentials in one report, each revoked with its event and webhook, in under 5 s", async (t) => {

@@ -10,6 +10,7 @@ import t, { type Test } from "tap";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { sha256 } from "../../src/crypto/tokens.js";
 import { buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 import { exchange, expectTokens } from "../support/oauth-helper.js";
 
@@ -682,6 +683,83 @@ t.test("an endpoint failing long enough is paused (application.webhooks_paused) 
     "application.webhooks_resumed",
   );
 });
+
+t.test(
+  "a leaked webhook secret replaced (APPGRANT_LEAKED_SECRET_ACTION=revoke) pauses the webhooks until an operator rotates and resumes",
+  async (t) => {
+    const test = await buildWebhookApp(t, { APPGRANT_LEAKED_SECRET_ACTION: "revoke" });
+    // The receiver verifies, as a real one does, with the secrets the applications know.
+    const known = new Map<string, string>();
+    const hook = await receiver(t, (request, index, res) => {
+      const genuine = [...known.values()].some((secret) => {
+        try {
+          verified(secret, request);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      answer(genuine ? 200 : 401)(request, index, res);
+    });
+    const app = await appWithWebhook(test, hook.url);
+    const witness = await appWithWebhook(test, hook.url, { name: "Witness" });
+    known.set(app.id, app.webhook_secret).set(witness.id, witness.webhook_secret);
+    const db = test.app.domain.db;
+
+    const reported = await test.app.inject({
+      method: "POST",
+      url: "/oauth/credentials/revoke",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ credentials: [app.webhook_secret] }),
+    });
+    t.equal(reported.statusCode, 202);
+    const pausedAt = test.clock();
+    const application = await db.application.findUniqueOrThrow({ where: { id: app.id } });
+    t.not(application.webhookSecretHash, sha256(app.webhook_secret), "the leaked secret signs nothing more");
+    t.same(application.webhooksPausedAt, pausedAt, "the secret is replaced by one nobody knows, and the webhooks are paused with it");
+    const view = (await test.admin("GET", `/admin/v1/applications/${app.id}`)).json() as { webhooks_paused_at: string | null };
+    t.equal(view.webhooks_paused_at, pausedAt.toISOString(), "the application shows it");
+    const pausedEvent = await db.event.findFirstOrThrow({ where: { type: "application.webhooks_paused", applicationId: app.id } });
+    t.same(JSON.parse(pausedEvent.data), { reason: "webhook_secret_leaked" }, "application.webhooks_paused says why");
+    t.equal(pausedEvent.actorType, "system");
+
+    await install(test, app.client_id, { account: "held" });
+    test.clock.advance(73 * 3600); // past APPGRANT_WEBHOOK_GIVE_UP_HOURS (72)
+    await install(test, witness.client_id, { account: "witness" });
+    // Once the witness's delivery, recorded after them, is delivered, the worker has had its rounds at the held ones.
+    await until(
+      "the witness's delivery",
+      async () => (await db.webhookDelivery.findFirst({ where: { applicationId: witness.id, status: "delivered" } })) !== null,
+    );
+    const held = await db.webhookDelivery.findMany({ where: { applicationId: app.id }, orderBy: { id: "asc" } });
+    t.same(
+      held.map((row) => [row.type, row.status, row.attempts]),
+      [
+        ["credential.leaked", "pending", 0],
+        ["installation.created", "pending", 0],
+      ],
+      "the paused application's deliveries were not attempted (none failed against a secret its receiver cannot know), nor given up",
+    );
+
+    const rotated = await test.admin("POST", `/admin/v1/applications/${app.id}/webhook-secret`);
+    t.equal(rotated.statusCode, 201);
+    known.set(app.id, (rotated.json() as { webhook_secret: string }).webhook_secret);
+    t.equal((await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false })).statusCode, 200, "resumed");
+    await until("the held deliveries, delivered", async () => {
+      const rows = await db.webhookDelivery.findMany({ where: { applicationId: app.id } });
+      return rows.every((row) => row.status === "delivered") && rows;
+    });
+    const received = hook.deliveries.filter(
+      (delivery) => delivery.headers["webhook-id"] !== undefined && held.some((row) => row.id === delivery.headers["webhook-id"]),
+    );
+    t.same(
+      received.map((delivery) => (JSON.parse(delivery.body) as { type: string }).type),
+      ["credential.leaked", "installation.created"],
+      "each sent once, after the resume, in order",
+    );
+    for (const delivery of received) expectSigned(t, delivery, known.get(app.id)!, "a held delivery");
+  },
+);
 
 t.test("an application's deliveries are listed newest first, a page at a time", async (t) => {
   const test = await buildWebhookApp(t);

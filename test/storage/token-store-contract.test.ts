@@ -126,10 +126,18 @@ for (const [name, fresh] of DATABASES) {
 
     t.test("finds a client by client_id with the hashes of its active secrets only", async (t) => {
       const s = await seed(db, "client");
+      const laterId = newId();
       await db.clientSecret.createMany({
         data: [
-          { id: newId(), applicationId: s.applicationId, secretHash: "hash-forever", createdAt: at(-100), expiresAt: null },
-          { id: newId(), applicationId: s.applicationId, secretHash: "hash-later", createdAt: at(-100), expiresAt: at(1) },
+          {
+            id: newId(),
+            applicationId: s.applicationId,
+            secretHash: "hash-forever",
+            createdAt: at(-100),
+            expiresAt: null,
+            lookupHash: sha256("forever"),
+          },
+          { id: laterId, applicationId: s.applicationId, secretHash: "hash-later", createdAt: at(-100), expiresAt: at(1) },
           { id: newId(), applicationId: s.applicationId, secretHash: "hash-expired", createdAt: at(-100), expiresAt: at(-1) },
           { id: newId(), applicationId: s.applicationId, secretHash: "hash-expiring-now", createdAt: at(-100), expiresAt: NOW },
         ],
@@ -143,7 +151,9 @@ for (const [name, fresh] of DATABASES) {
           clientType: "confidential",
           grantTypes: "authorization_code refresh_token",
           secretHashes: ["hash-forever", "hash-later"],
+          secretsWithoutLookup: new Map([["hash-later", laterId]]),
         },
+        "the active secrets, and which of them have no SHA-256 stored",
       );
 
       const bare = await seed(db, "bare");
@@ -179,6 +189,21 @@ for (const [name, fresh] of DATABASES) {
       }
       await db.application.delete({ where: { id: s.applicationId } });
       t.equal(await store.findClient(s.clientId, NOW), null, "a deleted application is unknown at once");
+    });
+
+    t.test("fillSecretLookupHash stores a secret's SHA-256 once; the next lookup no longer lists it", async (t) => {
+      const s = await seed(db, "lookup");
+      const id = newId();
+      await db.clientSecret.create({ data: { id, applicationId: s.applicationId, secretHash: "hash-old", createdAt: at(-100) } });
+      const without = async () => [...((await store.findClient(s.clientId, NOW))?.secretsWithoutLookup ?? [])];
+      t.strictSame(await without(), [["hash-old", id]], "a secret from before the column: listed");
+      await store.fillSecretLookupHash(id, sha256("old"));
+      t.equal((await db.clientSecret.findUniqueOrThrow({ where: { id } })).lookupHash, sha256("old"));
+      t.strictSame(await without(), [], "filled: no longer listed (the store's own write is seen, remembered clients or not)");
+      await store.fillSecretLookupHash(id, sha256("another"));
+      t.equal((await db.clientSecret.findUniqueOrThrow({ where: { id } })).lookupHash, sha256("old"), "a second fill changes nothing");
+      await store.fillSecretLookupHash("no-such-secret", sha256("x"));
+      t.pass("a secret deleted meanwhile: nothing to fill, no error");
     });
 
     t.test("finds a code by its hash, and consumes it once", async (t) => {

@@ -118,7 +118,7 @@ export const updateApplicationBody = {
   type: "object",
   additionalProperties: false,
   minProperties: 1,
-  // webhooks_paused: false resumes webhooks paused after the endpoint kept failing (src/domain/webhook-pause.ts).
+  // webhooks_paused: false resumes paused webhooks (src/domain/webhook-pause.ts).
   properties: { ...applicationInput, webhooks_paused: { type: "boolean", enum: [false] } },
 } as const;
 
@@ -133,8 +133,9 @@ const applicationProperties = {
   webhooks_paused_at: {
     ...nullableTimestamp,
     description:
-      "Since when the application's webhooks are paused because its endpoint kept failing; null when they are not. " +
-      'Resume with PATCH {"webhooks_paused": false}.',
+      "Since when the application's webhooks are paused, because its endpoint kept failing or because a leaked webhook " +
+      "secret was replaced by one nobody is shown (APPGRANT_LEAKED_SECRET_ACTION=revoke: rotate it first); null when " +
+      'they are not. Resume with PATCH {"webhooks_paused": false}.',
   },
   webhook_secret_compromised_at: {
     ...nullableTimestamp,

@@ -59,8 +59,10 @@ export function credentialRevocationRoute(app: FastifyInstance, limit: Credentia
         description:
           "Whoever holds an appgrant credential may revoke it: access, installation and refresh tokens (a refresh " +
           "token with its whole family) and authorization codes are revoked at once; a client secret or webhook secret " +
-          "is marked compromised and, by APPGRANT_LEAKED_SECRET_ACTION, kept (`notify`, the default) or deleted " +
-          "(`revoke`). Each credential changed records `credential.leaked` and its webhook. At most 1,000 values, as " +
+          "is marked compromised and, by APPGRANT_LEAKED_SECRET_ACTION, kept (`notify`, the default) or not (`revoke`: " +
+          "a client secret is deleted; a webhook secret is replaced by one nobody is shown and the application's " +
+          "webhooks are paused until an operator rotates it and resumes them). Each credential changed records " +
+          "`credential.leaked` and its webhook. At most 1,000 values, as " +
           'JSON `{"credentials": [...]}`. The answer is 202 whether or not any value was valid, and requests are limited ' +
           "per IP address (APPGRANT_CREDENTIAL_REVOKE_LIMIT per APPGRANT_CREDENTIAL_REVOKE_LIMIT_WINDOW seconds, default " +
           "60 per hour).",
