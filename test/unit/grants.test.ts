@@ -95,6 +95,7 @@ class MemoryStore implements TokenStore {
   findByAccessHash = notForGrants;
   findByRefreshHash = notForGrants;
   revokeToken = notForGrants;
+  fillSecretLookupHash = notForGrants;
   ping = notForGrants;
   close = notForGrants;
 
