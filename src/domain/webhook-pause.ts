@@ -20,7 +20,12 @@ export async function pauseWebhooks(ctx: DomainContext, applicationId: string, s
   });
 }
 
-/** Resumes: the pending deliveries are due at once. Resuming an application that is not paused changes nothing. */
+/**
+ * Resumes: the pending deliveries are due at once, and their give-up age counts from the
+ * resume (as from a redelivery): the time they were held is not the endpoint's failure,
+ * so a pause longer than APPGRANT_WEBHOOK_GIVE_UP_HOURS does not give them up at their
+ * first failure after it. Resuming an application that is not paused changes nothing.
+ */
 export async function resumeWebhooks(ctx: DomainContext, applicationId: string): Promise<boolean> {
   const now = ctx.clock();
   return ctx.transaction(async (tx) => {
@@ -28,7 +33,7 @@ export async function resumeWebhooks(ctx: DomainContext, applicationId: string):
     if (!application) throw notFound("application");
     if (application.webhooksPausedAt === null) return false;
     await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
-    await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now } });
+    await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now, redeliveredAt: now } });
     await recordEvent(ctx, tx, {
       type: "application.webhooks_resumed",
       applicationId,

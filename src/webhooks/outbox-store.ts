@@ -20,7 +20,7 @@ export interface ClaimedDelivery {
   codeExpiresAt: Date | null;
   attempts: number;
   createdAt: Date;
-  /** The last redelivery an operator asked for, if any: the give-up age counts from it. */
+  /** The last redelivery an operator asked for (or resume, or unsuspension), if any: the give-up age counts from it. */
   redeliveredAt: Date | null;
   leaseUntil: Date;
   /** Null when the application was deleted since. */

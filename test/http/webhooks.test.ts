@@ -772,3 +772,28 @@ t.test("a redelivery of a delivery given up long ago gets retries again, for the
   t.equal(redelivered.lastError, "HTTP 500");
   t.ok(redelivered.nextAttemptAt > test.clock(), "at its backoff");
 });
+
+t.test("webhooks resumed after a pause longer than the give-up age are retried, not given up at the first failure", async (t) => {
+  const test = await buildWebhookApp(t); // the default give-up age: 72 hours
+  const hook = await receiver(t, answer(500));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const first = await until("the first failed attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  t.ok(await pauseWebhooks(test.app.domain, app.id, { failures: 1, since: first.createdAt }), "paused");
+
+  test.clock.advance(73 * 3600); // paused for longer than the give-up age
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  const retried = await until("the attempt after resuming", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 2 && r.leaseUntil === null && r;
+  });
+  t.equal(retried.status, "pending", "the receiver still fails: retried, not failed for good");
+  t.ok(retried.nextAttemptAt > test.clock(), "at its backoff");
+  t.same(retried.redeliveredAt, test.clock(), "the give-up age counts from the resume");
+});
