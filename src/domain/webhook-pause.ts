@@ -4,6 +4,7 @@
 import type { DomainContext } from "./context.js";
 import { notFound } from "./errors.js";
 import { recordEvent } from "./events.js";
+import type { Tx } from "./ports.js";
 
 /** Pauses, once: true when this call paused it (and recorded application.webhooks_paused). */
 export async function pauseWebhooks(ctx: DomainContext, applicationId: string, streak: { failures: number; since: Date }): Promise<boolean> {
@@ -27,18 +28,21 @@ export async function pauseWebhooks(ctx: DomainContext, applicationId: string, s
  * first failure after it. Resuming an application that is not paused changes nothing.
  */
 export async function resumeWebhooks(ctx: DomainContext, applicationId: string): Promise<boolean> {
+  return ctx.transaction((tx) => resumeWebhooksIn(ctx, tx, applicationId));
+}
+
+/** resumeWebhooks within the caller's transaction (src/domain/applications.ts: a PATCH that also changes fields). */
+export async function resumeWebhooksIn(ctx: DomainContext, tx: Tx, applicationId: string): Promise<boolean> {
   const now = ctx.clock();
-  return ctx.transaction(async (tx) => {
-    const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
-    if (!application) throw notFound("application");
-    if (application.webhooksPausedAt === null) return false;
-    await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
-    await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now, redeliveredAt: now } });
-    await recordEvent(ctx, tx, {
-      type: "application.webhooks_resumed",
-      applicationId,
-      data: { paused_at: application.webhooksPausedAt.toISOString() },
-    });
-    return true;
+  const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
+  if (!application) throw notFound("application");
+  if (application.webhooksPausedAt === null) return false;
+  await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
+  await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now, redeliveredAt: now } });
+  await recordEvent(ctx, tx, {
+    type: "application.webhooks_resumed",
+    applicationId,
+    data: { paused_at: application.webhooksPausedAt.toISOString() },
   });
+  return true;
 }

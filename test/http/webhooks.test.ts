@@ -797,3 +797,43 @@ t.test("webhooks resumed after a pause longer than the give-up age are retried, 
   t.ok(retried.nextAttemptAt > test.clock(), "at its backoff");
   t.same(retried.redeliveredAt, test.clock(), "the give-up age counts from the resume");
 });
+
+t.test("PATCH webhooks_paused: false resumes only with a valid patch, and alone records no application.updated", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, answer(500));
+  const app = await appWithWebhook(test, hook.url);
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  const db = test.app.domain.db;
+  const pause = () => pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  t.ok(await pause());
+  await install(test, app.client_id); // held: the worker claims nothing of a paused application
+  const application = () => db.application.findUniqueOrThrow({ where: { id: app.id } });
+  const events = async (type: string) => db.event.count({ where: { type, applicationId: app.id } });
+  const before = { application: await application(), deliveries: await rows(test), updated: await events("application.updated") };
+  test.clock.advance(60);
+
+  for (const [name, body] of [
+    ["a relative redirect URI", { redirect_uris: ["cb"] }],
+    ["a grant type the server does not offer", { grant_types: ["password"] }],
+  ] as const) {
+    const res = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false, ...body });
+    t.equal(res.statusCode, 400, `${name}: 400`);
+    t.same(await application(), before.application, `${name}: still paused, nothing changed`);
+    t.same(await rows(test), before.deliveries, `${name}: the held deliveries untouched`);
+    t.equal(await events("application.webhooks_resumed"), 0, `${name}: no application.webhooks_resumed`);
+  }
+
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  t.equal((resumed.json() as { webhooks_paused_at: string | null }).webhooks_paused_at, null, "resumed");
+  t.equal(await events("application.webhooks_resumed"), 1);
+  t.equal(await events("application.updated"), before.updated, "a resume alone is not an update: no application.updated");
+
+  t.ok(await pause(), "paused again");
+  const both = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false, name: "Renamed" });
+  t.equal(both.statusCode, 200);
+  t.match(both.json(), { name: "Renamed", webhooks_paused_at: null });
+  t.equal(await events("application.webhooks_resumed"), 2, "resumed");
+  const updated = await db.event.findFirstOrThrow({ where: { type: "application.updated", applicationId: app.id }, orderBy: { id: "desc" } });
+  t.match(JSON.parse(updated.data), { changed: ["name"], name: "Renamed" }, "and updated, the update naming what changed");
+});
