@@ -15,7 +15,7 @@ function deliveryFields(json: ReturnType<typeof deliveryJson>): Field[] {
 export const deliveryCommands: CommandTable = {
   "deliveries list": {
     usage: "<application id or client_id> [--limit N] [--cursor C]",
-    summary: "list an application's webhook deliveries, oldest first",
+    summary: "list an application's webhook deliveries, newest first",
     positionals: ["application"],
     options: { ...pageOptions },
     async run({ positionals, values, json }) {

@@ -15,6 +15,11 @@ t.test("an installation created by the CLI has its delivery; deliveries list, sh
   t.match(delivery, { type: "installation.created", status: "pending", attempts: 0, application_id: app.id, installation_id: installed.id });
   t.match(delivery.id, /^msg_/);
 
+  const help = await cli("deliveries", "list", "--help");
+  t.equal(help.code, 0, help.stderr);
+  t.match(help.stdout, /newest first/, "the help says the order the list has");
+  t.notMatch(help.stdout, /oldest first/);
+
   const human = await cli("deliveries", "list", app.id);
   t.equal(human.code, 0, human.stderr);
   t.match(human.stdout, new RegExp(`${delivery.id}\\s+installation\\.created\\s+pending`));

@@ -712,6 +712,10 @@ t.test("an application's deliveries are listed newest first, a page at a time", 
     "then the oldest",
   );
   t.equal(two.next_cursor, null);
+  const documented = (test.app.swagger() as { paths: Record<string, { get: { summary: string } }> }).paths["/admin/v1/applications/{id}/deliveries"]!
+    .get.summary;
+  t.match(documented, /newest first/, "the API's documentation says so");
+  t.notMatch(documented, /oldest first/);
 });
 
 t.test("a webhook secret no configured key opens: the attempt fails as such, is retried, and the worker goes on", async (t) => {

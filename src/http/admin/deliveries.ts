@@ -80,7 +80,7 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         tags,
         security,
         operationId: "listDeliveries",
-        summary: "List an application's webhook deliveries, oldest first.",
+        summary: "List an application's webhook deliveries, newest first, with cursor pagination.",
         description: "Each delivery with its status and its last attempt: HTTP status, error code, duration, the first 4 KiB of the answer.",
         params: s.idParams,
         querystring: s.listQuery,
