@@ -45,13 +45,25 @@ export const deliveryCommands: CommandTable = {
 
   "deliveries redeliver": {
     usage: "<id>",
-    summary: "send a webhook delivery again (same webhook-id), at the server's next poll",
+    summary: "send a webhook delivery again (same webhook-id), at the server's next poll; refused while an attempt is under way",
     positionals: ["id"],
     async run({ positionals, json }) {
-      const delivery = deliveryJson(await withDomain((ctx) => redeliver(ctx, positionals[0]!)));
-      if (json) return printJson(delivery);
+      const { delivery: queued, held } = await withDomain((ctx) => redeliver(ctx, positionals[0]!));
+      const delivery = deliveryJson(queued);
+      if (json) return printJson({ ...delivery, held });
       print(record(deliveryFields(delivery)));
-      print("\nQueued: a running server sends it within a second or two.");
+      if (held === "webhooks_paused") {
+        print(
+          `\nQueued, but held: the application's webhooks are paused. It is sent once they are resumed ` +
+            `(PATCH /admin/v1/applications/${queued.applicationId} {"webhooks_paused": false}).`,
+        );
+      } else if (held === "installation_suspended") {
+        print(
+          `\nQueued, but held: its installation is suspended. It is sent once it is unsuspended (appgrant installs unsuspend ${queued.installationId}).`,
+        );
+      } else {
+        print("\nQueued: a running server sends it within a second or two.");
+      }
     },
   },
 };

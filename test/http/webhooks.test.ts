@@ -841,3 +841,64 @@ t.test("PATCH webhooks_paused: false resumes only with a valid patch, and alone 
   const updated = await db.event.findFirstOrThrow({ where: { type: "application.updated", applicationId: app.id }, orderBy: { id: "desc" } });
   t.match(JSON.parse(updated.data), { changed: ["name"], name: "Renamed" }, "and updated, the update naming what changed");
 });
+
+t.test("redelivering a delivery being attempted now is 409: its lease is kept and no second send overlaps", async (t) => {
+  const test = await buildWebhookApp(t);
+  const held: ServerResponse[] = [];
+  const hook = await receiver(t, (_request, _index, res) => held.push(res)); // answers when the test says
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  await deliveryCount(hook, 1);
+  const [inFlight] = await rows(test);
+  t.ok(inFlight!.leaseUntil && inFlight!.leaseUntil > test.clock(), "the attempt holds its lease");
+
+  const refused = await test.admin("POST", `/admin/v1/deliveries/${inFlight!.id}/redeliver`);
+  t.equal(refused.statusCode, 409);
+  t.match(refused.json(), { code: "conflict", message: /being attempted now/ });
+  t.same(await row(test, inFlight!.id), inFlight, "the row is as the attempt left it, its lease included");
+
+  held[0]!.writeHead(200).end();
+  const done = await until("the running attempt's outcome recorded (its lease was not taken from it)", async () => {
+    const r = await row(test, inFlight!.id);
+    return r.status === "delivered" && r.leaseUntil === null && r;
+  });
+  t.equal(done.attempts, 1);
+  t.equal(hook.deliveries.length, 1, "one request: no overlapping second send");
+
+  const again = await test.admin("POST", `/admin/v1/deliveries/${inFlight!.id}/redeliver`);
+  t.equal(again.statusCode, 200, "once the attempt has ended, it can be redelivered");
+  t.match(again.json(), { status: "pending", held: null });
+  await deliveryCount(hook, 2);
+  held[1]!.writeHead(200).end();
+});
+
+t.test("redelivering a delivery whose webhooks are held says so: it stays pending until resumed or unsuspended", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const app = await appWithWebhook(test, hook.url);
+  const installed = await install(test, app.client_id);
+  const [delivered] = await until("the delivery", async () => {
+    const all = await rows(test);
+    return all[0]?.status === "delivered" && all;
+  });
+
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installed.id}/suspend`, {})).statusCode, 200);
+  const [, suspendedEvent] = await deliveryCount(hook, 2);
+  t.equal(JSON.parse(suspendedEvent!.body).type, "installation.suspended");
+  await until("installation.suspended delivered", async () => (await rows(test)).every((r) => r.status === "delivered"));
+  const suspended = await test.admin("POST", `/admin/v1/deliveries/${delivered!.id}/redeliver`);
+  t.equal(suspended.statusCode, 200);
+  t.match(suspended.json(), { status: "pending", held: "installation_suspended" }, "held while the installation is suspended");
+
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  t.ok(await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() }));
+  const paused = await test.admin("POST", `/admin/v1/deliveries/${delivered!.id}/redeliver`);
+  t.equal(paused.statusCode, 200);
+  t.match(paused.json(), { status: "pending", held: "webhooks_paused" }, "held while the application's webhooks are paused");
+  t.equal(hook.deliveries.length, 2, "not sent");
+
+  t.equal((await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false })).statusCode, 200);
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installed.id}/unsuspend`, {})).statusCode, 200);
+  const [, , redelivered] = await deliveryCount(hook, 3);
+  t.equal(redelivered!.headers["webhook-id"], delivered!.id, "sent once released");
+});

@@ -69,6 +69,22 @@ const deliveryDetail = {
   required: [...delivery.required, "request"],
 } as const;
 
+const redelivery = {
+  ...delivery,
+  properties: {
+    ...delivery.properties,
+    held: {
+      type: ["string", "null"],
+      enum: ["webhooks_paused", "installation_suspended", null],
+      description:
+        "Null: the delivery is sent now. Otherwise it is queued but held, pending, until released: `webhooks_paused`, " +
+        'until the application\'s webhooks are resumed (PATCH /admin/v1/applications/{id} {"webhooks_paused": false}); ' +
+        "`installation_suspended`, until its installation is unsuspended.",
+    },
+  },
+  required: [...delivery.required, "held"],
+} as const;
+
 export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
   const app = instance.withTypeProvider<s.AdminTypeProvider>();
   const ctx = app.domain;
@@ -120,15 +136,23 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         security,
         operationId: "redeliver",
         summary: "Send a webhook delivery again, now.",
-        description: "Same webhook-id and body; its code only while still valid. Answers the delivery, pending.",
+        description:
+          "Same webhook-id and body; its code only while still valid. If it fails, it is retried as a new delivery " +
+          "(the give-up age counts from now). A delivery being attempted at this moment is refused with 409, so that " +
+          "two sends never overlap: its outcome is recorded within the attempt's timeout; redeliver it then if needed. " +
+          "A delivery of an application whose webhooks are paused, or of a suspended installation, is queued but held " +
+          "(`held`): it stays pending until they are resumed or the installation is unsuspended.",
         params: s.idParams,
-        response: { 200: { ...delivery, "x-response-description": "The delivery, due now." }, ...s.adminErrors(400, 401, 404, 503) },
+        response: {
+          200: { ...redelivery, "x-response-description": "The delivery, pending: due now, or held until released (`held`)." },
+          ...s.adminErrors(400, 401, 404, 409, 503),
+        },
       },
     },
     async (request) => {
-      const queued = await redeliver(ctx, request.params.id);
-      request.log.info({ deliveryId: queued.id }, "webhook delivery queued again");
-      return deliveryJson(queued);
+      const { delivery: queued, held } = await redeliver(ctx, request.params.id);
+      request.log.info({ deliveryId: queued.id, held }, "webhook delivery queued again");
+      return { ...deliveryJson(queued), held };
     },
   );
 }
