@@ -58,6 +58,10 @@ export interface OutboxStore {
    * undelivered deliveries tried since then, and when the first of them was due.
    */
   failureStreak(applicationId: string): Promise<{ failures: number; since: Date | null }>;
-  /** Records an attempt and releases the lease; false when the lease was lost (another process owns the row). */
+  /**
+   * Records an attempt and releases the lease; false when the lease was lost (another process owns the row).
+   * An attempt that ends the delivery (delivered or failed) also erases its sealed code: sent or given
+   * up, the row has no further use for it (a redelivery goes without it).
+   */
   record(id: string, lease: Date, attempt: AttemptRecord): Promise<boolean>;
 }

@@ -902,3 +902,32 @@ t.test("redelivering a delivery whose webhooks are held says so: it stays pendin
   const [, , redelivered] = await deliveryCount(hook, 3);
   t.equal(redelivered!.headers["webhook-id"], delivered!.id, "sent once released");
 });
+
+t.test("a delivery that ends, delivered or given up, keeps no sealed code in its row", async (t) => {
+  await t.test("delivered", async (t) => {
+    const test = await buildWebhookApp(t);
+    const hook = await receiver(t);
+    const app = await appWithWebhook(test, hook.url);
+    const installed = await install(test, app.client_id);
+    const [pending] = await rows(test);
+    const done = await until("delivered", async () => {
+      const r = await row(test, pending!.id);
+      return r.status === "delivered" && r;
+    });
+    t.equal(JSON.parse(hook.deliveries[0]!.body).data.code, installed.code, "the code was sent, still valid");
+    t.equal(done.codeEncrypted, null, "erased with the success");
+  });
+  await t.test("given up while the code is still valid", async (t) => {
+    const test = await buildWebhookApp(t, {}, { attempts: 1 });
+    const hook = await receiver(t, answer(500));
+    const app = await appWithWebhook(test, hook.url);
+    await install(test, app.client_id);
+    const [pending] = await rows(test);
+    const failed = await until("given up", async () => {
+      const r = await row(test, pending!.id);
+      return r.status === "failed" && r;
+    });
+    t.ok(pending!.codeExpiresAt! > test.clock(), "the code had not expired");
+    t.equal(failed.codeEncrypted, null, "erased when given up");
+  });
+});
