@@ -1,7 +1,7 @@
 // `appgrant deliveries …`: webhook deliveries (the outbox), straight through src/domain.
 // A redelivery queued here is sent by a running server within its poll interval.
 import { findApplication } from "../domain/applications.js";
-import { deliveryJson, getDelivery, listDeliveries, redeliver } from "../domain/deliveries.js";
+import { deliveryDetailJson, deliveryJson, getDelivery, listDeliveries, redeliver } from "../domain/deliveries.js";
 import { notFound } from "../domain/errors.js";
 import { pageOptions, pageRequest } from "./args.js";
 import type { CommandTable } from "./command.js";
@@ -34,12 +34,16 @@ export const deliveryCommands: CommandTable = {
 
   "deliveries show": {
     usage: "<id>",
-    summary: "show one webhook delivery and its last attempt",
+    summary: "show one webhook delivery, its last attempt and the request it sends (its code redacted)",
     positionals: ["id"],
     async run({ positionals, json }) {
-      const delivery = deliveryJson(await withDomain((ctx) => getDelivery(ctx, positionals[0]!)));
-      if (json) return printJson(delivery);
+      // The admin API's view (GET /admin/v1/deliveries/{id}), request included.
+      const { request, ...delivery } = deliveryDetailJson(await withDomain((ctx) => getDelivery(ctx, positionals[0]!)));
+      if (json) return printJson({ ...delivery, request });
       print(record(deliveryFields(delivery)));
+      const headers = Object.entries(request.headers).map(([name, value]) => `${name}: ${value}`);
+      print(`\nRequest (the signature is not shown: it covered the body as sent, code included):\n${headers.join("\n")}\n`);
+      print(JSON.stringify(request.body, null, 2));
     },
   },
 

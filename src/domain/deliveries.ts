@@ -29,14 +29,29 @@ export function deliveryJson(delivery: WebhookDelivery) {
   };
 }
 
+/** Headers every attempt sends (src/webhooks/outbox.ts), besides webhook-id, -timestamp and -signature. */
+export const WEBHOOK_CONTENT_TYPE = "application/json";
+export const WEBHOOK_USER_AGENT = "appgrant-webhooks";
+
 /**
- * One delivery with the request it sends: the body as stored, where a code (installation.created,
- * code_reissued) is always shown redacted as `agc_…` — the admin API never shows a code again.
+ * One delivery with the request it sends, as the admin API and the CLI show it: the headers of
+ * the last attempt (its webhook-timestamp as recorded, none before the first attempt) but the
+ * signature, and the body as stored, where a code (installation.created, code_reissued) is
+ * always shown redacted as `agc_…` — the admin API never shows a code again. The signature is
+ * not stored: it covered the body as sent, code included, so it could not be checked against
+ * this one anyway.
  */
 export function deliveryDetailJson(delivery: WebhookDelivery) {
   const body = JSON.parse(delivery.payload) as { data?: Record<string, unknown> };
   if (delivery.codeId !== null && body.data) Object.assign(body.data, { code: "agc_…", code_expires_at: delivery.codeExpiresAt });
-  return { ...deliveryJson(delivery), request: { headers: { "webhook-id": delivery.id, "content-type": "application/json" }, body } };
+  const timestamp = delivery.lastWebhookTimestamp;
+  const headers: Record<string, string> = {
+    "webhook-id": delivery.id,
+    ...(timestamp !== null ? { "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)) } : {}),
+    "content-type": WEBHOOK_CONTENT_TYPE,
+    "user-agent": WEBHOOK_USER_AGENT,
+  };
+  return { ...deliveryJson(delivery), request: { headers, body } };
 }
 
 export async function listDeliveries(ctx: DomainContext, applicationId: string, page: PageRequest): Promise<Page<WebhookDelivery>> {

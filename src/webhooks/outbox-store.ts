@@ -32,6 +32,8 @@ export interface AttemptRecord {
   status: "pending" | "delivered" | "failed";
   attempts: number;
   lastAttemptAt: Date;
+  /** The webhook-timestamp the attempt signed and sent (whole seconds), null when it sent nothing. */
+  lastWebhookTimestamp: Date | null;
   lastStatus: number | null;
   /** A code or a name (HTTP 500, timeout, ECONNREFUSED…), never a message, a URL or a secret. */
   lastError: string | null;

@@ -931,3 +931,42 @@ t.test("a delivery that ends, delivered or given up, keeps no sealed code in its
     t.equal(failed.codeEncrypted, null, "erased when given up");
   });
 });
+
+t.test("GET /admin/v1/deliveries/{id} shows the headers the last attempt sent, its webhook-timestamp included, never a signature", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, (request, index, res) => answer(index === 0 ? 500 : 200)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const shown = async () => {
+    const res = await test.admin("GET", `/admin/v1/deliveries/${stored!.id}`);
+    t.equal(res.statusCode, 200);
+    return (res.json() as { request: { headers: Record<string, string> } }).request.headers;
+  };
+
+  t.same(
+    await shown(),
+    { "webhook-id": stored!.id, "content-type": "application/json", "user-agent": "appgrant-webhooks" },
+    "before any attempt: no webhook-timestamp yet",
+  );
+
+  await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  const first = await until("the first attempt's record", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  const sent = (index: number) => hook.deliveries[index]!.headers;
+  const expected = (index: number) => ({
+    "webhook-id": sent(index)["webhook-id"],
+    "webhook-timestamp": sent(index)["webhook-timestamp"],
+    "content-type": sent(index)["content-type"],
+    "user-agent": sent(index)["user-agent"],
+  });
+  t.same(await shown(), expected(0), "the headers the attempt sent, but its signature");
+
+  test.clock.set(first.nextAttemptAt);
+  await until("delivered", async () => (await row(test, stored!.id)).status === "delivered");
+  t.same(await shown(), expected(1), "after another attempt, that attempt's headers");
+});

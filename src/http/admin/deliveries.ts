@@ -58,9 +58,18 @@ const deliveryDetail = {
     ...delivery.properties,
     request: {
       type: "object",
-      description: "The request each attempt sends: its webhook-id and the body (a code in it is always shown redacted, `agc_…`).",
+      description:
+        "The request each attempt sends: the headers of the last attempt but its signature, and the body (a code in it " +
+        "is always shown redacted, `agc_…`).",
       properties: {
-        headers: { type: "object", additionalProperties: { type: "string" } },
+        headers: {
+          type: "object",
+          description:
+            "`webhook-id`, `webhook-timestamp` (the last attempt's, unix seconds; absent before the first attempt), " +
+            "`content-type` and `user-agent`. Not `webhook-signature`: it is not stored, and it covered the body as " +
+            "sent, code included, so it could not be checked against the redacted body shown here.",
+          additionalProperties: { type: "string" },
+        },
         body: { type: "object", additionalProperties: true },
       },
       required: ["headers", "body"],
@@ -120,7 +129,10 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         security,
         operationId: "getDelivery",
         summary: "Show a webhook delivery and the request it sends.",
-        description: "`id` is the delivery's `webhook-id` header.",
+        description:
+          "`id` is the delivery's `webhook-id` header. The request is shown with the last attempt's headers " +
+          "(`webhook-timestamp` included) but not its signature: the signature covers the body as sent, code included, " +
+          "and the body is shown with its code redacted, so a signature could not be verified against it.",
         params: s.idParams,
         response: { 200: { ...deliveryDetail, "x-response-description": "The delivery." }, ...s.adminErrors(400, 401, 404, 503) },
       },
