@@ -10,7 +10,7 @@ import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken, parseList, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
-import { resumeWebhooksIn } from "./webhook-pause.js";
+import { resumeWebhooks } from "./webhook-pause.js";
 import { changeInstallationScopes, lockedApplicationScopes } from "./installation-permissions.js";
 import { WebhookAddressPolicy, type WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
@@ -275,7 +275,7 @@ export async function updateApplication(
       await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: { ...changedFields(before, after), ...permissions } });
     }
     // After the fields, so every refusal of them comes before the resume and rolls back with it.
-    const webhooksResumed = webhooksPaused === false && (await resumeWebhooksIn(ctx, tx, id));
+    const webhooksResumed = webhooksPaused === false && (await resumeWebhooks(ctx, tx, id));
     const application = await tx.application.findUnique({ where: { id } });
     if (!application) throw notFound("application");
     return { application, webhooksResumed };

@@ -22,17 +22,14 @@ export async function pauseWebhooks(ctx: DomainContext, applicationId: string, s
 }
 
 /**
- * Resumes: the pending deliveries are due at once, and their give-up age counts from the
- * resume (as from a redelivery): the time they were held is not the endpoint's failure,
- * so a pause longer than APPGRANT_WEBHOOK_GIVE_UP_HOURS does not give them up at their
- * first failure after it. Resuming an application that is not paused changes nothing.
+ * Resumes, in the caller's transaction (updateApplication, src/domain/applications.ts, with
+ * the PATCH's other fields): the pending deliveries are due at once, and their give-up age
+ * counts from the resume (as from a redelivery): the time they were held is not the
+ * endpoint's failure, so a pause longer than APPGRANT_WEBHOOK_GIVE_UP_HOURS does not give
+ * them up at their first failure after it. Resuming an application that is not paused
+ * changes nothing (false).
  */
-export async function resumeWebhooks(ctx: DomainContext, applicationId: string): Promise<boolean> {
-  return ctx.transaction((tx) => resumeWebhooksIn(ctx, tx, applicationId));
-}
-
-/** resumeWebhooks within the caller's transaction (src/domain/applications.ts: a PATCH that also changes fields). */
-export async function resumeWebhooksIn(ctx: DomainContext, tx: Tx, applicationId: string): Promise<boolean> {
+export async function resumeWebhooks(ctx: DomainContext, tx: Tx, applicationId: string): Promise<boolean> {
   const now = ctx.clock();
   const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
   if (!application) throw notFound("application");
