@@ -139,7 +139,9 @@ export const appCommands: CommandTable = {
     async run({ positionals, json }) {
       const [reference, ...grantTypes] = positionals as [string, ...string[]];
       if (grantTypes.length === 0) throw new UsageError("give at least one grant type");
-      const updated = await withDomain(async (ctx) => updateApplication(ctx, (await resolveApplication(ctx, reference)).id, { grantTypes }));
+      const { application: updated } = await withDomain(async (ctx) =>
+        updateApplication(ctx, (await resolveApplication(ctx, reference)).id, { grantTypes }),
+      );
       if (json) printJson(applicationJson(updated));
       else print(record(applicationFields(updated)));
     },

@@ -1,7 +1,7 @@
 // `appgrant deliveries …`: webhook deliveries (the outbox), straight through src/domain.
 // A redelivery queued here is sent by a running server within its poll interval.
 import { findApplication } from "../domain/applications.js";
-import { deliveryJson, getDelivery, listDeliveries, redeliver } from "../domain/deliveries.js";
+import { deliveryDetailJson, deliveryJson, getDelivery, listDeliveries, redeliver } from "../domain/deliveries.js";
 import { notFound } from "../domain/errors.js";
 import { pageOptions, pageRequest } from "./args.js";
 import type { CommandTable } from "./command.js";
@@ -15,7 +15,7 @@ function deliveryFields(json: ReturnType<typeof deliveryJson>): Field[] {
 export const deliveryCommands: CommandTable = {
   "deliveries list": {
     usage: "<application id or client_id> [--limit N] [--cursor C]",
-    summary: "list an application's webhook deliveries, oldest first",
+    summary: "list an application's webhook deliveries, newest first",
     positionals: ["application"],
     options: { ...pageOptions },
     async run({ positionals, values, json }) {
@@ -34,24 +34,40 @@ export const deliveryCommands: CommandTable = {
 
   "deliveries show": {
     usage: "<id>",
-    summary: "show one webhook delivery and its last attempt",
+    summary: "show one webhook delivery, its last attempt and the request it sends (its code redacted)",
     positionals: ["id"],
     async run({ positionals, json }) {
-      const delivery = deliveryJson(await withDomain((ctx) => getDelivery(ctx, positionals[0]!)));
-      if (json) return printJson(delivery);
+      // The admin API's view (GET /admin/v1/deliveries/{id}), request included.
+      const { request, ...delivery } = deliveryDetailJson(await withDomain((ctx) => getDelivery(ctx, positionals[0]!)));
+      if (json) return printJson({ ...delivery, request });
       print(record(deliveryFields(delivery)));
+      const headers = Object.entries(request.headers).map(([name, value]) => `${name}: ${value}`);
+      print(`\nRequest (the signature is not shown: it covered the body as sent, code included):\n${headers.join("\n")}\n`);
+      print(JSON.stringify(request.body, null, 2));
     },
   },
 
   "deliveries redeliver": {
     usage: "<id>",
-    summary: "send a webhook delivery again (same webhook-id), at the server's next poll",
+    summary: "send a webhook delivery again (same webhook-id), at the server's next poll; refused while an attempt is under way",
     positionals: ["id"],
     async run({ positionals, json }) {
-      const delivery = deliveryJson(await withDomain((ctx) => redeliver(ctx, positionals[0]!)));
-      if (json) return printJson(delivery);
+      const { delivery: queued, held } = await withDomain((ctx) => redeliver(ctx, positionals[0]!));
+      const delivery = deliveryJson(queued);
+      if (json) return printJson({ ...delivery, held });
       print(record(deliveryFields(delivery)));
-      print("\nQueued: a running server sends it within a second or two.");
+      if (held === "webhooks_paused") {
+        print(
+          `\nQueued, but held: the application's webhooks are paused. It is sent once they are resumed ` +
+            `(PATCH /admin/v1/applications/${queued.applicationId} {"webhooks_paused": false}).`,
+        );
+      } else if (held === "installation_suspended") {
+        print(
+          `\nQueued, but held: its installation is suspended. It is sent once it is unsuspended (appgrant installs unsuspend ${queued.installationId}).`,
+        );
+      } else {
+        print("\nQueued: a running server sends it within a second or two.");
+      }
     },
   },
 };

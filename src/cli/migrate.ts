@@ -20,7 +20,8 @@ export const migrateCommand: Command = {
 
 export const purgeCommand: Command = {
   usage: "[--batch-size N]",
-  summary: "delete expired codes, authorization requests, tokens past their refresh expiry and events past their retention, in batches",
+  summary:
+    "delete expired codes, authorization requests, tokens past their refresh expiry and events past their retention, and erase expired codes from webhook deliveries, in batches",
   options: batchOptions,
   async run({ values, json }) {
     const batch = batchSize(values);
@@ -33,10 +34,11 @@ export const purgeCommand: Command = {
         tokens: removed.tokens,
         client_assertions: removed.clientAssertions,
         device_authorizations: removed.deviceAuthorizations,
+        webhook_codes: removed.webhookCodes,
         events: removed.events,
       });
     print(
-      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.deviceAuthorizations} device authorization(s), ${removed.events} event(s).`,
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.deviceAuthorizations} device authorization(s), ${removed.events} event(s); erased ${removed.webhookCodes} expired code(s) from pending webhook deliveries.`,
     );
   },
 };

@@ -10,6 +10,7 @@ import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
 import { formatScopes, isScopeToken, parseList, parseScopes } from "../shared/scopes.js";
 import { revokeApplicationTokens } from "./revocation.js";
+import { resumeWebhooks } from "./webhook-pause.js";
 import { changeInstallationScopes, lockedApplicationScopes } from "./installation-permissions.js";
 import { WebhookAddressPolicy, type WebhookPolicySettings } from "../shared/webhook-address-policy.js";
 
@@ -236,32 +237,51 @@ export async function listApplications(ctx: DomainContext, page: PageRequest): P
   return toPage(await ctx.db.application.findMany(pageArgs(page)), page);
 }
 
-export async function updateApplication(ctx: DomainContext, id: string, patch: Partial<Omit<ApplicationInput, "clientType">>): Promise<Application> {
-  validateInput(patch, ctx.config.webhookPolicy);
+/** A PATCH of an application: the fields to change and, with `webhooksPaused: false`, a resume of its paused webhooks. */
+export type ApplicationPatch = Partial<Omit<ApplicationInput, "clientType">> & { webhooksPaused?: false };
+
+/**
+ * Changes the given fields (recording application.updated) and resumes the webhooks if asked
+ * (src/domain/webhook-pause.ts), in one transaction: an invalid field (400) leaves the webhooks
+ * paused too. A patch that only resumes changes no field and records no application.updated.
+ */
+export async function updateApplication(
+  ctx: DomainContext,
+  id: string,
+  patch: ApplicationPatch,
+): Promise<{ application: Application; webhooksResumed: boolean }> {
+  const { webhooksPaused, ...fields } = patch;
+  validateInput(fields, ctx.config.webhookPolicy);
+  const changes = Object.values(fields).some((value) => value !== undefined);
   const data: Record<string, unknown> = { updatedAt: ctx.clock() };
-  if (patch.name !== undefined) data.name = patch.name.trim();
-  if (patch.redirectUris !== undefined) data.redirectUris = patch.redirectUris.join(" ");
-  if (patch.scopes !== undefined) data.scopes = formatScopes(patch.scopes);
-  if (patch.webhookUrl !== undefined) data.webhookUrl = patch.webhookUrl;
-  if (patch.grantTypes !== undefined) data.grantTypes = patch.grantTypes.join(" ");
+  if (fields.name !== undefined) data.name = fields.name.trim();
+  if (fields.redirectUris !== undefined) data.redirectUris = fields.redirectUris.join(" ");
+  if (fields.scopes !== undefined) data.scopes = formatScopes(fields.scopes);
+  if (fields.webhookUrl !== undefined) data.webhookUrl = fields.webhookUrl;
+  if (fields.grantTypes !== undefined) data.grantTypes = fields.grantTypes.join(" ");
   return ctx.transaction(async (tx) => {
-    // A change of scopes reaches the installations (src/domain/installation-permissions.ts):
-    // the row is locked first, so `before` is what this change replaces.
-    if (patch.scopes !== undefined && (await lockedApplicationScopes(tx, id)) === null) throw notFound("application");
-    const before = await tx.application.findUnique({ where: { id } });
-    if (!before) throw notFound("application");
-    if (patch.grantTypes !== undefined) validateGrantTypes(ctx, patch.grantTypes, before.clientType);
-    const { count } = await tx.application.updateMany({ where: { id }, data });
-    if (count === 0) throw notFound("application");
-    const after = await tx.application.findUniqueOrThrow({ where: { id } });
-    const permissions =
-      before.scopes === after.scopes ? {} : await changeInstallationScopes(ctx, tx, id, parseScopes(before.scopes), parseScopes(after.scopes));
-    await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: { ...changedFields(before, after), ...permissions } });
-    return after;
+    if (changes) {
+      // A change of scopes reaches the installations (src/domain/installation-permissions.ts):
+      // the row is locked first, so `before` is what this change replaces.
+      if (fields.scopes !== undefined && (await lockedApplicationScopes(tx, id)) === null) throw notFound("application");
+      const before = await tx.application.findUnique({ where: { id } });
+      if (!before) throw notFound("application");
+      if (fields.grantTypes !== undefined) validateGrantTypes(ctx, fields.grantTypes, before.clientType);
+      const { count } = await tx.application.updateMany({ where: { id }, data });
+      if (count === 0) throw notFound("application");
+      const after = await tx.application.findUniqueOrThrow({ where: { id } });
+      const permissions =
+        before.scopes === after.scopes ? {} : await changeInstallationScopes(ctx, tx, id, parseScopes(before.scopes), parseScopes(after.scopes));
+      await recordEvent(ctx, tx, { type: "application.updated", applicationId: id, data: { ...changedFields(before, after), ...permissions } });
+    }
+    // After the fields, so every refusal of them comes before the resume and rolls back with it.
+    const webhooksResumed = webhooksPaused === false && (await resumeWebhooks(ctx, tx, id));
+    const application = await tx.application.findUnique({ where: { id } });
+    if (!application) throw notFound("application");
+    return { application, webhooksResumed };
   });
 }
 
-/** What an update changed: the names of the fields (wire names) and their new values, none of them secret. */
 function changedFields(before: Application, after: Application): Record<string, unknown> {
   const fields = {
     name: [before.name, after.name],

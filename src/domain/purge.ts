@@ -2,7 +2,8 @@
 // requests past theirs, token pairs past their refresh expiry (an installation token,
 // which has none, past its access expiry), the jtis of client assertions past theirs,
 // device authorizations past theirs (RFC 8628: answered or not, the device code is dead);
-// and events older
+// the sealed codes of webhook deliveries still pending once those codes have expired (a
+// delivery that ends erases its own, src/storage/outbox-store.ts); and events older
 // than the retention (APPGRANT_EVENT_RETENTION_DAYS, 90 days by default, 0: forever). In bounded
 // batches, each its own short transaction, so the tables are never locked for long
 // and several processes can purge at once without harm.
@@ -14,6 +15,8 @@ export interface PurgeResult {
   tokens: number;
   clientAssertions: number;
   deviceAuthorizations: number;
+  /** Pending webhook deliveries whose expired code was erased (the delivery stays, to be sent without it). */
+  webhookCodes: number;
   events: number;
 }
 
@@ -101,6 +104,18 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
     (take) => ctx.db.deviceAuthorization.findMany({ ...select(take), where: { expiresAt: { lt: now } }, orderBy: { expiresAt: "asc" } }),
     (ids) => ctx.transaction(async (tx) => (await tx.deviceAuthorization.deleteMany({ where: { id: { in: ids }, expiresAt: { lt: now } } })).count),
   );
+  // Only pending deliveries can hold a code (the status index finds them): an attempt that
+  // ends a delivery erases it. Read in the order of that index, (status, nextAttemptAt). A paused application's or a suspended installation's
+  // deliveries are not attempted, so this is what erases theirs.
+  const expiredSeal = { status: "pending", codeEncrypted: { not: null }, codeExpiresAt: { lt: now } };
+  const webhookCodes = await inBatches(
+    batch,
+    (take) => ctx.db.webhookDelivery.findMany({ ...select(take), where: expiredSeal, orderBy: { nextAttemptAt: "asc" } }),
+    (ids) =>
+      ctx.transaction(
+        async (tx) => (await tx.webhookDelivery.updateMany({ where: { id: { in: ids }, ...expiredSeal }, data: { codeEncrypted: null } })).count,
+      ),
+  );
   const retentionDays = ctx.config.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS;
   const before = new Date(now.getTime() - retentionDays * 86_400_000);
   const events =
@@ -111,5 +126,5 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
           (take) => ctx.db.event.findMany({ ...select(take), where: { occurredAt: { lt: before } }, orderBy: { occurredAt: "asc" } }),
           (ids) => ctx.transaction(async (tx) => (await tx.event.deleteMany({ where: { id: { in: ids }, occurredAt: { lt: before } } })).count),
         );
-  return { codes, authorizationRequests, tokens, clientAssertions, deviceAuthorizations, events };
+  return { codes, authorizationRequests, tokens, clientAssertions, deviceAuthorizations, webhookCodes, events };
 }

@@ -31,20 +31,25 @@ export async function pauseWebhooks(ctx: DomainContext, applicationId: string, s
   });
 }
 
-/** Resumes: the pending deliveries are due at once. Resuming an application that is not paused changes nothing. */
-export async function resumeWebhooks(ctx: DomainContext, applicationId: string): Promise<boolean> {
+/**
+ * Resumes, in the caller's transaction (updateApplication, src/domain/applications.ts, with
+ * the PATCH's other fields): the pending deliveries are due at once, and their give-up age
+ * counts from the resume (as from a redelivery): the time they were held is not the
+ * endpoint's failure, so a pause longer than APPGRANT_WEBHOOK_GIVE_UP_HOURS does not give
+ * them up at their first failure after it. Resuming an application that is not paused
+ * changes nothing (false).
+ */
+export async function resumeWebhooks(ctx: DomainContext, tx: Tx, applicationId: string): Promise<boolean> {
   const now = ctx.clock();
-  return ctx.transaction(async (tx) => {
-    const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
-    if (!application) throw notFound("application");
-    if (application.webhooksPausedAt === null) return false;
-    await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
-    await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now } });
-    await recordEvent(ctx, tx, {
-      type: "application.webhooks_resumed",
-      applicationId,
-      data: { paused_at: application.webhooksPausedAt.toISOString() },
-    });
-    return true;
+  const application = await tx.application.findUnique({ where: { id: applicationId }, select: { webhooksPausedAt: true } });
+  if (!application) throw notFound("application");
+  if (application.webhooksPausedAt === null) return false;
+  await tx.application.update({ where: { id: applicationId }, data: { webhooksPausedAt: null, updatedAt: now } });
+  await tx.webhookDelivery.updateMany({ where: { applicationId, status: "pending" }, data: { nextAttemptAt: now, redeliveredAt: now } });
+  await recordEvent(ctx, tx, {
+    type: "application.webhooks_resumed",
+    applicationId,
+    data: { paused_at: application.webhooksPausedAt.toISOString() },
   });
+  return true;
 }

@@ -174,7 +174,10 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
     },
     async record(id, lease, attempt) {
       const { count } = await database.transaction((tx) =>
-        tx.webhookDelivery.updateMany({ where: { id, leaseUntil: lease }, data: { ...attempt, leaseUntil: null } }),
+        tx.webhookDelivery.updateMany({
+          where: { id, leaseUntil: lease },
+          data: { ...attempt, leaseUntil: null, ...(attempt.status === "pending" ? {} : { codeEncrypted: null }) },
+        }),
       );
       return count === 1;
     },

@@ -20,7 +20,7 @@ export interface ClaimedDelivery {
   codeExpiresAt: Date | null;
   attempts: number;
   createdAt: Date;
-  /** The last redelivery an operator asked for, if any: the give-up age counts from it. */
+  /** The last redelivery an operator asked for (or resume, or unsuspension), if any: the give-up age counts from it. */
   redeliveredAt: Date | null;
   leaseUntil: Date;
   /** Null when the application was deleted since. */
@@ -32,6 +32,8 @@ export interface AttemptRecord {
   status: "pending" | "delivered" | "failed";
   attempts: number;
   lastAttemptAt: Date;
+  /** The webhook-timestamp the attempt signed and sent (whole seconds), null when it sent nothing. */
+  lastWebhookTimestamp: Date | null;
   lastStatus: number | null;
   /** A code or a name (HTTP 500, timeout, ECONNREFUSED…), never a message, a URL or a secret. */
   lastError: string | null;
@@ -58,6 +60,10 @@ export interface OutboxStore {
    * undelivered deliveries tried since then, and when the first of them was due.
    */
   failureStreak(applicationId: string): Promise<{ failures: number; since: Date | null }>;
-  /** Records an attempt and releases the lease; false when the lease was lost (another process owns the row). */
+  /**
+   * Records an attempt and releases the lease; false when the lease was lost (another process owns the row).
+   * An attempt that ends the delivery (delivered or failed) also erases its sealed code: sent or given
+   * up, the row has no further use for it (a redelivery goes without it).
+   */
   record(id: string, lease: Date, attempt: AttemptRecord): Promise<boolean>;
 }

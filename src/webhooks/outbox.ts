@@ -12,6 +12,7 @@
 import { decrypt } from "../crypto/encryption.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../domain/applications.js";
+import { WEBHOOK_CONTENT_TYPE, WEBHOOK_USER_AGENT } from "../domain/deliveries.js";
 import { WEBHOOK_CODE_PURPOSE } from "../domain/events.js";
 import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/database-unavailable.js";
 import type { Logger } from "../shared/logger.js";
@@ -251,6 +252,7 @@ export class DeliveryWorker {
         store.record(delivery.id, delivery.leaseUntil, {
           attempts: attempt,
           lastAttemptAt: now,
+          lastWebhookTimestamp: null,
           lastStatus: null,
           lastError: null,
           lastDurationMs: null,
@@ -284,6 +286,9 @@ export class DeliveryWorker {
     const body = await this.#body(delivery, now, context);
     const url = application.webhookUrl;
 
+    const signed = signDelivery(secrets, delivery.id, new Date(), body);
+    // Recorded with the attempt, so the admin API shows the request as it was sent (src/domain/deliveries.ts).
+    const lastWebhookTimestamp = new Date(Number(signed["webhook-timestamp"]) * 1000);
     const signal = AbortSignal.timeout(this.#timeoutMs);
     const started = performance.now();
     const span = attemptSpan(this.options.tracing ?? NO_TRACING, url, delivery, attempt);
@@ -291,11 +296,7 @@ export class DeliveryWorker {
     let response: { status: number; body: string } | undefined;
     try {
       response = await postWebhook(url, {
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "appgrant-webhooks",
-          ...signDelivery(secrets, delivery.id, new Date(), body),
-        },
+        headers: { "content-type": WEBHOOK_CONTENT_TYPE, "user-agent": WEBHOOK_USER_AGENT, ...signed },
         body,
         policy: this.options.policy,
         resolver: this.#resolver,
@@ -319,6 +320,7 @@ export class DeliveryWorker {
       span.end();
     }
     const measured = {
+      lastWebhookTimestamp,
       lastStatus: response?.status ?? null,
       lastDurationMs: Math.round(performance.now() - started),
       lastResponse: response?.body ?? null,

@@ -15,6 +15,11 @@ t.test("an installation created by the CLI has its delivery; deliveries list, sh
   t.match(delivery, { type: "installation.created", status: "pending", attempts: 0, application_id: app.id, installation_id: installed.id });
   t.match(delivery.id, /^msg_/);
 
+  const help = await cli("deliveries", "list", "--help");
+  t.equal(help.code, 0, help.stderr);
+  t.match(help.stdout, /newest first/, "the help says the order the list has");
+  t.notMatch(help.stdout, /oldest first/);
+
   const human = await cli("deliveries", "list", app.id);
   t.equal(human.code, 0, human.stderr);
   t.match(human.stdout, new RegExp(`${delivery.id}\\s+installation\\.created\\s+pending`));
@@ -22,7 +27,17 @@ t.test("an installation created by the CLI has its delivery; deliveries list, sh
   const shown = await cli("deliveries", "show", delivery.id);
   t.equal(shown.code, 0, shown.stderr);
   t.equal(field(shown.stdout, "status"), "pending");
-  t.same(json(await cli("deliveries", "show", delivery.id, "--json")), delivery);
+  const { request, ...summary } = json(await cli("deliveries", "show", delivery.id, "--json"));
+  t.same(summary, delivery, "the listing's fields");
+  t.same(
+    request.headers,
+    { "webhook-id": delivery.id, "content-type": "application/json", "user-agent": "appgrant-webhooks" },
+    "and the request, as the admin API shows it (no attempt yet: no webhook-timestamp)",
+  );
+  t.match(request.body, { type: "installation.created", data: { installation: { id: installed.id }, code: "agc_…" } }, "its code redacted");
+  t.match(shown.stdout, new RegExp(`webhook-id: ${delivery.id}`), "the text output shows the request's headers");
+  t.match(shown.stdout, /"code": "agc_…"/, "and its body");
+  t.notOk(shown.stdout.includes(installed.code), "never the code");
 
   const redelivered = await cli("deliveries", "redeliver", delivery.id);
   t.equal(redelivered.code, 0, redelivered.stderr);

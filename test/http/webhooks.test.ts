@@ -790,6 +790,10 @@ t.test("an application's deliveries are listed newest first, a page at a time", 
     "then the oldest",
   );
   t.equal(two.next_cursor, null);
+  const documented = (test.app.swagger() as { paths: Record<string, { get: { summary: string } }> }).paths["/admin/v1/applications/{id}/deliveries"]!
+    .get.summary;
+  t.match(documented, /newest first/, "the API's documentation says so");
+  t.notMatch(documented, /oldest first/);
 });
 
 t.test("a webhook secret no configured key opens: the attempt fails as such, is retried, and the worker goes on", async (t) => {
@@ -849,4 +853,198 @@ t.test("a redelivery of a delivery given up long ago gets retries again, for the
   t.equal(redelivered.status, "pending", "a failed redelivery is retried, not given up at once");
   t.equal(redelivered.lastError, "HTTP 500");
   t.ok(redelivered.nextAttemptAt > test.clock(), "at its backoff");
+});
+
+t.test("webhooks resumed after a pause longer than the give-up age are retried, not given up at the first failure", async (t) => {
+  const test = await buildWebhookApp(t); // the default give-up age: 72 hours
+  const hook = await receiver(t, answer(500));
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const first = await until("the first failed attempt", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  t.ok(await pauseWebhooks(test.app.domain, app.id, { failures: 1, since: first.createdAt }), "paused");
+
+  test.clock.advance(73 * 3600); // paused for longer than the give-up age
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  const retried = await until("the attempt after resuming", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 2 && r.leaseUntil === null && r;
+  });
+  t.equal(retried.status, "pending", "the receiver still fails: retried, not failed for good");
+  t.ok(retried.nextAttemptAt > test.clock(), "at its backoff");
+  t.same(retried.redeliveredAt, test.clock(), "the give-up age counts from the resume");
+});
+
+t.test("PATCH webhooks_paused: false resumes only with a valid patch, and alone records no application.updated", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, answer(500));
+  const app = await appWithWebhook(test, hook.url);
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  const db = test.app.domain.db;
+  const pause = () => pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  t.ok(await pause());
+  await install(test, app.client_id); // held: the worker claims nothing of a paused application
+  const application = () => db.application.findUniqueOrThrow({ where: { id: app.id } });
+  const events = async (type: string) => db.event.count({ where: { type, applicationId: app.id } });
+  const before = { application: await application(), deliveries: await rows(test), updated: await events("application.updated") };
+  test.clock.advance(60);
+
+  for (const [name, body] of [
+    ["a relative redirect URI", { redirect_uris: ["cb"] }],
+    ["a grant type the server does not offer", { grant_types: ["password"] }],
+  ] as const) {
+    const res = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false, ...body });
+    t.equal(res.statusCode, 400, `${name}: 400`);
+    t.same(await application(), before.application, `${name}: still paused, nothing changed`);
+    t.same(await rows(test), before.deliveries, `${name}: the held deliveries untouched`);
+    t.equal(await events("application.webhooks_resumed"), 0, `${name}: no application.webhooks_resumed`);
+  }
+
+  const resumed = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  t.equal(resumed.statusCode, 200);
+  t.equal((resumed.json() as { webhooks_paused_at: string | null }).webhooks_paused_at, null, "resumed");
+  t.equal(await events("application.webhooks_resumed"), 1);
+  t.equal(await events("application.updated"), before.updated, "a resume alone is not an update: no application.updated");
+
+  t.ok(await pause(), "paused again");
+  const both = await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false, name: "Renamed" });
+  t.equal(both.statusCode, 200);
+  t.match(both.json(), { name: "Renamed", webhooks_paused_at: null });
+  t.equal(await events("application.webhooks_resumed"), 2, "resumed");
+  const updated = await db.event.findFirstOrThrow({ where: { type: "application.updated", applicationId: app.id }, orderBy: { id: "desc" } });
+  t.match(JSON.parse(updated.data), { changed: ["name"], name: "Renamed" }, "and updated, the update naming what changed");
+});
+
+t.test("redelivering a delivery being attempted now is 409: its lease is kept and no second send overlaps", async (t) => {
+  const test = await buildWebhookApp(t);
+  const held: ServerResponse[] = [];
+  const hook = await receiver(t, (_request, _index, res) => held.push(res)); // answers when the test says
+  const app = await appWithWebhook(test, hook.url);
+  await install(test, app.client_id);
+  await deliveryCount(hook, 1);
+  const [inFlight] = await rows(test);
+  t.ok(inFlight!.leaseUntil && inFlight!.leaseUntil > test.clock(), "the attempt holds its lease");
+
+  const refused = await test.admin("POST", `/admin/v1/deliveries/${inFlight!.id}/redeliver`);
+  t.equal(refused.statusCode, 409);
+  t.match(refused.json(), { code: "conflict", message: /being attempted now/ });
+  t.same(await row(test, inFlight!.id), inFlight, "the row is as the attempt left it, its lease included");
+
+  held[0]!.writeHead(200).end();
+  const done = await until("the running attempt's outcome recorded (its lease was not taken from it)", async () => {
+    const r = await row(test, inFlight!.id);
+    return r.status === "delivered" && r.leaseUntil === null && r;
+  });
+  t.equal(done.attempts, 1);
+  t.equal(hook.deliveries.length, 1, "one request: no overlapping second send");
+
+  const again = await test.admin("POST", `/admin/v1/deliveries/${inFlight!.id}/redeliver`);
+  t.equal(again.statusCode, 200, "once the attempt has ended, it can be redelivered");
+  t.match(again.json(), { status: "pending", held: null });
+  await deliveryCount(hook, 2);
+  held[1]!.writeHead(200).end();
+});
+
+t.test("redelivering a delivery whose webhooks are held says so: it stays pending until resumed or unsuspended", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t);
+  const app = await appWithWebhook(test, hook.url);
+  const installed = await install(test, app.client_id);
+  const [delivered] = await until("the delivery", async () => {
+    const all = await rows(test);
+    return all[0]?.status === "delivered" && all;
+  });
+
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installed.id}/suspend`, {})).statusCode, 200);
+  const [, suspendedEvent] = await deliveryCount(hook, 2);
+  t.equal(JSON.parse(suspendedEvent!.body).type, "installation.suspended");
+  await until("installation.suspended delivered", async () => (await rows(test)).every((r) => r.status === "delivered"));
+  const suspended = await test.admin("POST", `/admin/v1/deliveries/${delivered!.id}/redeliver`);
+  t.equal(suspended.statusCode, 200);
+  t.match(suspended.json(), { status: "pending", held: "installation_suspended" }, "held while the installation is suspended");
+
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  t.ok(await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() }));
+  const paused = await test.admin("POST", `/admin/v1/deliveries/${delivered!.id}/redeliver`);
+  t.equal(paused.statusCode, 200);
+  t.match(paused.json(), { status: "pending", held: "webhooks_paused" }, "held while the application's webhooks are paused");
+  t.equal(hook.deliveries.length, 2, "not sent");
+
+  t.equal((await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false })).statusCode, 200);
+  t.equal((await test.admin("POST", `/admin/v1/installations/${installed.id}/unsuspend`, {})).statusCode, 200);
+  const [, , redelivered] = await deliveryCount(hook, 3);
+  t.equal(redelivered!.headers["webhook-id"], delivered!.id, "sent once released");
+});
+
+t.test("a delivery that ends, delivered or given up, keeps no sealed code in its row", async (t) => {
+  await t.test("delivered", async (t) => {
+    const test = await buildWebhookApp(t);
+    const hook = await receiver(t);
+    const app = await appWithWebhook(test, hook.url);
+    const installed = await install(test, app.client_id);
+    const [pending] = await rows(test);
+    const done = await until("delivered", async () => {
+      const r = await row(test, pending!.id);
+      return r.status === "delivered" && r;
+    });
+    t.equal(JSON.parse(hook.deliveries[0]!.body).data.code, installed.code, "the code was sent, still valid");
+    t.equal(done.codeEncrypted, null, "erased with the success");
+  });
+  await t.test("given up while the code is still valid", async (t) => {
+    const test = await buildWebhookApp(t, {}, { attempts: 1 });
+    const hook = await receiver(t, answer(500));
+    const app = await appWithWebhook(test, hook.url);
+    await install(test, app.client_id);
+    const [pending] = await rows(test);
+    const failed = await until("given up", async () => {
+      const r = await row(test, pending!.id);
+      return r.status === "failed" && r;
+    });
+    t.ok(pending!.codeExpiresAt! > test.clock(), "the code had not expired");
+    t.equal(failed.codeEncrypted, null, "erased when given up");
+  });
+});
+
+t.test("GET /admin/v1/deliveries/{id} shows the headers the last attempt sent, its webhook-timestamp included, never a signature", async (t) => {
+  const test = await buildWebhookApp(t);
+  const hook = await receiver(t, (request, index, res) => answer(index === 0 ? 500 : 200)(request, index, res));
+  const app = await appWithWebhook(test, hook.url);
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  await install(test, app.client_id);
+  const [stored] = await rows(test);
+  const shown = async () => {
+    const res = await test.admin("GET", `/admin/v1/deliveries/${stored!.id}`);
+    t.equal(res.statusCode, 200);
+    return (res.json() as { request: { headers: Record<string, string> } }).request.headers;
+  };
+
+  t.same(
+    await shown(),
+    { "webhook-id": stored!.id, "content-type": "application/json", "user-agent": "appgrant-webhooks" },
+    "before any attempt: no webhook-timestamp yet",
+  );
+
+  await test.admin("PATCH", `/admin/v1/applications/${app.id}`, { webhooks_paused: false });
+  const first = await until("the first attempt's record", async () => {
+    const r = await row(test, stored!.id);
+    return r.attempts === 1 && r.leaseUntil === null && r;
+  });
+  const sent = (index: number) => hook.deliveries[index]!.headers;
+  const expected = (index: number) => ({
+    "webhook-id": sent(index)["webhook-id"],
+    "webhook-timestamp": sent(index)["webhook-timestamp"],
+    "content-type": sent(index)["content-type"],
+    "user-agent": sent(index)["user-agent"],
+  });
+  t.same(await shown(), expected(0), "the headers the attempt sent, but its signature");
+
+  test.clock.set(first.nextAttemptAt);
+  await until("delivered", async () => (await row(test, stored!.id)).status === "delivered");
+  t.same(await shown(), expected(1), "after another attempt, that attempt's headers");
 });

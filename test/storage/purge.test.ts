@@ -39,7 +39,15 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
   const oldEvents = await test.app.domain.db.event.count({ where: { occurredAt: { lt: new Date(test.clock().getTime() - 90 * 86_400_000) } } });
   t.ok(oldEvents > 0, "the application's creation is older than the retention");
   const removed = await purgeExpired(test.app.domain, 2);
-  t.same(removed, { codes: 5, authorizationRequests: 1, tokens: 1, clientAssertions: 0, deviceAuthorizations: 0, events: oldEvents });
+  t.same(removed, {
+    codes: 5,
+    authorizationRequests: 1,
+    tokens: 1,
+    clientAssertions: 0,
+    deviceAuthorizations: 0,
+    webhookCodes: 0,
+    events: oldEvents,
+  });
 
   const db = test.app.domain.db;
   t.equal(await db.token.count(), 1, "the successor remains");
@@ -100,4 +108,24 @@ t.test("purges device authorizations past their expiry, answered or not, and kee
     (await db.deviceAuthorization.findMany()).map((r) => r.id),
     ["c"],
   );
+});
+
+t.test("erases the sealed code of a held delivery once the code has expired, and keeps a live one", async (t) => {
+  const test = await buildTestApp(t);
+  const app = await createApp(test, { webhook_url: "https://hooks.example/appgrant" });
+  // Paused: the worker claims none of its deliveries, so only the purge can reach them.
+  const { pauseWebhooks } = await import("../../src/domain/webhook-pause.js");
+  await pauseWebhooks(test.app.domain, app.id, { failures: 20, since: test.clock() });
+  const db = test.app.domain.db;
+  const expired = await install(test, app.client_id, { account: "expired" });
+  test.clock.advance(test.config.codeLifetime + 1);
+  const live = await install(test, app.client_id, { account: "live" });
+  const delivery = (installationId: string) => db.webhookDelivery.findFirstOrThrow({ where: { installationId } });
+  t.type((await delivery(expired.id)).codeEncrypted, "string");
+
+  t.match(await purgeExpired(test.app.domain, 1), { codes: 1, webhookCodes: 1 });
+  const erased = await delivery(expired.id);
+  t.equal(erased.codeEncrypted, null, "the expired code's seal is erased");
+  t.equal(erased.status, "pending", "the delivery itself stays, to be sent without the code");
+  t.type((await delivery(live.id)).codeEncrypted, "string", "a code still valid stays sealed for its delivery");
 });

@@ -14,7 +14,6 @@ import {
 import { conflict } from "../../domain/errors.js";
 import { asAdmin } from "./actor.js";
 import * as s from "./schemas.js";
-import { resumeWebhooks } from "../../domain/webhook-pause.js";
 import { applicationJson, secretJson } from "../../domain/views.js";
 
 const tags = ["applications"];
@@ -103,7 +102,11 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
         tags,
         security,
         operationId: "updateApplication",
-        summary: "Change an application's name, redirect URIs, scopes, webhook URL or grant types.",
+        summary: "Change an application's name, redirect URIs, scopes, webhook URL or grant types, or resume its webhooks.",
+        description:
+          '`"webhooks_paused": false` resumes webhooks paused because the endpoint kept failing: the pending deliveries ' +
+          "are due at once, their give-up age counting from now. The fields and the resume are one change: a refused " +
+          "field (400) resumes nothing. A resume alone records `application.webhooks_resumed`, not `application.updated`.",
         params: s.idParams,
         body: s.updateApplicationBody,
         response: {
@@ -114,17 +117,16 @@ export async function applicationRoutes(instance: FastifyInstance): Promise<void
     },
     async (request) => {
       const body = request.body;
-      if (body.webhooks_paused === false && (await resumeWebhooks(asAdmin(request), request.params.id))) {
-        request.log.info({ applicationId: request.params.id }, "webhooks resumed");
-      }
-      const updated = await updateApplication(asAdmin(request), request.params.id, {
+      const { application, webhooksResumed } = await updateApplication(asAdmin(request), request.params.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
         ...(body.scopes !== undefined ? { scopes: body.scopes } : {}),
         ...(body.webhook_url !== undefined ? { webhookUrl: body.webhook_url } : {}),
         ...(body.grant_types !== undefined ? { grantTypes: body.grant_types } : {}),
+        ...(body.webhooks_paused === false ? { webhooksPaused: false } : {}),
       });
-      return applicationJson(updated);
+      if (webhooksResumed) request.log.info({ applicationId: request.params.id }, "webhooks resumed");
+      return applicationJson(application);
     },
   );
 

@@ -58,15 +58,40 @@ const deliveryDetail = {
     ...delivery.properties,
     request: {
       type: "object",
-      description: "The request each attempt sends: its webhook-id and the body (a code in it is always shown redacted, `agc_…`).",
+      description:
+        "The request each attempt sends: the headers of the last attempt but its signature, and the body (a code in it " +
+        "is always shown redacted, `agc_…`).",
       properties: {
-        headers: { type: "object", additionalProperties: { type: "string" } },
+        headers: {
+          type: "object",
+          description:
+            "`webhook-id`, `webhook-timestamp` (the last attempt's, unix seconds; absent before the first attempt), " +
+            "`content-type` and `user-agent`. Not `webhook-signature`: it is not stored, and it covered the body as " +
+            "sent, code included, so it could not be checked against the redacted body shown here.",
+          additionalProperties: { type: "string" },
+        },
         body: { type: "object", additionalProperties: true },
       },
       required: ["headers", "body"],
     },
   },
   required: [...delivery.required, "request"],
+} as const;
+
+const redelivery = {
+  ...delivery,
+  properties: {
+    ...delivery.properties,
+    held: {
+      type: ["string", "null"],
+      enum: ["webhooks_paused", "installation_suspended", null],
+      description:
+        "Null: the delivery is sent now. Otherwise it is queued but held, pending, until released: `webhooks_paused`, " +
+        'until the application\'s webhooks are resumed (PATCH /admin/v1/applications/{id} {"webhooks_paused": false}); ' +
+        "`installation_suspended`, until its installation is unsuspended.",
+    },
+  },
+  required: [...delivery.required, "held"],
 } as const;
 
 export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
@@ -80,7 +105,7 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         tags,
         security,
         operationId: "listDeliveries",
-        summary: "List an application's webhook deliveries, oldest first.",
+        summary: "List an application's webhook deliveries, newest first, with cursor pagination.",
         description: "Each delivery with its status and its last attempt: HTTP status, error code, duration, the first 4 KiB of the answer.",
         params: s.idParams,
         querystring: s.listQuery,
@@ -104,7 +129,10 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         security,
         operationId: "getDelivery",
         summary: "Show a webhook delivery and the request it sends.",
-        description: "`id` is the delivery's `webhook-id` header.",
+        description:
+          "`id` is the delivery's `webhook-id` header. The request is shown with the last attempt's headers " +
+          "(`webhook-timestamp` included) but not its signature: the signature covers the body as sent, code included, " +
+          "and the body is shown with its code redacted, so a signature could not be verified against it.",
         params: s.idParams,
         response: { 200: { ...deliveryDetail, "x-response-description": "The delivery." }, ...s.adminErrors(400, 401, 404, 503) },
       },
@@ -120,15 +148,23 @@ export async function deliveryRoutes(instance: FastifyInstance): Promise<void> {
         security,
         operationId: "redeliver",
         summary: "Send a webhook delivery again, now.",
-        description: "Same webhook-id and body; its code only while still valid. Answers the delivery, pending.",
+        description:
+          "Same webhook-id and body; its code only while still valid. If it fails, it is retried as a new delivery " +
+          "(the give-up age counts from now). A delivery being attempted at this moment is refused with 409, so that " +
+          "two sends never overlap: its outcome is recorded within the attempt's timeout; redeliver it then if needed. " +
+          "A delivery of an application whose webhooks are paused, or of a suspended installation, is queued but held " +
+          "(`held`): it stays pending until they are resumed or the installation is unsuspended.",
         params: s.idParams,
-        response: { 200: { ...delivery, "x-response-description": "The delivery, due now." }, ...s.adminErrors(400, 401, 404, 503) },
+        response: {
+          200: { ...redelivery, "x-response-description": "The delivery, pending: due now, or held until released (`held`)." },
+          ...s.adminErrors(400, 401, 404, 409, 503),
+        },
       },
     },
     async (request) => {
-      const queued = await redeliver(ctx, request.params.id);
-      request.log.info({ deliveryId: queued.id }, "webhook delivery queued again");
-      return deliveryJson(queued);
+      const { delivery: queued, held } = await redeliver(ctx, request.params.id);
+      request.log.info({ deliveryId: queued.id, held }, "webhook delivery queued again");
+      return { ...deliveryJson(queued), held };
     },
   );
 }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "WebhookDelivery" ADD COLUMN     "lastWebhookTimestamp" TIMESTAMP(3);
