@@ -202,3 +202,30 @@ t.test("the migrations produce exactly the schema in prisma/schema.prisma", asyn
   t.equal(driftDiff.code, 2, "a migration that adds a column the schema lacks is a difference");
   t.match(driftDiff.stdout, /`Grant`/, "on the table that drifted");
 });
+
+t.test("the delivery_webhook_timestamp migration erases the codes that ended deliveries still kept", async (t) => {
+  const path = join(tempDir(t), "ended.db");
+  const all = readMigrations();
+  const index = all.findIndex((m) => m.name.endsWith("_delivery_webhook_timestamp"));
+  t.ok(index > 0, "the migration exists");
+  migrateSqlite(path, all.slice(0, index));
+  const db = new Database(path);
+  const insert = db.prepare(
+    `INSERT INTO "WebhookDelivery" ("id", "eventId", "applicationId", "type", "payload", "codeEncrypted", "status", "nextAttemptAt", "createdAt")
+     VALUES (?, 'e', 'a', 'installation.created', '{}', ?, ?, '2026-12-01 00:00:00', '2026-12-01 00:00:00')`,
+  );
+  insert.run("delivered", "sealed-1", "delivered");
+  insert.run("failed", "sealed-2", "failed");
+  insert.run("pending", "sealed-3", "pending");
+  db.close();
+  t.same(migrateSqlite(path), [all[index]!.name, ...all.slice(index + 1).map((m) => m.name)], "the rest applied");
+  const after = new Database(path, { readonly: true });
+  t.teardown(() => after.close());
+  const codes = Object.fromEntries(
+    (after.prepare(`SELECT "id", "codeEncrypted" FROM "WebhookDelivery"`).all() as { id: string; codeEncrypted: string | null }[]).map((row) => [
+      row.id,
+      row.codeEncrypted,
+    ]),
+  );
+  t.same(codes, { delivered: null, failed: null, pending: "sealed-3" }, "ended deliveries keep no code; a pending one keeps its own");
+});
