@@ -152,6 +152,53 @@ t.test("the Grafana dashboard in ops/ parses and queries only metrics the server
   }
 });
 
+/**
+ * The value of `sum(rate(A)) / sum(rate(B))` (a trailing comparison ignored) over series of
+ * appgrant_token_requests_total that differ only by `outcome`, each with the given rate:
+ * enough PromQL to check what a ratio counts.
+ */
+function tokenRatio(expr: string, rates: Record<string, number>): number {
+  const selector = String.raw`sum\(rate\((appgrant_token_requests_total(?:\{[^}]*\})?)\[\w+\]\)\)`;
+  const match = new RegExp(String.raw`^${selector}\s*/\s*${selector}(?:\s*[<>]=?\s*[\d.]+)?$`).exec(expr.trim());
+  if (!match) throw new Error(`not a ratio of token request rates: ${expr}`);
+  const sum = (series: string) => {
+    const matchers = [...(series.match(/\{([^}]*)\}/)?.[1] ?? "").matchAll(/\s*(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"\s*,?/g)];
+    return Object.entries(rates)
+      .filter(([outcome]) =>
+        matchers.every(([, label, op, value]) => {
+          if (label !== "outcome") throw new Error(`a matcher on ${label}: ${expr}`);
+          const regex = new RegExp(`^(?:${value})$`);
+          return op === "=" ? outcome === value : op === "!=" ? outcome !== value : op === "=~" ? regex.test(outcome) : !regex.test(outcome);
+        }),
+      )
+      .reduce((total, [, rate]) => total + rate, 0);
+  };
+  return sum(match[1]!) / sum(match[2]!);
+}
+
+t.test("the token error ratios (dashboard and README's alert) leave out the device flow's polling answers", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const dashboard = JSON.parse(readFileSync(new URL("../../ops/grafana-dashboard.json", import.meta.url), "utf8")) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+  };
+  const panel = dashboard.panels.find((p) => p.title === "Token errors ratio");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8").split("\n");
+  const alert = readme.findIndex((line) => line.includes("alert: AppgrantTokenErrors"));
+  const alertExpr = readme[alert + 1]?.match(/^\s*expr:\s*(.*)$/)?.[1];
+  t.ok(panel && alertExpr, "the panel and the alert are where they were");
+  // A fifth of the answerable requests fail, while devices wait for their users: their
+  // authorization_pending and slow_down are how RFC 8628 polling works, neither errors
+  // nor requests to dilute the errors with.
+  const rates = { success: 80, invalid_grant: 15, invalid_client: 4, server_error: 1, authorization_pending: 900, slow_down: 100 };
+  for (const [what, expr] of [
+    ["the dashboard's panel", panel!.targets[0]!.expr],
+    ["README's AppgrantTokenErrors", alertExpr!],
+  ] as const) {
+    t.equal(tokenRatio(expr, rates), 0.2, `${what}: ${expr}`);
+    t.equal(tokenRatio(expr, { success: 10, authorization_pending: 1000, slow_down: 50 }), 0, `${what}: polling alone is no error`);
+  }
+});
+
 t.test("APPGRANT_METRICS_PER_CLIENT labels token answers with the authenticated client_id only", async (t) => {
   const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0", APPGRANT_METRICS_PER_CLIENT: "true" });
   await test.app.ready();
