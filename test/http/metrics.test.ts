@@ -5,7 +5,9 @@
 // client_id in any label.
 import t from "tap";
 import { buildTestApp, install, type TestApp } from "../support/helper.js";
-import { exchange, newClient, refresh } from "../support/oauth-helper.js";
+import { basic, exchange, newClient, refresh } from "../support/oauth-helper.js";
+import { RATE_LIMITS } from "../../src/shared/metrics.js";
+import { generateCredential } from "../../src/crypto/tokens.js";
 import { VERSION } from "../../src/shared/version.js";
 import { prometheusMetrics } from "../../src/main/metrics.js";
 import { createApp } from "../support/helper.js";
@@ -111,6 +113,48 @@ t.test("rate-limited requests are counted by limit", async (t) => {
   t.equal((await send()).statusCode, 429);
   t.equal((await send()).statusCode, 429);
   t.equal(value(await scrape(test), 'appgrant_rate_limited_total{limit="per_ip"}'), 2);
+});
+
+t.test("each rate limit is counted under its own limit, and README lists every one", async (t) => {
+  const test = await buildTestApp(t, {
+    APPGRANT_METRICS_PORT: "0",
+    APPGRANT_RATE_LIMIT_AUTH_FAILURES: "1",
+    APPGRANT_CREDENTIAL_REVOKE_LIMIT: "1",
+    APPGRANT_DEVICE_LOOKUP_FAILURES: "2",
+  });
+  await test.app.ready();
+  const client = await newClient(test);
+  const post = (url: string, remoteAddress: string, payload: string, headers: Record<string, string> = {}) =>
+    test.app.inject({ method: "POST", url, remoteAddress, headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, payload });
+  // Well-formed wrong secrets from three addresses: one verification each for the first two (the
+  // client's argon2 budget is twice the failures allowed per address), the third refused.
+  const guesses = [];
+  for (const address of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+    guesses.push(
+      (await post("/oauth/introspect", address, "token=x", { authorization: basic(client.client_id, generateCredential("clientSecret")) }))
+        .statusCode,
+    );
+  }
+  t.same(guesses, [401, 401, 429]);
+  const revoke = () =>
+    test.app.inject({ method: "POST", url: "/oauth/credentials/revoke", remoteAddress: "10.0.1.1", payload: { credentials: ["x"] } });
+  t.same([(await revoke()).statusCode, (await revoke()).statusCode], [202, 429]);
+  const lookup = () => test.admin("GET", "/admin/v1/device-authorizations/ABCD-EFGH");
+  t.same([(await lookup()).statusCode, (await lookup()).statusCode, (await lookup()).statusCode], [404, 404, 429]);
+
+  const text = await scrape(test);
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="argon2_budget_per_client"}'), 1, "the client's argon2 budget");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="credential_revocation_per_ip"}'), 1, "the credential revocation limit");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="device_lookup_failures_per_ip"}'), 1, "the device user-code lookup limit");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="per_ip"}'), 0);
+  t.notMatch(text, /limit="other"/);
+
+  const { readFileSync } = await import("node:fs");
+  const row = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+    .split("\n")
+    .find((line) => line.startsWith("| `appgrant_rate_limited_total` |"));
+  const documented = [...(row?.split("|")[3] ?? "").matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]).filter((name) => name !== "limit");
+  t.same(documented.sort(), [...RATE_LIMITS].sort(), "README's metrics table names every limit");
 });
 
 t.test("without APPGRANT_METRICS_PORT nothing listens and nothing is counted", async (t) => {

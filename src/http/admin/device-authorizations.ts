@@ -96,6 +96,7 @@ export async function deviceAuthorizationRoutes(instance: FastifyInstance, limit
   function refuse(reply: FastifyReply, ttlMs: number) {
     const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
     reply.header("Retry-After", String(seconds));
+    reply.server.metrics.rateLimited("device_lookup_failures_per_ip");
     reply.request.log.warn({ address: limitAddress(reply.request.ip) }, "device user code lookups limited");
     return adminError(reply, 429, "rate_limited", `too many unknown user codes; retry after ${seconds} seconds`);
   }
