@@ -1,8 +1,10 @@
 // Prometheus metrics (issue 12): served on the management listener only, with exact
 // counts after a scripted scenario (tokens issued by grant type, refusals by error code,
 // a refresh replay, a code reuse, a failed client authentication, introspections, a
-// rate-limited request), the dependency gauge and build info, and no credential or
-// client_id in any label.
+// rate-limited request), a refresh token's reuse, each rate limit under its own name,
+// webhook attempts by outcome, the dependency gauge (down while SQLite's write lock
+// cannot be had) and build info, no credential or client_id in any label, and the
+// dashboard's and README's queries (what they reference, what the error ratio counts).
 import t from "tap";
 import { buildTestApp, install, type TestApp } from "../support/helper.js";
 import { basic, exchange, newClient, refresh } from "../support/oauth-helper.js";
@@ -155,6 +157,68 @@ t.test("each rate limit is counted under its own limit, and README lists every o
     .find((line) => line.startsWith("| `appgrant_rate_limited_total` |"));
   const documented = [...(row?.split("|")[3] ?? "").matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]).filter((name) => name !== "limit");
   t.same(documented.sort(), [...RATE_LIMITS].sort(), "README's metrics table names every limit");
+});
+
+t.test("a refresh token reused past the grace period is one refresh_token reuse detection", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0" });
+  await test.app.ready();
+  const client = await newClient(test);
+  const installed = await install(test, client.client_id, { account: "acme" });
+  const pair = (await exchange(test, client, installed.code)).json() as { refresh_token: string };
+  t.equal((await refresh(test, client, pair.refresh_token)).statusCode, 200);
+  const before = await scrape(test);
+  test.clock.advance(3600); // past the grace period: the rotated token again is a reuse
+  t.equal((await refresh(test, client, pair.refresh_token)).statusCode, 400);
+  const after = await scrape(test);
+  const delta = (series: string) => value(after, series) - value(before, series);
+  t.equal(delta('appgrant_reuse_detections_total{kind="refresh_token"}'), 1, "one detection, its family revoked");
+  t.equal(delta('appgrant_reuse_detections_total{kind="code"}'), 0);
+  t.equal(delta("appgrant_refresh_replays_total"), 0, "not a replay");
+  t.equal(delta('appgrant_token_requests_total{grant_type="refresh_token",outcome="invalid_grant"}'), 1);
+});
+
+t.test("webhook attempts by outcome: one delivered, one failed and retried, then given up", async (t) => {
+  const { createServer } = await import("node:http");
+  /** A receiver on 127.0.0.1 answering `status` to every request. */
+  const receiver = async (status: number) => {
+    const server = createServer((req, res) => req.resume().on("end", () => res.writeHead(status).end()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+  };
+  const test = await buildTestApp(
+    t,
+    { APPGRANT_METRICS_PORT: "0", APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true" },
+    { webhooks: { pollMs: 20, attempts: 2 } },
+  );
+  await test.app.ready();
+  const good = await createApp(test, { name: "Good receiver", webhook_url: await receiver(204) });
+  const bad = await createApp(test, { name: "Failing receiver", webhook_url: await receiver(500) });
+  await install(test, good.client_id, { account: "acme" });
+  await install(test, bad.client_id, { account: "acme" });
+  const attempts = (text: string) => ({
+    delivered: value(text, 'appgrant_webhook_attempts_total{outcome="delivered"}'),
+    retry: value(text, 'appgrant_webhook_attempts_total{outcome="retry"}'),
+    failed: value(text, 'appgrant_webhook_attempts_total{outcome="failed"}'),
+  });
+  /** Scrapes until `done` holds (the worker sends and records in the background). */
+  const scrapeUntil = async (what: string, done: (counts: ReturnType<typeof attempts>) => boolean) => {
+    for (const deadline = performance.now() + 15_000; ; ) {
+      const counts = attempts(await scrape(test));
+      if (done(counts)) return counts;
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(counts)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  t.same(
+    await scrapeUntil("the first attempts", (c) => c.delivered + c.retry >= 2),
+    { delivered: 1, retry: 1, failed: 0 },
+    "the first attempts: one delivered, one failed and to be retried",
+  );
+  const failing = await test.app.domain.db.webhookDelivery.findFirstOrThrow({ where: { applicationId: bad.id } });
+  test.clock.set(failing.nextAttemptAt);
+  t.same(await scrapeUntil("the last attempt", (c) => c.failed >= 1), { delivered: 1, retry: 1, failed: 1 }, "its second and last attempt: failed");
+  t.equal((await test.app.domain.db.webhookDelivery.findUniqueOrThrow({ where: { id: failing.id } })).status, "failed");
 });
 
 t.test("without APPGRANT_METRICS_PORT nothing listens and nothing is counted", async (t) => {
@@ -365,6 +429,8 @@ if (process.env.TEST_DATABASE_URL) {
       payload: { name: "Locked out", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
     });
     t.equal(refused.statusCode, 503);
+    const down = await scrape(test);
+    t.equal(value(down, 'appgrant_dependency_up{dependency="database"}'), 0, "the database is down while its write lock cannot be had");
     const waiting = test.app.inject({
       method: "POST",
       url: "/admin/v1/applications",
@@ -379,5 +445,6 @@ if (process.env.TEST_DATABASE_URL) {
     t.equal(value(locked, "appgrant_sqlite_write_lock_contended_total"), 1, "the write that waited, then got it");
     t.ok(value(locked, "appgrant_sqlite_write_lock_wait_seconds_total") > value(after, "appgrant_sqlite_write_lock_wait_seconds_total"));
     t.equal(value(locked, 'appgrant_dependency_errors_total{dependency="database",kind="lock"}'), 1);
+    t.equal(value(locked, 'appgrant_dependency_up{dependency="database"}'), 1, "and up again once a write got it");
   });
 }
