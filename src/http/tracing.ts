@@ -6,6 +6,7 @@
 // the store statements it causes, each a child span) is entered in it once more, as
 // @fastify/request-context does.
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { redactPath } from "../shared/path-redaction.js";
 import { APPGRANT_ATTR, ATTR, type Span, type Tracing } from "../shared/tracing.js";
 
 const spans = new WeakMap<FastifyRequest, Span>();
@@ -15,10 +16,13 @@ export function requestSpan(request: FastifyRequest): Span | undefined {
   return spans.get(request);
 }
 
-/** The path of a request target, without its query (which may carry a code or a token). */
+/**
+ * The path of a request target, without its query (which may carry a code or a token)
+ * and with its credential segments redacted, as the logs have them.
+ */
 const pathOf = (url: string) => {
   const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
+  return redactPath(query === -1 ? url : url.slice(0, query));
 };
 
 export function traceRequests(app: FastifyInstance, tracing: Tracing): void {

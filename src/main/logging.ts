@@ -6,6 +6,7 @@
 // makes a child logger per request and pino redacts each child's bindings.
 import type { FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
+import { REDACTED, redactPath } from "../shared/path-redaction.js";
 import type { LogLevel } from "./config.js";
 
 export const REDACTED_PARAMS = [
@@ -33,21 +34,18 @@ export function censor(value: unknown, depth = 3): unknown {
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    out[key] = CENSORED_KEYS.has(key.toLowerCase()) ? "[Redacted]" : censor(inner, depth - 1);
+    out[key] = CENSORED_KEYS.has(key.toLowerCase()) ? REDACTED : censor(inner, depth - 1);
   }
   return out;
 }
 
-/** Path segments that are a credential: the user code a device authorization is looked up by. */
-const SECRET_SEGMENT = /(\/device-authorizations\/)[^/?]*/;
-
+/** A request target as logged: credential path segments (src/shared/path-redaction.ts) and query values redacted. */
 export function redactUrl(url: string): string {
-  url = url.replace(SECRET_SEGMENT, "$1[Redacted]");
   const q = url.indexOf("?");
-  if (q === -1) return url;
+  if (q === -1) return redactPath(url);
   const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of REDACTED_PARAMS) if (params.has(name)) params.set(name, "[Redacted]");
-  return `${url.slice(0, q)}?${params.toString()}`;
+  for (const name of REDACTED_PARAMS) if (params.has(name)) params.set(name, REDACTED);
+  return `${redactPath(url.slice(0, q))}?${params.toString()}`;
 }
 
 export function loggerOptions(level: LogLevel, stream?: DestinationStream): FastifyServerOptions["logger"] {

@@ -11,11 +11,9 @@ export interface Count {
 export interface Counter {
   /** Counts one hit on `key`; the window opens with the first hit. */
   hit(key: string, windowMs: number): Promise<Count>;
-  /** The current count, without counting. */
-  peek(key: string): Promise<Count>;
+  /** Takes back one hit on `key` in its current window (if none is open, nothing). */
+  refund(key: string): Promise<void>;
 }
-
-const NONE: Count = { count: 0, ttlMs: 0 };
 
 /**
  * Bounded: past `maxKeys` the least recently hit key is forgotten, so a flood of
@@ -40,9 +38,8 @@ export class MemoryCounter implements Counter {
     return { count: window.count, ttlMs: window.endsAt - now };
   }
 
-  async peek(key: string): Promise<Count> {
-    const now = this.now();
+  async refund(key: string): Promise<void> {
     const window = this.#windows.get(key);
-    return window === undefined || window.endsAt <= now ? NONE : { count: window.count, ttlMs: window.endsAt - now };
+    if (window !== undefined && window.endsAt > this.now() && window.count > 0) window.count--;
   }
 }

@@ -16,16 +16,15 @@ if ttl < 0 then
 end
 return {count, ttl}
 `;
-const PEEK = `
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then ttl = 0 end
-return {count, ttl}
+// DECR keeps the key's expiry; a window that ended (no key) is left alone.
+const REFUND = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
 `;
 
 interface CounterCommands {
   appgrantHit(key: string, windowMs: number): Promise<[number, number]>;
-  appgrantPeek(key: string): Promise<[number, number]>;
+  appgrantRefund(key: string): Promise<number>;
 }
 
 /** Counts in Redis; while Redis is unavailable, in `fallback` (per process: the limits hold per process). */
@@ -40,7 +39,7 @@ export class RedisCounter implements Counter {
     const redis: Redis = link.redis;
     if (!("appgrantHit" in redis)) {
       redis.defineCommand("appgrantHit", { numberOfKeys: 1, lua: HIT });
-      redis.defineCommand("appgrantPeek", { numberOfKeys: 1, lua: PEEK });
+      redis.defineCommand("appgrantRefund", { numberOfKeys: 1, lua: REFUND });
     }
     this.#commands = redis as unknown as CounterCommands;
   }
@@ -52,10 +51,12 @@ export class RedisCounter implements Counter {
     );
   }
 
-  peek(key: string): Promise<Count> {
+  refund(key: string): Promise<void> {
     return this.link.attempt(
-      async () => toCount(await this.#commands.appgrantPeek(this.prefix + key)),
-      () => this.fallback.peek(key),
+      async () => {
+        await this.#commands.appgrantRefund(this.prefix + key);
+      },
+      () => this.fallback.refund(key),
     );
   }
 }

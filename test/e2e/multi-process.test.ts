@@ -1,5 +1,6 @@
 // Several server processes on one PostgreSQL database: every single-use and rotation
-// guarantee holds when racing requests land on different processes (issue 5).
+// guarantee holds when racing requests land on different processes (issue 5), the
+// device code's too (issue 14).
 //
 // Four real processes (`node --import tsx src/main/server.ts`, no build) share one schema
 // of TEST_DATABASE_URL: A, B and C with the default refresh grace period (60 s), and
@@ -14,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import t, { type Test } from "tap";
 import { sha256 } from "../../src/crypto/tokens.js";
+import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 import { ADMIN_TOKEN, freshDatabase } from "../support/helper.js";
 import { connectSchema, http, type HttpResult, type ServerProcess, startServer, stopServer } from "../support/multi-process-helper.js";
 
@@ -63,8 +65,12 @@ async function main(t: Test): Promise<void> {
 
   const databaseUrl = await freshDatabase({ teardown: (fn) => schemaCleanups.push(fn) });
   const secretKey = randomBytes(32).toString("hex"); // one key for every process
+  // The processes' connections carry an application_name of their own (scenario 5 waits for them).
+  const applicationName = `appgrant-mp-${randomBytes(4).toString("hex")}`;
+  const serverUrl = new URL(databaseUrl);
+  serverUrl.searchParams.set("application_name", applicationName);
   const env = (grace: string | undefined, poolSize: string): Record<string, string> => ({
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: serverUrl.toString(),
     APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
     APPGRANT_SECRET_KEY: secretKey,
     APPGRANT_PG_POOL_SIZE: poolSize,
@@ -73,6 +79,7 @@ async function main(t: Test): Promise<void> {
     APPGRANT_DB_CONNECT_TIMEOUT: "15000",
     APPGRANT_DB_QUERY_TIMEOUT: "15000",
     LOG_LEVEL: "info",
+    APPGRANT_DEVICE_VERIFICATION_URL: "https://platform.example/device", // scenario 5
     ...(grace !== undefined ? { APPGRANT_REFRESH_GRACE_PERIOD: grace } : {}),
   });
   const specs = [
@@ -456,6 +463,110 @@ async function main(t: Test): Promise<void> {
     t.comment(
       `uninstall races: ${tally.succeeded} refreshes answered 200, ${tally.refused} refused, ${tally.overlapping} were in flight while the uninstall was`,
     );
+  });
+
+  await t.test("5. one device code, thirty concurrent polls over three processes before and after the accept: one token pair", async (t) => {
+    const created = await admin(A, "POST", "/applications", {
+      name: "Multi-process CLI",
+      redirect_uris: ["https://app.example/callback"], // required of every application, even one that only polls
+      client_type: "public",
+      grant_types: [DEVICE_CODE_GRANT, "refresh_token"],
+      scopes: ["read"],
+    });
+    t.equal(created.status, 201, "a public CLI application, through A", { got: created.body });
+    const cliId = String(created.body.client_id);
+    const started = await http(B, "POST", "/oauth/device_authorization", { form: { client_id: cliId } });
+    t.equal(started.status, 200, "a device authorization, through B", { got: started.body });
+    const deviceCode = String(started.body.device_code);
+    const userCode = String(started.body.user_code);
+    const poll = (server: ServerProcess) =>
+      http(server, "POST", "/oauth/token", { form: { client_id: cliId, grant_type: DEVICE_CODE_GRANT, device_code: deviceCode } });
+    const PER_CODE = 30;
+    const errorsOf = (answers: HttpResult[]) => answers.map((res) => String(res.body.error ?? res.status));
+    const count = (answers: HttpResult[], error: string) => errorsOf(answers).filter((e) => e === error).length;
+    const { rows: authorizations } = await dbClient.query<{ id: string }>(`SELECT "id" FROM "DeviceAuthorization" WHERE "applicationId" = $1`, [
+      String(created.body.id),
+    ]);
+    t.equal(authorizations.length, 1, "one device authorization");
+    const authorizationId = authorizations[0]!.id;
+
+    /**
+     * The polls, racing for real: over HTTP they reach the database one after the other
+     * often enough that a poll reads what the previous one committed (a check-then-write
+     * without the conditional write passed here). So a second connection holds the device
+     * authorization's row lock while they are sent, until every one has read the row and
+     * waits for the lock in its conditional UPDATE (the poll's record, or the exchange);
+     * then they all go at once. The waits are watched from a third connection: within the
+     * lock's transaction, pg_stat_activity would stay the snapshot of its first read.
+     */
+    const locker = await connectSchema(databaseUrl);
+    const watcher = await connectSchema(databaseUrl);
+    t.teardown(() => Promise.all([locker.end(), watcher.end()]).catch(() => undefined));
+    const waitingPolls = async () =>
+      (
+        await watcher.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%UPDATE "DeviceAuthorization"%'`,
+          [applicationName],
+        )
+      ).rows[0]!.n;
+    const racingPolls = async (): Promise<HttpResult[]> => {
+      await locker.query("BEGIN");
+      await locker.query(`SELECT 1 FROM "DeviceAuthorization" WHERE "id" = $1 FOR UPDATE`, [authorizationId]);
+      const polls = Promise.allSettled(Array.from({ length: PER_CODE }, (_, j) => poll(trio[j % 3]!)));
+      const deadline = Date.now() + 10_000;
+      let waiting = await waitingPolls();
+      while (waiting < PER_CODE && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        waiting = await waitingPolls();
+      }
+      await locker.query("COMMIT");
+      t.equal(waiting, PER_CODE, "every poll read the row before any could write it");
+      return (await polls).map((outcome) =>
+        outcome.status === "fulfilled" ? outcome.value : { status: 0, body: { failed: String(outcome.reason) }, server: "?" },
+      );
+    };
+
+    // Before the accept (as in test/http/device-flow.test.ts): every poll read a row never
+    // polled, so each is on time, but only one records itself (authorization_pending); the
+    // others find the record changed under them and came too soon (slow_down).
+    const before = await racingPolls();
+    t.equal(count(before, "authorization_pending"), 1, "before: one poll recorded (authorization_pending)", { got: errorsOf(before) });
+    t.equal(count(before, "slow_down"), PER_CODE - 1, "before: every other one slow_down");
+
+    const accepted = await admin(C, "POST", `/device-authorizations/${userCode}/accept`, { account: "acct-device" });
+    t.equal(accepted.status, 200, "accepted through C", { got: accepted.body });
+    const installationId = String(accepted.body.installation_id);
+
+    // After the accept every poll read the authorization as accepted and not consumed, and
+    // tries to take the pair: one conditional write lets one.
+    const after = await racingPolls();
+    const ok = after.filter((res) => res.status === 200);
+    t.equal(ok.length, 1, "after: exactly one poll gets tokens", { winners: ok.map((res) => res.server) });
+    const others = after.filter((res) => res.status !== 200);
+    t.equal(others.filter(isInvalidGrant).length, PER_CODE - 1, "after: every other one invalid_grant", {
+      unexpected: others.filter((res) => !isInvalidGrant(res)),
+    });
+    if (ok.length !== 1) return;
+    const pair = pairOf(ok[0]!, "device poll");
+    t.comment(`winning process: ${ok[0]!.server}`);
+
+    const { rows: consumed } = await dbClient.query<{ status: string; consumedAt: Date | null; interval: number }>(
+      `SELECT "status", "consumedAt", "interval" FROM "DeviceAuthorization" WHERE "id" = $1`,
+      [authorizationId],
+    );
+    t.equal(consumed[0]?.status, "accepted");
+    t.ok(consumed[0]?.consumedAt, "consumed");
+    t.equal(consumed[0]?.interval, 5 + 5 * (PER_CODE - 1), "each slow_down added 5 s to the interval");
+    const rows = await tokenRows("installationId", installationId);
+    t.equal(rows.length, 1, "one Token row for the installation");
+    t.equal(rows[0]?.familyId, authorizationId, "of the device authorization's family");
+    t.equal(rows[0]?.accessTokenHash, sha256(pair.access_token), "the pair the winner received");
+    t.equal(rows[0]?.refreshTokenHash, sha256(pair.refresh_token), "refresh token included");
+    t.equal(rows[0]?.revokedAt, null, "and live: the other polls were no reuse");
+    t.same(await Promise.all(trio.map((server) => active(server, pair.access_token))), [true, true, true], "A, B and C introspect it as active");
+    const late = await poll(A);
+    t.ok(isInvalidGrant(late), "a later poll: invalid_grant", { got: late });
   });
 
   t.ok(

@@ -7,7 +7,8 @@
 //
 // A real server process (`node --import tsx src/main/server.ts`), readiness polled on
 // /healthz so nothing but /oauth/* touches the database before the fault; its
-// connections go through a FaultProxy and carry an application_name of their own.
+// connections go through a FaultProxy and carry an application_name of their own. Its
+// metrics say the database is down while it refuses connections, and up after.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import t, { type Test } from "tap";
@@ -68,10 +69,22 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
       APPGRANT_SECRET_KEY: secretKey,
       APPGRANT_DB_CONNECT_TIMEOUT: String(CONNECT_TIMEOUT),
       APPGRANT_DB_QUERY_TIMEOUT: String(QUERY_TIMEOUT),
+      APPGRANT_METRICS_PORT: "0",
       LOG_LEVEL: "info",
     },
   });
   const live = server;
+  // The management listener's port (the OS picked it), from its start-up line.
+  const metricsPort = live.log
+    .map((line) => /"port":(\d+).*"msg":"metrics served on the management listener"/.exec(line)?.[1])
+    .find((port) => port !== undefined);
+  /** appgrant_dependency_up{dependency="database"} as a scrape of the process reads it. */
+  const databaseUp = async (): Promise<number | undefined> => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const series = 'appgrant_dependency_up{dependency="database"} ';
+    const line = text.split("\n").find((l) => l.startsWith(series));
+    return line === undefined ? undefined : Number(line.slice(series.length));
+  };
   // A request to a process that died is an answer too (status 0), so the test reports it instead of throwing.
   const request = (method: string, path: string, options: Parameters<typeof http>[3] = {}): Promise<HttpResult> =>
     http(live, method, path, options).catch((error: unknown) => ({ status: 0, body: { failed: String(error) }, server: live.name }));
@@ -142,6 +155,7 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
     t.equal(withRetryAfter?.status, 503);
     t.match(withRetryAfter?.headers.get("retry-after") ?? "", /^\d+$/, "Retry-After in seconds");
     await withRetryAfter?.body?.cancel();
+    t.equal(await databaseUp(), 0, "Prometheus sees the database down (appgrant_dependency_up)");
 
     await proxy!.setMode("pass");
     const back = performance.now();
@@ -151,6 +165,7 @@ async function main(t: Test, testDatabaseUrl: string): Promise<void> {
     t.ok(ms < 1000, `first success ${ms.toFixed(0)} ms after the database came back (limit 1000 ms)`);
     const res = await token({ grant_type: "refresh_token", refresh_token: refreshToken });
     t.equal(res.status, 200, "token requests too", { got: res.body });
+    t.equal(await databaseUp(), 1, "and up again");
     t.equal(live.exited, null, "the process is still running");
   });
 

@@ -78,13 +78,29 @@ async function outageUnderLoad(t: Test, mode: FaultMode) {
   phase = "outage";
   await proxy.setMode(mode);
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+  const duringOutage = await scrape(test);
   await proxy.setMode("pass");
   phase = "after";
   const recovered = await waitFor(() => redisUp(test.app), 5000);
   await new Promise((resolve) => setTimeout(resolve, 300));
   running = false;
   await load;
-  return { test, env, samples, recovered };
+  return { test, env, samples, recovered, duringOutage };
+}
+
+async function scrape(test: TestApp): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${test.app.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  return res.text();
+}
+
+/** The value of one series of a scrape (0 if absent). */
+function value(text: string, series: string): number {
+  return Number(
+    text
+      .split("\n")
+      .find((line) => line.startsWith(`${series} `))
+      ?.slice(series.length + 1) ?? 0,
+  );
 }
 
 function checkSamples(t: Test, samples: Sample[]) {
@@ -127,30 +143,24 @@ async function checkCountingInRedis(t: Test, test: TestApp, env: Record<string, 
 
 for (const mode of ["blackhole", "refuse"] as const) {
   t.test(`Redis ${mode === "blackhole" ? "blackholed" : "refusing connections"} under load: the limits fail open fast`, async (t) => {
-    const { test, env, samples, recovered } = await outageUnderLoad(t, mode);
+    const { test, env, samples, recovered, duringOutage } = await outageUnderLoad(t, mode);
     checkSamples(t, samples);
     t.ok(recovered, "Redis is seen as available again after the outage");
     checkLogs(t, test);
-    await checkMetrics(t, test, mode);
+    await checkMetrics(t, test, mode, duringOutage);
     await checkCountingInRedis(t, test, env);
   });
 }
 
-/** Prometheus alone tells the outage: Redis failures by kind, and the dependency up again. */
-async function checkMetrics(t: Test, test: TestApp, mode: FaultMode) {
-  const res = await fetch(`http://127.0.0.1:${test.app.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  const value = (series: string) =>
-    Number(
-      text
-        .split("\n")
-        .find((line) => line.startsWith(`${series} `))
-        ?.slice(series.length + 1) ?? 0,
-    );
+/** Prometheus alone tells the outage: the dependency down during it, Redis failures by kind, and up again. */
+async function checkMetrics(t: Test, test: TestApp, mode: FaultMode, duringOutage: string) {
+  t.equal(value(duringOutage, 'appgrant_dependency_up{dependency="redis"}'), 0, "Redis down during the outage");
+  t.equal(value(duringOutage, 'appgrant_dependency_up{dependency="database"}'), 1, "the database up all along");
+  const text = await scrape(test);
   const kind = mode === "blackhole" ? "timeout" : "connection";
-  t.ok(value(`appgrant_dependency_errors_total{dependency="redis",kind="${kind}"}`) >= 1, `Redis failures counted as ${kind}`);
-  t.ok(value('appgrant_dependency_errors_total{dependency="redis",kind="circuit_open"}') >= 50, "and the requests that did not ask it");
-  t.equal(value('appgrant_dependency_up{dependency="redis"}'), 1, "up again");
+  t.ok(value(text, `appgrant_dependency_errors_total{dependency="redis",kind="${kind}"}`) >= 1, `Redis failures counted as ${kind}`);
+  t.ok(value(text, 'appgrant_dependency_errors_total{dependency="redis",kind="circuit_open"}') >= 50, "and the requests that did not ask it");
+  t.equal(value(text, 'appgrant_dependency_up{dependency="redis"}'), 1, "up again");
 }
 
 for (const mode of ["blackhole", "refuse"] as const) {

@@ -3,6 +3,7 @@
 // and the polls at /oauth/token: every answer a poll can get, slow_down's growing
 // interval, the single use of the device code under 30 concurrent polls, the limit on
 // user-code guessing, and the events.
+import { randomBytes } from "node:crypto";
 import t, { type Test } from "tap";
 import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 import { buildTestApp, type TestApp } from "../support/helper.js";
@@ -294,6 +295,62 @@ t.test("user-code guessing is limited per address; the right code still works fr
   test.clock.advance(60);
   t.equal((await lookup(started.user_code)).statusCode, 200, "the next window lets the address in again");
 });
+
+/** A GET of the verification page's lookup from `remoteAddress`. */
+const lookupFrom = (test: TestApp, code: string, remoteAddress: string) =>
+  test.app.inject({
+    method: "GET",
+    url: `/admin/v1/device-authorizations/${code}`,
+    headers: { authorization: `Bearer ${test.config.adminToken}` },
+    remoteAddress,
+  });
+
+/** `n` well-formed user codes, none of them `except`. */
+function wrongCodes(n: number, except: string): string[] {
+  const codes: string[] = [];
+  for (let i = 0; codes.length < n; i++) {
+    const code = `2222-${String(2222 + i)}`;
+    if (code !== except) codes.push(code);
+  }
+  return codes;
+}
+
+for (const backend of ["memory", "Redis"] as const) {
+  t.test(`user-code guessing in a parallel burst (${backend}): each lookup is counted before it runs, found codes are refunded`, async (t) => {
+    const env = {
+      APPGRANT_DEVICE_LOOKUP_FAILURES: "5",
+      ...(backend === "Redis"
+        ? { REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", APPGRANT_REDIS_PREFIX: `test-${randomBytes(6).toString("hex")}:` }
+        : {}),
+    };
+    const test = await deviceTestApp(t, env);
+    // Through Redis, a second process shares the count (its database knows no code).
+    const other = backend === "Redis" ? await deviceTestApp(t, env) : test;
+    const client = await deviceClient(test);
+    const started = await start(test, client);
+    const address = "203.0.113.9";
+
+    // Found codes cost nothing: more lookups than the limit, one after the other, all answered.
+    const found = [];
+    for (let i = 0; i < 7; i++) found.push((await lookupFrom(test, started.user_code, address)).statusCode);
+    t.same(found, Array(7).fill(200), "the right code, looked up more times than the limit");
+
+    // A burst of guesses from one address: eight wrong codes, then the right one, sent at
+    // once (through Redis, eight more wrong ones from a second process meanwhile). The old
+    // check-then-count looked every one of them up, and answered the right one 200.
+    const wrong = wrongCodes(16, started.user_code);
+    const burst = await Promise.all([
+      ...wrong.map((code, i) => lookupFrom(i % 2 ? other : test, code, address)),
+      lookupFrom(test, started.user_code, address),
+    ]);
+    const statuses = burst.map((res) => res.statusCode);
+    t.equal(statuses.filter((status) => status === 404).length, 5, `5 unknown codes looked up, no more (${statuses.join(" ")})`);
+    t.equal(statuses.filter((status) => status === 429).length, 12, "the others refused");
+    t.equal(statuses.at(-1), 429, "the right code too: its lookup came after five unknown ones");
+    t.equal((await lookupFrom(test, started.user_code, address)).statusCode, 429, "the address is now refused");
+    t.equal((await lookupFrom(test, started.user_code, "198.51.100.9")).statusCode, 200, "another address is not");
+  });
+}
 
 t.test("the installation lifecycle: suspended, nothing is issued (then it is, once unsuspended); narrowed, the pair is too", async (t) => {
   const test = await deviceTestApp(t);

@@ -1,9 +1,10 @@
 // RFC 8414 metadata: every field present, every value derived from the grant
 // registry, the routes and the configuration, and every advertised capability
-// actually honoured by the endpoint it describes.
+// actually honoured by the endpoint it describes (the device flow only once configured).
 import type { Response as InjectResponse } from "light-my-request";
 import t from "tap";
 import { GRANT_TYPES } from "../../src/main/app.js";
+import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, type TestApp } from "../support/helper.js";
 import { type AppKey, assertionParams, clientAssertion, registerKey, unregisteredKey } from "../support/app-keys.js";
 
@@ -89,8 +90,10 @@ async function clientFor(test: TestApp, method: string): Promise<Client> {
   return method === "private_key_jwt" ? { ...created, key: await registerKey(test, created.id) } : created;
 }
 
+const DEVICE_VERIFICATION_URL = "https://platform.example/device";
+
 t.test("discovery answers JSON with every RFC 8414 field this server supports", async (t) => {
-  const test = await buildTestApp(t, { APPGRANT_ISSUER: "https://auth.example" });
+  const test = await buildTestApp(t, { APPGRANT_ISSUER: "https://auth.example", APPGRANT_DEVICE_VERIFICATION_URL: DEVICE_VERIFICATION_URL });
   const res = await test.app.inject({ method: "GET", url: WELL_KNOWN });
   t.equal(res.statusCode, 200);
   t.match(res.headers["content-type"], /^application\/json/);
@@ -103,8 +106,32 @@ t.test("discovery answers JSON with every RFC 8414 field this server supports", 
   t.equal(body.authorization_response_iss_parameter_supported, true, "iss is sent in authorization responses (RFC 9207)");
 });
 
+t.test("the device flow is advertised only when it is configured (APPGRANT_DEVICE_VERIFICATION_URL)", async (t) => {
+  const configured = await metadata(
+    await buildTestApp(t, { APPGRANT_ISSUER: "https://auth.example", APPGRANT_DEVICE_VERIFICATION_URL: DEVICE_VERIFICATION_URL }),
+  );
+  t.equal(configured.device_authorization_endpoint, "https://auth.example/oauth/device_authorization");
+  t.ok(configured.grant_types_supported.includes(DEVICE_CODE_GRANT), "and its grant type");
+
+  // Unconfigured, /oauth/device_authorization answers 503: a client library that found it
+  // would start a flow that cannot work, so neither the endpoint nor the grant is listed.
+  const test = await buildTestApp(t, { APPGRANT_ISSUER: "https://auth.example" });
+  const unconfigured = await metadata(test);
+  t.notOk("device_authorization_endpoint" in unconfigured, "no device_authorization_endpoint");
+  t.notOk(unconfigured.grant_types_supported.includes(DEVICE_CODE_GRANT), "no device grant");
+  t.same(Object.keys(unconfigured).sort(), FIELDS.filter((field) => field !== "device_authorization_endpoint").sort(), "every other field");
+  const client = await createApp(test, { client_type: "public", grant_types: [DEVICE_CODE_GRANT] });
+  const started = await test.app.inject({
+    method: "POST",
+    url: "/oauth/device_authorization",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: form({ client_id: client.client_id }),
+  });
+  t.equal(started.statusCode, 503, "what a client would have got");
+});
+
 t.test("grant_types_supported is the grant registry of the token endpoint", async (t) => {
-  const test = await buildTestApp(t);
+  const test = await buildTestApp(t, { APPGRANT_DEVICE_VERIFICATION_URL: DEVICE_VERIFICATION_URL });
   const body = await metadata(test);
   t.same([...body.grant_types_supported].sort(), GRANT_TYPES.map((grant) => grant.name).sort());
   t.ok(body.grant_types_supported.includes("authorization_code") && body.grant_types_supported.includes("refresh_token"));
@@ -139,7 +166,7 @@ const issuers: { name: string; env: Record<string, string>; issuer: string }[] =
 
 for (const c of issuers) {
   t.test(`endpoints follow the issuer (${c.name})`, async (t) => {
-    const test = await buildTestApp(t, c.env);
+    const test = await buildTestApp(t, { ...c.env, APPGRANT_DEVICE_VERIFICATION_URL: DEVICE_VERIFICATION_URL });
     const body = await metadata(test);
     t.equal(body.issuer, c.issuer);
     t.equal(body.issuer, test.config.issuer, "the issuer is the configured one");
@@ -148,6 +175,7 @@ for (const c of issuers) {
       token_endpoint: "/oauth/token",
       revocation_endpoint: "/oauth/revoke",
       introspection_endpoint: "/oauth/introspect",
+      device_authorization_endpoint: "/oauth/device_authorization",
     } as const;
     for (const [field, path] of Object.entries(endpoints) as [keyof typeof endpoints, string][]) {
       t.equal(body[field], `${c.issuer}${path}`, `${field} is the issuer + ${path}`);
@@ -156,7 +184,11 @@ for (const c of issuers) {
 }
 
 t.test("every advertised endpoint is a route of this server", async (t) => {
-  const test = await buildTestApp(t, { APPGRANT_ISSUER: "https://auth.example", APPGRANT_CONSENT_URL: "https://platform.example/consent" });
+  const test = await buildTestApp(t, {
+    APPGRANT_ISSUER: "https://auth.example",
+    APPGRANT_CONSENT_URL: "https://platform.example/consent",
+    APPGRANT_DEVICE_VERIFICATION_URL: DEVICE_VERIFICATION_URL,
+  });
   const body = await metadata(test);
   const path = (url: string) => new URL(url).pathname;
   const client = await createApp(test);
@@ -166,16 +198,22 @@ t.test("every advertised endpoint is a route of this server", async (t) => {
     url: `${path(body.authorization_endpoint)}?${form({ client_id: client.client_id, response_type: "code" })}`,
   });
   t.equal(authorize.statusCode, 302, "authorization_endpoint starts an authorization");
-  for (const field of ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] as const) {
-    const res = await test.app.inject({
+  const empty = (field: "token_endpoint" | "revocation_endpoint" | "introspection_endpoint" | "device_authorization_endpoint") =>
+    test.app.inject({
       method: "POST",
       url: path(body[field]),
       headers: { "content-type": "application/x-www-form-urlencoded" },
       payload: form({}),
     });
+  for (const field of ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] as const) {
+    const res = await empty(field);
     t.equal(res.statusCode, 400, `${field} answers an empty request with an OAuth error, not 404`);
     t.equal(res.json().error, "invalid_request");
   }
+  // The device authorization endpoint authenticates the client first (RFC 8628 §3.1).
+  const device = await empty("device_authorization_endpoint");
+  t.equal(device.statusCode, 401, "device_authorization_endpoint answers an empty request with an OAuth error, not 404");
+  t.equal(device.json().error, "invalid_client");
 });
 
 t.test("scopes_supported is APPGRANT_SCOPES when set, regardless of the applications", async (t) => {

@@ -133,6 +133,12 @@ t.test("redactUrl masks every credential-bearing parameter and nothing else", as
     ["/x?refresh_token=a&access_token=b&token=c", "/x?refresh_token=%5BRedacted%5D&access_token=%5BRedacted%5D&token=%5BRedacted%5D"],
     ["/x?code_verifier=v&state=s", "/x?code_verifier=%5BRedacted%5D&state=%5BRedacted%5D"],
     ["/x?code=a&code=b", "/x?code=%5BRedacted%5D"],
+    // The user code in the verification page's paths, however the router would match them.
+    ["/admin/v1/device-authorizations/ABCD-EFGH", "/admin/v1/device-authorizations/[Redacted]"],
+    ["/admin/v1/device-authorizations/abcdefgh/accept?account=acme", "/admin/v1/device-authorizations/[Redacted]/accept?account=acme"],
+    ["/admin/v1/device%2Dauthorizations/ABCD-EFGH/reject", "/admin/v1/device%2Dauthorizations/[Redacted]/reject"],
+    ["/admin/v1/%64evice-authorizations/AB%2FCD", "/admin/v1/%64evice-authorizations/[Redacted]"],
+    ["/admin/v1/authorization-requests/ar_1", "/admin/v1/authorization-requests/ar_1"],
   ];
   for (const [url, expected] of cases) t.equal(redactUrl(url), expected, url);
 });

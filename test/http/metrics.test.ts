@@ -1,11 +1,15 @@
 // Prometheus metrics (issue 12): served on the management listener only, with exact
 // counts after a scripted scenario (tokens issued by grant type, refusals by error code,
 // a refresh replay, a code reuse, a failed client authentication, introspections, a
-// rate-limited request), the dependency gauge and build info, and no credential or
-// client_id in any label.
+// rate-limited request), a refresh token's reuse, each rate limit under its own name,
+// webhook attempts by outcome, the dependency gauge (down while SQLite's write lock
+// cannot be had) and build info, no credential or client_id in any label, and the
+// dashboard's and README's queries (what they reference, what the error ratio counts).
 import t from "tap";
 import { buildTestApp, install, type TestApp } from "../support/helper.js";
-import { exchange, newClient, refresh } from "../support/oauth-helper.js";
+import { basic, exchange, newClient, refresh } from "../support/oauth-helper.js";
+import { RATE_LIMITS } from "../../src/shared/metrics.js";
+import { generateCredential } from "../../src/crypto/tokens.js";
 import { VERSION } from "../../src/shared/version.js";
 import { prometheusMetrics } from "../../src/main/metrics.js";
 import { createApp } from "../support/helper.js";
@@ -113,6 +117,110 @@ t.test("rate-limited requests are counted by limit", async (t) => {
   t.equal(value(await scrape(test), 'appgrant_rate_limited_total{limit="per_ip"}'), 2);
 });
 
+t.test("each rate limit is counted under its own limit, and README lists every one", async (t) => {
+  const test = await buildTestApp(t, {
+    APPGRANT_METRICS_PORT: "0",
+    APPGRANT_RATE_LIMIT_AUTH_FAILURES: "1",
+    APPGRANT_CREDENTIAL_REVOKE_LIMIT: "1",
+    APPGRANT_DEVICE_LOOKUP_FAILURES: "2",
+  });
+  await test.app.ready();
+  const client = await newClient(test);
+  const post = (url: string, remoteAddress: string, payload: string, headers: Record<string, string> = {}) =>
+    test.app.inject({ method: "POST", url, remoteAddress, headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, payload });
+  // Well-formed wrong secrets from three addresses: one verification each for the first two (the
+  // client's argon2 budget is twice the failures allowed per address), the third refused.
+  const guesses = [];
+  for (const address of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+    guesses.push(
+      (await post("/oauth/introspect", address, "token=x", { authorization: basic(client.client_id, generateCredential("clientSecret")) }))
+        .statusCode,
+    );
+  }
+  t.same(guesses, [401, 401, 429]);
+  const revoke = () =>
+    test.app.inject({ method: "POST", url: "/oauth/credentials/revoke", remoteAddress: "10.0.1.1", payload: { credentials: ["x"] } });
+  t.same([(await revoke()).statusCode, (await revoke()).statusCode], [202, 429]);
+  const lookup = () => test.admin("GET", "/admin/v1/device-authorizations/ABCD-EFGH");
+  t.same([(await lookup()).statusCode, (await lookup()).statusCode, (await lookup()).statusCode], [404, 404, 429]);
+
+  const text = await scrape(test);
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="argon2_budget_per_client"}'), 1, "the client's argon2 budget");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="credential_revocation_per_ip"}'), 1, "the credential revocation limit");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="device_lookup_failures_per_ip"}'), 1, "the device user-code lookup limit");
+  t.equal(value(text, 'appgrant_rate_limited_total{limit="per_ip"}'), 0);
+  t.notMatch(text, /limit="other"/);
+
+  const { readFileSync } = await import("node:fs");
+  const row = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+    .split("\n")
+    .find((line) => line.startsWith("| `appgrant_rate_limited_total` |"));
+  const documented = [...(row?.split("|")[3] ?? "").matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]).filter((name) => name !== "limit");
+  t.same(documented.sort(), [...RATE_LIMITS].sort(), "README's metrics table names every limit");
+});
+
+t.test("a refresh token reused past the grace period is one refresh_token reuse detection", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_METRICS_PORT: "0" });
+  await test.app.ready();
+  const client = await newClient(test);
+  const installed = await install(test, client.client_id, { account: "acme" });
+  const pair = (await exchange(test, client, installed.code)).json() as { refresh_token: string };
+  t.equal((await refresh(test, client, pair.refresh_token)).statusCode, 200);
+  const before = await scrape(test);
+  test.clock.advance(3600); // past the grace period: the rotated token again is a reuse
+  t.equal((await refresh(test, client, pair.refresh_token)).statusCode, 400);
+  const after = await scrape(test);
+  const delta = (series: string) => value(after, series) - value(before, series);
+  t.equal(delta('appgrant_reuse_detections_total{kind="refresh_token"}'), 1, "one detection, its family revoked");
+  t.equal(delta('appgrant_reuse_detections_total{kind="code"}'), 0);
+  t.equal(delta("appgrant_refresh_replays_total"), 0, "not a replay");
+  t.equal(delta('appgrant_token_requests_total{grant_type="refresh_token",outcome="invalid_grant"}'), 1);
+});
+
+t.test("webhook attempts by outcome: one delivered, one failed and retried, then given up", async (t) => {
+  const { createServer } = await import("node:http");
+  /** A receiver on 127.0.0.1 answering `status` to every request. */
+  const receiver = async (status: number) => {
+    const server = createServer((req, res) => req.resume().on("end", () => res.writeHead(status).end()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+  };
+  const test = await buildTestApp(
+    t,
+    { APPGRANT_METRICS_PORT: "0", APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true" },
+    { webhooks: { pollMs: 20, attempts: 2 } },
+  );
+  await test.app.ready();
+  const good = await createApp(test, { name: "Good receiver", webhook_url: await receiver(204) });
+  const bad = await createApp(test, { name: "Failing receiver", webhook_url: await receiver(500) });
+  await install(test, good.client_id, { account: "acme" });
+  await install(test, bad.client_id, { account: "acme" });
+  const attempts = (text: string) => ({
+    delivered: value(text, 'appgrant_webhook_attempts_total{outcome="delivered"}'),
+    retry: value(text, 'appgrant_webhook_attempts_total{outcome="retry"}'),
+    failed: value(text, 'appgrant_webhook_attempts_total{outcome="failed"}'),
+  });
+  /** Scrapes until `done` holds (the worker sends and records in the background). */
+  const scrapeUntil = async (what: string, done: (counts: ReturnType<typeof attempts>) => boolean) => {
+    for (const deadline = performance.now() + 15_000; ; ) {
+      const counts = attempts(await scrape(test));
+      if (done(counts)) return counts;
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(counts)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  t.same(
+    await scrapeUntil("the first attempts", (c) => c.delivered + c.retry >= 2),
+    { delivered: 1, retry: 1, failed: 0 },
+    "the first attempts: one delivered, one failed and to be retried",
+  );
+  const failing = await test.app.domain.db.webhookDelivery.findFirstOrThrow({ where: { applicationId: bad.id } });
+  test.clock.set(failing.nextAttemptAt);
+  t.same(await scrapeUntil("the last attempt", (c) => c.failed >= 1), { delivered: 1, retry: 1, failed: 1 }, "its second and last attempt: failed");
+  t.equal((await test.app.domain.db.webhookDelivery.findUniqueOrThrow({ where: { id: failing.id } })).status, "failed");
+});
+
 t.test("without APPGRANT_METRICS_PORT nothing listens and nothing is counted", async (t) => {
   const test = await buildTestApp(t);
   await test.app.ready();
@@ -149,6 +257,53 @@ t.test("the Grafana dashboard in ops/ parses and queries only metrics the server
       t.ok(names.length > 0, `${panel.title}: queries appgrant`);
       for (const name of names) t.ok(exported.has(name), `${panel.title}: ${name} is exported`);
     }
+  }
+});
+
+/**
+ * The value of `sum(rate(A)) / sum(rate(B))` (a trailing comparison ignored) over series of
+ * appgrant_token_requests_total that differ only by `outcome`, each with the given rate:
+ * enough PromQL to check what a ratio counts.
+ */
+function tokenRatio(expr: string, rates: Record<string, number>): number {
+  const selector = String.raw`sum\(rate\((appgrant_token_requests_total(?:\{[^}]*\})?)\[\w+\]\)\)`;
+  const match = new RegExp(String.raw`^${selector}\s*/\s*${selector}(?:\s*[<>]=?\s*[\d.]+)?$`).exec(expr.trim());
+  if (!match) throw new Error(`not a ratio of token request rates: ${expr}`);
+  const sum = (series: string) => {
+    const matchers = [...(series.match(/\{([^}]*)\}/)?.[1] ?? "").matchAll(/\s*(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"\s*,?/g)];
+    return Object.entries(rates)
+      .filter(([outcome]) =>
+        matchers.every(([, label, op, value]) => {
+          if (label !== "outcome") throw new Error(`a matcher on ${label}: ${expr}`);
+          const regex = new RegExp(`^(?:${value})$`);
+          return op === "=" ? outcome === value : op === "!=" ? outcome !== value : op === "=~" ? regex.test(outcome) : !regex.test(outcome);
+        }),
+      )
+      .reduce((total, [, rate]) => total + rate, 0);
+  };
+  return sum(match[1]!) / sum(match[2]!);
+}
+
+t.test("the token error ratios (dashboard and README's alert) leave out the device flow's polling answers", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const dashboard = JSON.parse(readFileSync(new URL("../../ops/grafana-dashboard.json", import.meta.url), "utf8")) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+  };
+  const panel = dashboard.panels.find((p) => p.title === "Token errors ratio");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8").split("\n");
+  const alert = readme.findIndex((line) => line.includes("alert: AppgrantTokenErrors"));
+  const alertExpr = readme[alert + 1]?.match(/^\s*expr:\s*(.*)$/)?.[1];
+  t.ok(panel && alertExpr, "the panel and the alert are where they were");
+  // A fifth of the answerable requests fail, while devices wait for their users: their
+  // authorization_pending and slow_down are how RFC 8628 polling works, neither errors
+  // nor requests to dilute the errors with.
+  const rates = { success: 80, invalid_grant: 15, invalid_client: 4, server_error: 1, authorization_pending: 900, slow_down: 100 };
+  for (const [what, expr] of [
+    ["the dashboard's panel", panel!.targets[0]!.expr],
+    ["README's AppgrantTokenErrors", alertExpr!],
+  ] as const) {
+    t.equal(tokenRatio(expr, rates), 0.2, `${what}: ${expr}`);
+    t.equal(tokenRatio(expr, { success: 10, authorization_pending: 1000, slow_down: 50 }), 0, `${what}: polling alone is no error`);
   }
 });
 
@@ -274,6 +429,8 @@ if (process.env.TEST_DATABASE_URL) {
       payload: { name: "Locked out", redirect_uris: ["https://app.example/cb"], scopes: ["read"] },
     });
     t.equal(refused.statusCode, 503);
+    const down = await scrape(test);
+    t.equal(value(down, 'appgrant_dependency_up{dependency="database"}'), 0, "the database is down while its write lock cannot be had");
     const waiting = test.app.inject({
       method: "POST",
       url: "/admin/v1/applications",
@@ -288,5 +445,6 @@ if (process.env.TEST_DATABASE_URL) {
     t.equal(value(locked, "appgrant_sqlite_write_lock_contended_total"), 1, "the write that waited, then got it");
     t.ok(value(locked, "appgrant_sqlite_write_lock_wait_seconds_total") > value(after, "appgrant_sqlite_write_lock_wait_seconds_total"));
     t.equal(value(locked, 'appgrant_dependency_errors_total{dependency="database",kind="lock"}'), 1);
+    t.equal(value(locked, 'appgrant_dependency_up{dependency="database"}'), 1, "and up again once a write got it");
   });
 }

@@ -1,7 +1,8 @@
 // OpenTelemetry tracing (issue 12), through the server's own composition (buildApp with
 // OTEL_EXPORTER_OTLP_ENDPOINT set) and an in-memory exporter in place of the collector:
-// a scripted scenario (a webhook attempt, a code exchange, a refresh, an introspection)
-// gives the expected span tree (server spans, their statements as children, the attempt
+// a scripted scenario (a webhook attempt, a code exchange, a refresh, an introspection,
+// a device authorization looked up and accepted by its user code, then polled) gives
+// the expected span tree (server spans, their statements as children, the attempt
 // as a root), with the conventions' attributes and no credential of the scenario in any
 // span; an incoming traceparent is continued; a 5xx marks its span failed.
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -12,6 +13,7 @@ import t, { type Test } from "tap";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 import { basic, exchange, refresh, tokenRequest } from "../support/oauth-helper.js";
 import { sha256 } from "../../src/crypto/tokens.js";
+import { DEVICE_CODE_GRANT } from "../../src/oauth/device-authorization.js";
 
 const POSTGRES = process.env.TEST_DATABASE_URL !== undefined;
 const DB_SYSTEM = POSTGRES ? "postgresql" : "sqlite";
@@ -20,7 +22,13 @@ async function tracedApp(t: Test, env: Record<string, string> = {}): Promise<{ t
   const exporter = new InMemorySpanExporter();
   const test = await buildTestApp(
     t,
-    { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SERVICE_NAME: "appgrant-test", APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true", ...env },
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+      OTEL_SERVICE_NAME: "appgrant-test",
+      APPGRANT_WEBHOOK_ALLOW_PRIVATE: "true",
+      APPGRANT_DEVICE_VERIFICATION_URL: "https://platform.example/device",
+      ...env,
+    },
     { traceExporter: exporter, webhooks: { pollMs: 20 } },
   );
   return { test, spans: () => exporter.getFinishedSpans() };
@@ -85,6 +93,30 @@ t.test("a scripted scenario gives the expected span tree, and no span carries a 
     payload: `token=${rotated.access_token}`,
   });
   t.equal(introspected.json().active, true);
+
+  // The device flow: the user code is a credential while it lives, in the path of the
+  // verification page's calls (as the person typed it, and as shown).
+  const cli = await createApp(test, { name: "CLI", client_type: "public", grant_types: [DEVICE_CODE_GRANT, "refresh_token"] });
+  const started = await test.app.inject({
+    method: "POST",
+    url: "/oauth/device_authorization",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: `client_id=${cli.client_id}`,
+  });
+  t.equal(started.statusCode, 200, started.body);
+  const device = started.json() as { device_code: string; user_code: string };
+  const typed = device.user_code.replace("-", "").toLowerCase();
+  const shown = await test.admin("GET", `/admin/v1/device-authorizations/${typed}`);
+  t.equal(shown.statusCode, 200, shown.body);
+  const accepted = await test.admin("POST", `/admin/v1/device-authorizations/${device.user_code}/accept`, { account: "acme-account-name" });
+  t.equal(accepted.statusCode, 200, accepted.body);
+  const polled = await tokenRequest(
+    test,
+    { grant_type: DEVICE_CODE_GRANT, device_code: device.device_code },
+    { client: { client_id: cli.client_id, client_secret: null } },
+  );
+  t.equal(polled.statusCode, 200, polled.body);
+  const devicePair = polled.json() as { access_token: string; refresh_token: string };
   await until("the attempt's span", () => spans().some((span) => span.name === "POST" && span.kind === SpanKind.CLIENT));
   const all = spans(); // before closing: the exporter's shutdown forgets them
 
@@ -147,6 +179,12 @@ t.test("a scripted scenario gives the expected span tree, and no span carries a 
     ["SELECT Token"],
   );
 
+  // -- the verification page's requests: the route template, and the user code redacted from the path
+  const lookup = serverSpan(all, shown.headers["x-request-id"]);
+  t.equal(lookup.name, "GET /admin/v1/device-authorizations/:user_code");
+  t.equal(lookup.attributes["url.path"], "/admin/v1/device-authorizations/[Redacted]");
+  t.equal(serverSpan(all, accepted.headers["x-request-id"]).attributes["url.path"], "/admin/v1/device-authorizations/[Redacted]/accept");
+
   // -- the webhook attempt: a client span of its own trace, the URL cut to its origin
   const attempts = all.filter((span) => span.kind === SpanKind.CLIENT && span.name === "POST");
   t.equal(attempts.length, 1, "one attempt");
@@ -186,7 +224,14 @@ t.test("a scripted scenario gives the expected span tree, and no span carries a 
     "query-secret",
     String(delivery!.headers["webhook-signature"]),
     delivery!.body,
+    device.device_code,
+    device.user_code,
+    device.user_code.replace("-", ""),
+    typed,
+    devicePair.access_token,
+    devicePair.refresh_token,
     ...[installed.code, pair.access_token, pair.refresh_token, rotated.access_token, rotated.refresh_token].map(sha256),
+    ...[device.device_code, devicePair.access_token, devicePair.refresh_token].map(sha256),
   ];
   const texts = all.flatMap((span) => [span.name, ...Object.values(span.attributes).map(String), ...span.events.map((event) => event.name)]);
   for (const secret of secrets) {

@@ -76,26 +76,31 @@ export async function deviceAuthorizationRoutes(instance: FastifyInstance, limit
   const key = (request: FastifyRequest) => `device-lookup-fail:${limitAddress(request.ip)}`;
 
   /**
-   * Runs a lookup by user code under the limit: refused while the caller is over it; an
-   * unknown (or expired, or malformed) code counts against it.
+   * Runs a lookup by user code under the limit. Each lookup is counted before it runs,
+   * by an atomic increment (in Redis with REDIS_URL: across processes), as a failure
+   * until it finds its code: a burst of parallel guesses cannot all pass a limit that
+   * each read before any had failed. Past the limit the caller is refused without a
+   * lookup. Only an unknown (or expired, or malformed) code keeps its count; any other
+   * answer (found, already answered, invalid body, unavailable) is refunded.
    */
   async function guarded<T>(request: FastifyRequest, reply: FastifyReply, lookup: () => Promise<T>): Promise<T | FastifyReply> {
     if (limit.failures <= 0) return lookup();
-    const before = await limit.counter.peek(key(request));
-    if (before.count >= limit.failures) return refuse(reply, before.ttlMs);
+    const counted = await limit.counter.hit(key(request), windowMs);
+    if (counted.count > limit.failures) return refuse(reply, counted.ttlMs);
+    let unknown = false;
     try {
       return await lookup();
     } catch (error) {
-      if (error instanceof DomainError && error.kind === "not_found") {
-        const after = await limit.counter.hit(key(request), windowMs);
-        if (after.count > limit.failures) return refuse(reply, after.ttlMs);
-      }
+      unknown = error instanceof DomainError && error.kind === "not_found";
       throw error;
+    } finally {
+      if (!unknown) await limit.counter.refund(key(request));
     }
   }
   function refuse(reply: FastifyReply, ttlMs: number) {
     const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
     reply.header("Retry-After", String(seconds));
+    reply.server.metrics.rateLimited("device_lookup_failures_per_ip");
     reply.request.log.warn({ address: limitAddress(reply.request.ip) }, "device user code lookups limited");
     return adminError(reply, 429, "rate_limited", `too many unknown user codes; retry after ${seconds} seconds`);
   }

@@ -98,7 +98,9 @@ export const applicationInput = {
     minItems: 1,
     maxItems: 20,
     description:
-      "Grant types the client may use at /oauth/token, among those discovery lists (`grant_types_supported`). Default " +
+      "Grant types the client may use at /oauth/token, among those discovery lists (`grant_types_supported`; the " +
+      "device code grant is accepted, and served, even while the device flow is not configured and discovery leaves " +
+      "it out). Default " +
       "`authorization_code` and `refresh_token`; `client_credentials` (installation access tokens) is for confidential clients.",
   },
 } as const;

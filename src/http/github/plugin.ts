@@ -19,7 +19,7 @@ import { MintRefused, mintInstallationToken } from "../../oauth/installation-tok
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { parseScopes } from "../../shared/scopes.js";
 import { asUnavailable } from "../../shared/unavailable.js";
-import { limitOf, oauthRateLimits, type RateLimitSettings } from "../oauth/rate-limit.js";
+import { oauthRateLimits, RateLimitError, type RateLimitSettings } from "../oauth/rate-limit.js";
 
 export interface GitHubOptions {
   store: OAuthStore;
@@ -86,7 +86,7 @@ export async function githubCompatible(app: FastifyInstance, options: GitHubOpti
     if (error instanceof GitHubError) return sendError(reply, request, error.statusCode, error.message);
     if (error instanceof OAuthError) {
       if (error.statusCode === 429) {
-        app.metrics.rateLimited(limitOf(error));
+        if (error instanceof RateLimitError) app.metrics.rateLimited(error.limit);
         return sendError(reply, request, 429, "API rate limit exceeded", error.retryAfter);
       }
       if (error.error === "invalid_client") {

@@ -49,7 +49,7 @@ export function credentialRevocationRoute(app: FastifyInstance, limit: Credentia
       onRequest: async (request) => {
         if (limit.perIp <= 0) return;
         const count = await limit.counter.hit(`credential-revoke:${limitAddress(request.ip)}`, limit.windowSeconds * 1000);
-        if (count.count > limit.perIp) throw tooMany(count, "credential revocation limit per IP address");
+        if (count.count > limit.perIp) throw tooMany(count, "credential_revocation_per_ip", "credential revocation limit per IP address");
       },
       schema: {
         tags: ["oauth"],

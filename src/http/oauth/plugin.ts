@@ -14,7 +14,7 @@ import { deviceAuthorizationRoute } from "./device-authorization-route.js";
 import { authorizeRoute, errorPage } from "./authorize-route.js";
 import type { OAuthStore } from "../../oauth/token-store.js";
 import { type Authenticate, authenticateClient, basicPair } from "../../oauth/client-auth.js";
-import { limitOf, oauthRateLimits, type RateLimitSettings } from "./rate-limit.js";
+import { oauthRateLimits, RateLimitError, type RateLimitSettings } from "./rate-limit.js";
 import { asUnavailable } from "../../shared/unavailable.js";
 import type { ServerKeys } from "../../crypto/server-keys.js";
 import { APPGRANT_ATTR } from "../../shared/tracing.js";
@@ -59,7 +59,7 @@ function sendError(error: OAuthError, request: FastifyRequest, reply: FastifyRep
   refusals.set(request, error.error);
   requestSpan(request)?.setAttribute(APPGRANT_ATTR.oauthError, error.error);
   if (error.error === "invalid_client") request.server.metrics.clientAuthFailure(authMethodOf(request));
-  if (error.statusCode === 429) request.server.metrics.rateLimited(limitOf(error));
+  if (error instanceof RateLimitError) request.server.metrics.rateLimited(error.limit);
   if (error.statusCode === 401) {
     const scheme = /^bearer /i.test(request.headers.authorization ?? "") ? "Bearer" : "Basic";
     if (request.headers.authorization !== undefined) reply.header("WWW-Authenticate", `${scheme} realm="appgrant", charset="UTF-8"`);

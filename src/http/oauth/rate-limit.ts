@@ -30,6 +30,7 @@ import { presentsAdminToken } from "../admin-token.js";
 import { type AuthenticatedClient, basicPair, type BeforeVerification } from "../../oauth/client-auth.js";
 import { OAuthError } from "../../oauth/errors.js";
 import type { Count, Counter } from "../../shared/counter.js";
+import type { RateLimitName } from "../../shared/metrics.js";
 import { recordAuthenticationLocked } from "../../domain/audit.js";
 import { withActor } from "../../domain/context.js";
 
@@ -57,9 +58,20 @@ export interface OAuthRateLimits {
   authenticate(request: FastifyRequest, run: (beforeVerification: BeforeVerification) => Promise<AuthenticatedClient>): Promise<AuthenticatedClient>;
 }
 
-export function tooMany(count: Count, detail: string): OAuthError {
-  const seconds = Math.max(1, Math.ceil(count.ttlMs / 1000));
-  return new OAuthError("temporarily_unavailable", 429, `too many requests; retry after ${seconds} seconds`, detail, seconds);
+/** A refusal by a rate limit: 429 temporarily_unavailable with Retry-After, counted in the metrics under `limit`. */
+export class RateLimitError extends OAuthError {
+  constructor(
+    readonly limit: RateLimitName,
+    count: Count,
+    detail: string,
+  ) {
+    const seconds = Math.max(1, Math.ceil(count.ttlMs / 1000));
+    super("temporarily_unavailable", 429, `too many requests; retry after ${seconds} seconds`, detail, seconds);
+  }
+}
+
+export function tooMany(count: Count, limit: RateLimitName, detail: string): RateLimitError {
+  return new RateLimitError(limit, count, detail);
 }
 
 /** The client_id a request claims (HTTP Basic or body), before it is authenticated. */
@@ -114,7 +126,7 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
     hooks.push(async (request) => {
       if (presentsAdminToken(request.headers, app.config.adminToken)) return;
       const count = await counter.hit(`ip:${endpoint(request)}:${addressOf(request)}`, windowMs);
-      if (count.count > settings.perIp) throw tooMany(count, "request limit per IP address");
+      if (count.count > settings.perIp) throw tooMany(count, "per_ip", "request limit per IP address");
     });
   }
 
@@ -122,7 +134,7 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
     if (settings.perClient <= 0) return;
     const who = client.clientType === "public" ? `${clientKey(client.clientId)}:${addressOf(request)}` : clientKey(client.clientId);
     const count = await counter.hit(`client:${endpoint(request)}:${who}`, windowMs);
-    if (count.count > settings.perClient) throw tooMany(count, "request limit per client");
+    if (count.count > settings.perClient) throw tooMany(count, "per_client", "request limit per client");
   }
 
   const failures = settings.authFailures;
@@ -161,14 +173,14 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
       perIpFailures > 0 ? counter.hit(byIpKey(request), windowMs) : undefined,
       counter.hit(byClientIpKey(request, clientId), windowMs),
     ]);
-    if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "failed authentications from this IP address");
+    if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "auth_failures_per_ip", "failed authentications from this IP address");
     if (byClientIp.count > failures) {
       await lockedOut(request, clientId, byClientIp);
-      throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+      throw tooMany(byClientIp, "auth_failures_per_client", "failed authentications for this client from this IP address");
     }
     // Only callers within their own limits spend the client's budget: a refused one cannot exhaust it.
     const byClient = await counter.hit(`verify-client:${clientKey(clientId)}`, windowMs);
-    if (byClient.count > 2 * failures) throw tooMany(byClient, "argon2 budget of this client spent");
+    if (byClient.count > 2 * failures) throw tooMany(byClient, "argon2_budget_per_client", "argon2 budget of this client spent");
   }
 
   /** A failure that cost no argon2 (unknown client_id, missing or malformed secret): counted against the caller. */
@@ -178,10 +190,10 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
       perIpFailures > 0 ? counter.hit(byIpKey(request), windowMs) : undefined,
       clientId === undefined ? undefined : counter.hit(byClientIpKey(request, clientId), windowMs),
     ]);
-    if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "failed authentications from this IP address");
+    if (byIp && byIp.count > perIpFailures) throw tooMany(byIp, "auth_failures_per_ip", "failed authentications from this IP address");
     if (byClientIp && byClientIp.count > failures) {
       await lockedOut(request, clientId!, byClientIp);
-      throw tooMany(byClientIp, "failed authentications for this client from this IP address");
+      throw tooMany(byClientIp, "auth_failures_per_client", "failed authentications for this client from this IP address");
     }
   }
 
@@ -208,14 +220,4 @@ export async function oauthRateLimits(app: FastifyInstance, settings: RateLimitS
       return client;
     },
   };
-}
-
-/** Which rate limit refused a request (the fixed details of src/http/oauth/rate-limit.ts), as a metrics label. */
-export function limitOf(error: OAuthError): string {
-  const detail = error.detail ?? "";
-  if (detail.startsWith("failed authentications for this client")) return "auth_failures_per_client";
-  if (detail.startsWith("failed authentications")) return "auth_failures_per_ip";
-  if (detail.includes("per client")) return "per_client";
-  if (detail.includes("per IP")) return "per_ip";
-  return "other";
 }
