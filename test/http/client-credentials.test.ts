@@ -5,7 +5,12 @@
 // nothing), and the grant_types an application may be given.
 import { importPKCS8, SignJWT } from "jose";
 import t, { type Test } from "tap";
-import { buildApp } from "../../src/main/app.js";
+import { createApplication } from "../../src/domain/applications.js";
+import type { OfferedGrantType } from "../../src/domain/context.js";
+import { buildApp, GRANT_TYPES } from "../../src/main/app.js";
+import { clientCredentials } from "../../src/oauth/grants/client-credentials.js";
+import { GRANT_TYPE_OFFERS } from "../../src/oauth/grants/index.js";
+import { parseList } from "../../src/shared/scopes.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 import { type AppKey, assertionParams, clientAssertion, registerKey, unregisteredKey } from "../support/app-keys.js";
 import { formBody, tokenRequest } from "../support/oauth-helper.js";
@@ -377,6 +382,47 @@ t.test("grant_types: written through the admin API, validated against the regist
   t.ok(metadata.grant_types_supported.includes("client_credentials"));
   t.ok(metadata.token_endpoint_auth_methods_supported.includes("private_key_jwt"));
   t.same(metadata.token_endpoint_auth_signing_alg_values_supported, ["RS256", "PS256", "ES256", "EdDSA"]);
+});
+
+t.test("confidential-only is the grant module's rule: the domain applies what it is given, the route refuses a public client", async (t) => {
+  const test = await buildTestApp(t);
+  t.same(
+    GRANT_TYPE_OFFERS,
+    GRANT_TYPES.map((grant) => ({ name: grant.name, confidentialOnly: grant.name === "client_credentials" })),
+    "the offers the domain gets are the registry's modules; client_credentials alone says confidentialOnly",
+  );
+  t.equal(clientCredentials.confidentialOnly, true);
+
+  const publicApp = await createApp(test, { client_type: "public", scopes: ["read"] });
+  const patched = await test.admin("PATCH", `/admin/v1/applications/${publicApp.id}`, { grant_types: ["authorization_code", "client_credentials"] });
+  t.equal(patched.statusCode, 400, "PATCH refuses it for a public application, as POST does");
+  t.match(patched.json(), { message: "grant_types: client_credentials is for confidential clients only" });
+
+  // The domain holds no list of its own: it applies the offers it was handed.
+  const input = { name: "X", redirectUris: ["https://app.example/cb"], scopes: ["read"], clientType: "public" as const };
+  const withOffers = (grantTypes: OfferedGrantType[]) => ({ ...test.app.domain, config: { ...test.app.domain.config, grantTypes } });
+  const strict = withOffers([
+    { name: "authorization_code", confidentialOnly: false },
+    { name: "urn:example:grant", confidentialOnly: true },
+  ]);
+  await t.rejects(createApplication(strict, { ...input, grantTypes: ["urn:example:grant"] }), /urn:example:grant is for confidential clients only/);
+  const confidential = await createApplication(strict, { ...input, clientType: "confidential", grantTypes: ["urn:example:grant"] });
+  t.same(parseList(confidential.application.grantTypes), ["urn:example:grant"], "a confidential application may list it");
+  const lenient = withOffers([{ name: "client_credentials", confidentialOnly: false }]);
+  const allowed = await createApplication(lenient, { ...input, grantTypes: ["client_credentials"] });
+  t.equal(allowed.application.clientType, "public", "a grant that does not say confidentialOnly is open to public clients");
+
+  // A public application that lists it anyway (written to the database behind the domain's
+  // back): the token route refuses it before the grant runs.
+  const installed = await install(test, publicApp.client_id, { account: "acme", scopes: ["read"] });
+  await test.app.domain.db.application.update({ where: { id: publicApp.id }, data: { grantTypes: "authorization_code client_credentials" } });
+  const refused = await post(test, "/oauth/token", {
+    grant_type: "client_credentials",
+    installation_id: installed.id,
+    client_id: publicApp.client_id,
+  });
+  t.equal(refused.statusCode, 400);
+  t.same(refused.json(), { error: "unauthorized_client", error_description: "client_credentials needs a confidential client that authenticates" });
 });
 
 t.test("a jti is single-use across two app instances on one database", async (t) => {

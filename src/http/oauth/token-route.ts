@@ -193,6 +193,9 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
       // Only once authenticated: a claimed client_id is the caller's text.
       span?.setAttribute(APPGRANT_ATTR.clientId, client.clientId);
       if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
+      if (grant.confidentialOnly && client.method === "none") {
+        throw unauthorizedClient(`${grant.name} needs a confidential client that authenticates`);
+      }
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
       const origin = { requestId: request.id, sourceIp: request.ip };
