@@ -3,7 +3,7 @@
 // that lives for one command. The database drivers, Prisma and argon2 are loaded on
 // demand: they are most of the start-up time, and usage or configuration errors
 // need none of them.
-import { GRANT_TYPE_NAMES } from "../oauth/grants/index.js";
+import { GRANT_TYPE_OFFERS } from "../oauth/grants/index.js";
 import { type Config, loadConfig } from "../main/config.js";
 import type { DomainContext } from "../domain/context.js";
 import { describeDatabase } from "../storage/settings.js";
@@ -46,7 +46,7 @@ export async function withDomain<T>(fn: (ctx: DomainContext, config: Config) => 
   });
   try {
     // Every change a command makes is recorded as the CLI's (src/domain/events.ts).
-    const ctx = withActor(createDomainContext(database, { ...config, grantTypes: GRANT_TYPE_NAMES }, new SecretHasher(), resolveSecretKey(config)), {
+    const ctx = withActor(createDomainContext(database, { ...config, grantTypes: GRANT_TYPE_OFFERS }, new SecretHasher(), resolveSecretKey(config)), {
       type: "cli",
     });
     return await fn(ctx, config);

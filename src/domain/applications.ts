@@ -4,7 +4,7 @@ import { encrypt } from "../crypto/encryption.js";
 import { generateClientId, generateCredential, sha256 } from "../crypto/tokens.js";
 import { newId } from "../shared/ids.js";
 import type { Application, ClientSecret } from "../generated/prisma/client.js";
-import type { DomainContext } from "./context.js";
+import type { DomainContext, OfferedGrantType } from "./context.js";
 import { conflict, DomainError, invalid, notFound } from "./errors.js";
 import { recordEvent } from "./events.js";
 import { type Page, type PageRequest, pageArgs, toPage } from "./pagination.js";
@@ -32,17 +32,18 @@ export interface ApplicationInput {
 
 export const DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"] as const;
 
-/** Grants only a client that authenticates may use. */
-const CONFIDENTIAL_GRANT_TYPES = new Set(["client_credentials"]);
+/** The grant types the server offers, and which are for confidential clients only (the grant modules say). */
+function offeredGrantTypes(ctx: DomainContext): readonly OfferedGrantType[] {
+  return ctx.config.grantTypes ?? DEFAULT_GRANT_TYPES.map((name) => ({ name, confidentialOnly: false }));
+}
 
 function validateGrantTypes(ctx: DomainContext, grantTypes: readonly string[], clientType: string): void {
-  const offered = ctx.config.grantTypes ?? DEFAULT_GRANT_TYPES;
+  const offered = offeredGrantTypes(ctx);
   if (grantTypes.length === 0) throw invalid("grant_types: at least one grant type is required");
   for (const grantType of grantTypes) {
-    if (!offered.includes(grantType)) throw invalid(`grant_types: must each be one of ${offered.join(", ")}`);
-    if (clientType !== "confidential" && CONFIDENTIAL_GRANT_TYPES.has(grantType)) {
-      throw invalid(`grant_types: ${grantType} is for confidential clients only`);
-    }
+    const offer = offered.find((candidate) => candidate.name === grantType);
+    if (!offer) throw invalid(`grant_types: must each be one of ${offered.map((candidate) => candidate.name).join(", ")}`);
+    if (clientType !== "confidential" && offer.confidentialOnly) throw invalid(`grant_types: ${grantType} is for confidential clients only`);
   }
   if (new Set(grantTypes).size !== grantTypes.length) throw invalid("grant_types: a grant type is listed twice");
 }

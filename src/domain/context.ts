@@ -19,10 +19,19 @@ export interface DomainSettings {
   /** Seconds a rotated webhook secret keeps signing deliveries alongside the new one (default 24 h). */
   webhookSecretOverlap?: number;
   /**
-   * The grant types the server offers (its grant registry's names, src/oauth/grants/index.ts):
-   * an application's grant_types must be among them. Unset: the two every server has.
+   * The grant types the server offers (its grant registry, src/oauth/grants/index.ts,
+   * GRANT_TYPE_OFFERS): an application's grant_types must be among them, and a public
+   * application's may not include one for confidential clients only. Unset: the two every
+   * server has, for any client.
    */
-  grantTypes?: readonly string[];
+  grantTypes?: readonly OfferedGrantType[];
+}
+
+/** A grant type as the domain sees it: the grant module's name and its rule on client types. */
+export interface OfferedGrantType {
+  name: string;
+  /** Only confidential applications may list it (the grant module's `confidentialOnly`). */
+  confidentialOnly: boolean;
 }
 
 /** What every domain service needs; built once per app (or CLI run) and passed down. */

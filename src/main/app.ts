@@ -20,7 +20,7 @@ import { type Database, openDatabase, resolveSecretKey } from "../storage/databa
 import { type Clock, createDomainContext, type DomainContext } from "../domain/context.js";
 import { health } from "../http/health.js";
 import { GrantRegistry } from "../oauth/grant-type.js";
-import { GRANT_TYPE_NAMES, GRANT_TYPES } from "../oauth/grants/index.js";
+import { GRANT_TYPE_OFFERS, GRANT_TYPES } from "../oauth/grants/index.js";
 import type { OAuthStore } from "../oauth/token-store.js";
 import { oauthEndpoints } from "../http/oauth/plugin.js";
 import { githubCompatible } from "../http/github/plugin.js";
@@ -142,7 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   app.decorate(
     "domain",
-    createDomainContext({ prisma: database.prisma, transaction }, { ...config, grantTypes: GRANT_TYPE_NAMES }, new SecretHasher(), secretKey, clock),
+    createDomainContext({ prisma: database.prisma, transaction }, { ...config, grantTypes: GRANT_TYPE_OFFERS }, new SecretHasher(), secretKey, clock),
   );
   prometheus?.watchOutbox(() => outboxBacklog(app.domain));
   // Redis for the shared rate limits (src/storage/redis.ts): unreachable at start, refuse to start.

@@ -113,8 +113,8 @@ function claimFailure(error: unknown): AssertionRefused | undefined {
   if (error instanceof errors.JWTExpired) return new AssertionRefused(CLAIM_REASONS.exp!);
   if (error instanceof errors.JWTClaimValidationFailed) {
     const claim = error.claim;
-    if (error.reason === "missing")
-      return new AssertionRefused(`the assertion needs a${claim === "exp" || claim === "iat" ? "n" : ""} ${claim} claim`);
+    // "an exp", "an iat", "an iss", "an aud"; "a sub", "a jti".
+    if (error.reason === "missing") return new AssertionRefused(`the assertion needs ${/^[aeiou]/.test(claim) ? "an" : "a"} ${claim} claim`);
     return new AssertionRefused(CLAIM_REASONS[claim] ?? "the assertion's claims are not acceptable");
   }
   if (error instanceof errors.JWTInvalid) return new AssertionRefused("the assertion's claims are not valid JSON claims");

@@ -6,6 +6,9 @@
 // core TokenStore does not offer declares the storage it needs as its type parameter
 // (GrantType<TokenStore & ItsCapability>, fosite's per-handler storage interfaces):
 // the composed store (OAuthStore) must then implement it, or the registry does not compile.
+// A grant for confidential clients only says so (`confidentialOnly`); the route and the
+// validation of an application's grant_types (the domain receives it with the names,
+// GRANT_TYPE_OFFERS) enforce it, the grant's module does not repeat it.
 import type { SecretHasher } from "../crypto/secret-hasher.js";
 import type { ServerKeys } from "../crypto/server-keys.js";
 import type { AuthenticatedClient } from "./client-auth.js";
@@ -59,6 +62,11 @@ export interface GrantType<S = TokenStore> {
   readonly parameters: readonly string[];
   /** Of those, the ones whose absence is invalid_request. */
   readonly required: readonly string[];
+  /**
+   * Only confidential clients may use it: a public application may not list it in its
+   * grant_types, and a client that did not authenticate gets unauthorized_client. Unset: any client.
+   */
+  readonly confidentialOnly?: boolean;
   handle(ctx: GrantContext<S>): Promise<TokenResponse>;
 }
 

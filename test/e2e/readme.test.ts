@@ -16,11 +16,16 @@
 // - `127.0.0.1:3000` and `localhost:3000` point at that server's port.
 // - Any other npm or npx command in a ```sh block fails the test: examples that are not
 //   part of the walkthrough go in ```console or ```text blocks.
+// - Every curl in a ```sh block has -f (--fail): without it an HTTP error (a 401) exits 0 and
+//   the block would pass while failing; a curl without it fails the test.
+// - A ```js block whose first line is a comment naming a file (`// mint.mjs: …`) is saved
+//   in the directory under that name, as README tells the user to; its `jose` is the
+//   checkout's (node_modules/jose links to it).
 // - No network but 127.0.0.1: npm offline, no proxy, every curl bounded by a .curlrc
 //   max-time, the whole session bounded; its process group is killed at the end.
 // The README says which tools it needs (curl, openssl, node); jq is not one of them.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +60,31 @@ function shellBlocks(markdown: string): Block[] {
   return blocks;
 }
 
+/** The ```js blocks README names a file for (first line `// name.mjs: …`): the files a user saves. */
+function savedScripts(markdown: string): { name: string; line: number; code: string }[] {
+  const scripts: { name: string; line: number; code: string }[] = [];
+  const lines = markdown.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== "```js") continue;
+    const end = lines.indexOf("```", i + 1);
+    const name = /^\/\/ ([\w.-]+\.m?js)\b/.exec(lines[i + 1] ?? "")?.[1];
+    if (name) scripts.push({ name, line: i + 1, code: `${lines.slice(i + 1, end).join("\n")}\n` });
+    i = end;
+  }
+  return scripts;
+}
+
 const NPM_START = /^(\s*)((?:[A-Za-z_][A-Za-z0-9_]*=\S.*\s)?)npm start\s*$/;
+
+/** Whether a curl command line fails on an HTTP error: one of its options is -f (alone or grouped, -fsS) or --fail. */
+function curlFails(code: string): boolean {
+  const at = code.search(/(?:^|[\s;&|(])curl\s/);
+  if (at === -1) return true;
+  return code
+    .slice(at)
+    .split(/\s+/)
+    .some((arg) => /^-[A-Za-z]*f[A-Za-z]*$/.test(arg) || /^--fail(?:-with-body)?$/.test(arg));
+}
 
 /** A block as the session runs it, or the reason it cannot be part of the walkthrough. */
 function translate(block: Block): string {
@@ -67,6 +96,12 @@ function translate(block: Block): string {
         if (/^\s*npm install\s*$/.test(code)) return line.replace("npm install", "__readme_skip npm install");
         const start = NPM_START.exec(code);
         if (start) return `${start[1]}${start[2]}__readme_npm_start`;
+        if (!curlFails(code)) {
+          throw new Error(
+            `README line ${block.line + 1 + offset}: \`${line.trim()}\` in a \`\`\`sh block has no -f: an HTTP error ` +
+              "would exit 0 and the walkthrough would go on as if it had worked; use curl -fsS",
+          );
+        }
         const stray = /(?:^|[\s;&|(])(npm|npx)\s+(\S+)/.exec(code);
         if (stray && !(stray[1] === "npx" && stray[2] === "appgrant")) {
           throw new Error(
@@ -175,6 +210,10 @@ t.test("README's ```sh blocks run top to bottom, as written, against a fresh ser
   const shim = join(work, "node_modules", ".bin", "appgrant");
   writeFileSync(shim, `#!/bin/sh\nexec node --import ${tsx} ${join(REPO_ROOT, "src", "cli", "main.ts")} "$@"\n`);
   chmodSync(shim, 0o755);
+  // The user's checkout has jose installed (a dependency); the scripts README has them save import it.
+  symlinkSync(join(REPO_ROOT, "node_modules", "jose"), join(work, "node_modules", "jose"));
+  const scripts = savedScripts(README);
+  for (const script of scripts) writeFileSync(join(work, script.name), script.code);
   writeFileSync(join(home, ".curlrc"), "max-time = 20\nnoproxy = *\n");
   const serverLog = join(dir, "server.log");
 
@@ -279,4 +318,13 @@ __readme_npm_start() {
   t.ok(isWellFormed("refreshToken", refreshToken), "…and a refresh token");
   t.match(stdout, /"active":true/, "introspection showed the token active");
   t.match(stdout, /\{"active":false\}/, "…and inactive after the uninstall");
+  t.ok(
+    scripts.some((script) => script.name === "mint.mjs"),
+    "README's jose script was saved as mint.mjs",
+  );
+  const installationToken = /"access_token":"(agi_[^"]*)"/.exec(stdout)?.[1] ?? "";
+  t.ok(isWellFormed("installationToken", installationToken), "node mint.mjs got an installation access token (private_key_jwt)");
+  const githubToken = /"token":"(agi_[^"]*)"/.exec(stdout)?.[1] ?? "";
+  t.ok(isWellFormed("installationToken", githubToken), "…and the GitHub-compatible endpoint one for the app JWT");
+  t.not(githubToken, installationToken);
 });

@@ -3,9 +3,14 @@
 // with grant_type=client_credentials: what they carry, what introspection and
 // revocation make of them, every refusal of an assertion (and that a refusal issues
 // nothing), and the grant_types an application may be given.
-import { SignJWT } from "jose";
+import { importPKCS8, SignJWT } from "jose";
 import t, { type Test } from "tap";
-import { buildApp } from "../../src/main/app.js";
+import { createApplication } from "../../src/domain/applications.js";
+import type { OfferedGrantType } from "../../src/domain/context.js";
+import { buildApp, GRANT_TYPES } from "../../src/main/app.js";
+import { clientCredentials } from "../../src/oauth/grants/client-credentials.js";
+import { GRANT_TYPE_OFFERS } from "../../src/oauth/grants/index.js";
+import { parseList } from "../../src/shared/scopes.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 import { type AppKey, assertionParams, clientAssertion, registerKey, unregisteredKey } from "../support/app-keys.js";
 import { formBody, tokenRequest } from "../support/oauth-helper.js";
@@ -113,6 +118,125 @@ t.test("scope narrows the token; a wider scope is invalid_scope; a client secret
   });
   t.equal(missing.statusCode, 400);
   t.same(missing.json(), { error: "invalid_request", error_description: "installation_id is required" });
+});
+
+t.test("aud: the issuer or the token endpoint URL discovery advertises, alone or in a list; no aud is refused", async (t) => {
+  const s = await setup(t);
+  const metadata = (await s.test.app.inject({ method: "GET", url: "/.well-known/oauth-authorization-server" })).json() as {
+    issuer: string;
+    token_endpoint: string;
+  };
+  t.equal(metadata.token_endpoint, `${s.test.config.issuer}/oauth/token`);
+  const withAud = (aud: unknown) => clientAssertion(s.test, s.key, s.app.client_id, { claims: { aud } });
+  for (const aud of [metadata.issuer, metadata.token_endpoint, [metadata.token_endpoint], ["https://elsewhere.example", metadata.token_endpoint]]) {
+    const res = await mint(s, {}, await withAud(aud));
+    t.equal(res.statusCode, 200, `aud ${JSON.stringify(aud)}: ${res.body}`);
+    t.match(res.json().access_token, /^agi_/);
+  }
+  for (const aud of [`${metadata.issuer}/oauth/introspect`, `${metadata.token_endpoint}/`, "https://elsewhere.example/oauth/token"]) {
+    const res = await mint(s, {}, await withAud(aud));
+    t.equal(res.statusCode, 401, `aud ${aud}`);
+    t.match(res.json(), { error: "invalid_client", error_description: /aud must be the issuer or the token endpoint URL/ });
+  }
+  const before = await tokenCount(s.test);
+  const none = await mint(s, {}, await withAud(undefined));
+  t.equal(none.statusCode, 401, "no aud");
+  t.same(none.json(), { error: "invalid_client", error_description: "client assertion refused: the assertion needs an aud claim" });
+  t.equal(await tokenCount(s.test), before, "nothing issued");
+});
+
+t.test("APPGRANT_INSTALLATION_TOKEN_LIFETIME: expires_in, the introspected exp, and when the token stops working", async (t) => {
+  const s = await setup(t, await buildTestApp(t, { APPGRANT_INSTALLATION_TOKEN_LIFETIME: "900" }));
+  const res = await mint(s);
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().expires_in, 900);
+  const token = res.json().access_token as string;
+  t.match(await introspect(s.test, token), { active: true, exp: Math.floor(s.test.clock().getTime() / 1000) + 900 });
+  const withSecret = await tokenRequest(
+    s.test,
+    { grant_type: "client_credentials", installation_id: s.installationId },
+    { client: { client_id: s.app.client_id, client_secret: s.app.client_secret } },
+  );
+  t.equal(withSecret.json().expires_in, 900, "whatever the client authentication");
+  s.test.clock.advance(899);
+  t.equal((await introspect(s.test, token)).active, true, "alive at 899 s");
+  s.test.clock.advance(2);
+  t.same(await introspect(s.test, token), { active: false }, "expired at 901 s");
+});
+
+t.test("a key deleted through the admin API stops its assertions at once in every instance; tokens it minted stay active", async (t) => {
+  const s = await setup(t);
+  const second = await buildApp({ config: s.test.config, clock: s.test.clock });
+  t.teardown(() => second.close());
+  const generated = (await s.test.admin("POST", `/admin/v1/applications/${s.app.id}/keys`, {})).json() as {
+    id: string;
+    kid: string;
+    alg: string;
+    private_key: string;
+    public_jwk: Record<string, unknown>;
+  };
+  const doomed: AppKey = {
+    id: generated.id,
+    kid: generated.kid,
+    alg: generated.alg,
+    privateKey: await importPKCS8(generated.private_key, generated.alg),
+    publicJwk: generated.public_jwk,
+  };
+  const instances = [
+    ["the instance that deletes it", s.test.app],
+    ["a second instance", second],
+  ] as const;
+  const mintOn = async (app: typeof second, key: AppKey, header: Record<string, unknown> = {}) =>
+    app.inject({
+      method: "POST",
+      url: "/oauth/token",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: formBody({
+        grant_type: "client_credentials",
+        installation_id: s.installationId,
+        ...assertionParams(await clientAssertion(s.test, key, s.app.client_id, { header })),
+      }),
+    });
+  const introspectOn = async (app: typeof second, token: string) =>
+    (
+      await app.inject({
+        method: "POST",
+        url: "/oauth/introspect",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${ADMIN_TOKEN}` },
+        payload: formBody({ token }),
+      })
+    ).json() as Record<string, unknown>;
+
+  // Each instance has used the key (with and without kid) before it is deleted: whatever it keeps in memory has seen it.
+  const minted: string[] = [];
+  for (const [name, app] of instances) {
+    for (const header of [{}, { kid: undefined }]) {
+      const res = await mintOn(app, doomed, header);
+      t.equal(res.statusCode, 200, `${name}, before: ${res.body}`);
+      minted.push(res.json().access_token);
+    }
+  }
+  const deleted = await s.test.admin("DELETE", `/admin/v1/applications/${s.app.id}/keys/${doomed.id}`);
+  t.equal(deleted.statusCode, 204, deleted.body);
+
+  const before = await tokenCount(s.test);
+  for (const [name, app] of instances) {
+    const withKid = await mintOn(app, doomed);
+    t.equal(withKid.statusCode, 401, `${name}: refused`);
+    t.same(withKid.json(), { error: "invalid_client", error_description: "client assertion refused: no key of the client has the assertion's kid" });
+    const withoutKid = await mintOn(app, doomed, { kid: undefined });
+    t.equal(withoutKid.statusCode, 401, `${name}: refused without kid too (the remaining keys are tried)`);
+    t.same(withoutKid.json(), {
+      error: "invalid_client",
+      error_description: "client assertion refused: the assertion's signature does not verify with the client's keys",
+    });
+    t.equal((await mintOn(app, s.key)).statusCode, 200, `${name}: the app's other key still works`);
+    for (const token of minted) t.match(await introspectOn(app, token), { active: true }, `${name}: a token minted before the deletion is active`);
+  }
+  t.equal(await tokenCount(s.test), before + instances.length, "the refusals issued nothing");
+
+  s.test.clock.advance(3601);
+  for (const token of minted) t.same(await introspectOn(second, token), { active: false }, "…until it expires");
 });
 
 t.test("every refused assertion is invalid_client, says why without echoing, and issues nothing", async (t) => {
@@ -258,6 +382,47 @@ t.test("grant_types: written through the admin API, validated against the regist
   t.ok(metadata.grant_types_supported.includes("client_credentials"));
   t.ok(metadata.token_endpoint_auth_methods_supported.includes("private_key_jwt"));
   t.same(metadata.token_endpoint_auth_signing_alg_values_supported, ["RS256", "PS256", "ES256", "EdDSA"]);
+});
+
+t.test("confidential-only is the grant module's rule: the domain applies what it is given, the route refuses a public client", async (t) => {
+  const test = await buildTestApp(t);
+  t.same(
+    GRANT_TYPE_OFFERS,
+    GRANT_TYPES.map((grant) => ({ name: grant.name, confidentialOnly: grant.name === "client_credentials" })),
+    "the offers the domain gets are the registry's modules; client_credentials alone says confidentialOnly",
+  );
+  t.equal(clientCredentials.confidentialOnly, true);
+
+  const publicApp = await createApp(test, { client_type: "public", scopes: ["read"] });
+  const patched = await test.admin("PATCH", `/admin/v1/applications/${publicApp.id}`, { grant_types: ["authorization_code", "client_credentials"] });
+  t.equal(patched.statusCode, 400, "PATCH refuses it for a public application, as POST does");
+  t.match(patched.json(), { message: "grant_types: client_credentials is for confidential clients only" });
+
+  // The domain holds no list of its own: it applies the offers it was handed.
+  const input = { name: "X", redirectUris: ["https://app.example/cb"], scopes: ["read"], clientType: "public" as const };
+  const withOffers = (grantTypes: OfferedGrantType[]) => ({ ...test.app.domain, config: { ...test.app.domain.config, grantTypes } });
+  const strict = withOffers([
+    { name: "authorization_code", confidentialOnly: false },
+    { name: "urn:example:grant", confidentialOnly: true },
+  ]);
+  await t.rejects(createApplication(strict, { ...input, grantTypes: ["urn:example:grant"] }), /urn:example:grant is for confidential clients only/);
+  const confidential = await createApplication(strict, { ...input, clientType: "confidential", grantTypes: ["urn:example:grant"] });
+  t.same(parseList(confidential.application.grantTypes), ["urn:example:grant"], "a confidential application may list it");
+  const lenient = withOffers([{ name: "client_credentials", confidentialOnly: false }]);
+  const allowed = await createApplication(lenient, { ...input, grantTypes: ["client_credentials"] });
+  t.equal(allowed.application.clientType, "public", "a grant that does not say confidentialOnly is open to public clients");
+
+  // A public application that lists it anyway (written to the database behind the domain's
+  // back): the token route refuses it before the grant runs.
+  const installed = await install(test, publicApp.client_id, { account: "acme", scopes: ["read"] });
+  await test.app.domain.db.application.update({ where: { id: publicApp.id }, data: { grantTypes: "authorization_code client_credentials" } });
+  const refused = await post(test, "/oauth/token", {
+    grant_type: "client_credentials",
+    installation_id: installed.id,
+    client_id: publicApp.client_id,
+  });
+  t.equal(refused.statusCode, 400);
+  t.same(refused.json(), { error: "unauthorized_client", error_description: "client_credentials needs a confidential client that authenticates" });
 });
 
 t.test("a jti is single-use across two app instances on one database", async (t) => {

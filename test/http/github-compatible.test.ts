@@ -170,3 +170,36 @@ t.test("refusals in GitHub's shape: 401, 403, 404, 422", async (t) => {
   t.equal(notEnabled.statusCode, 403, "client_credentials not in grant_types");
   t.match(notEnabled.json(), { message: /not enabled/ });
 });
+
+t.test("an uninstalled installation is refused: 404, nothing minted, its tokens revoked; a new installation mints again", async (t) => {
+  const s = await setup(t);
+  const earlier = await mint(s, await appJwt(s));
+  t.equal(earlier.statusCode, 201, earlier.body);
+  t.equal((await s.test.admin("DELETE", `/admin/v1/installations/${s.installationId}`)).statusCode, 204);
+
+  const before = await s.test.app.domain.db.token.count();
+  const refused = await mint(s, await appJwt(s));
+  t.equal(refused.statusCode, 404, "uninstalled: GitHub's 404");
+  t.match(refused.json(), { message: "Not Found" });
+  t.notOk(refused.body.includes("agi_"), "no token in the answer");
+  t.equal(await s.test.app.domain.db.token.count(), before, "nothing stored");
+  const introspected = await s.test.app.inject({
+    method: "POST",
+    url: "/oauth/introspect",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
+    payload: `token=${earlier.json().token}`,
+  });
+  t.same(introspected.json(), { active: false }, "the token minted before the uninstall is revoked");
+
+  const reinstalled = await install(s.test, s.app.client_id, { account: "acme", scopes: ["read"] });
+  const again = await mint(s, await appJwt(s), undefined, reinstalled.id);
+  t.equal(again.statusCode, 201, "the same app JWT rules mint for the new installation");
+  t.same(again.json().scopes, ["read"]);
+});
+
+t.test("APPGRANT_INSTALLATION_TOKEN_LIFETIME sets expires_at", async (t) => {
+  const s = await setup(t, "ES256", await buildTestApp(t, { APPGRANT_INSTALLATION_TOKEN_LIFETIME: "900" }));
+  const res = await mint(s, await appJwt(s));
+  t.equal(res.statusCode, 201, res.body);
+  t.equal(res.json().expires_at, new Date(s.test.clock().getTime() + 900_000).toISOString(), "15 minutes, not an hour");
+});

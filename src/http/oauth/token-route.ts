@@ -102,8 +102,9 @@ with one of the application's keys: \`iss\` and \`sub\` the client_id, \`aud\` t
 this endpoint's URL, \`exp\` at most 10 minutes ahead, a single-use \`jti\`; RS256, PS256,
 ES256 or EdDSA), exactly one of them. A public client sends only \`client_id\`.
 
-\`client_credentials\`: an installation access token for \`installation_id\`, an active
-installation of the client; \`scope\` may narrow it. No refresh token: ask again when it expires.
+\`client_credentials\` (confidential clients only): an installation access token for
+\`installation_id\`, an active installation of the client; \`scope\` may narrow it. No refresh
+token: ask again when it expires.
 
 \`authorization_code\`: the code is single-use; presenting a consumed code is
 \`invalid_grant\` and revokes every token issued from it. If the code was bound to a
@@ -149,8 +150,9 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
           200: {
             ...tokenSchema,
             "x-response-description":
-              "A new access token and refresh token. This is the only response that ever carries them: the server " +
-              "stores only their SHA-256 hashes.",
+              "A new access token, with a refresh token for the grants that issue one (`authorization_code`, " +
+              "`refresh_token`, the device code grant), or alone (`client_credentials`). This is the only response that " +
+              "ever carries them: the server stores only their SHA-256 hashes.",
             headers: noStoreHeaders,
           },
           ...oauthErrors({
@@ -193,6 +195,9 @@ export function tokenRoute(app: FastifyInstance, { registry, store, secretKey, a
       // Only once authenticated: a claimed client_id is the caller's text.
       span?.setAttribute(APPGRANT_ATTR.clientId, client.clientId);
       if (!client.grantTypes.has(grant.name)) throw unauthorizedClient("the client is not allowed to use this grant type");
+      if (grant.confidentialOnly && client.method === "none") {
+        throw unauthorizedClient(`${grant.name} needs a confidential client that authenticates`);
+      }
 
       const params = new Map(grant.parameters.flatMap((name) => (all.has(name) ? [[name, all.get(name)!] as const] : [])));
       const origin = { requestId: request.id, sourceIp: request.ip };

@@ -15,9 +15,10 @@ export const clientCredentials: GrantType<TokenStore & InstallationTokenStore> =
   name: "client_credentials",
   parameters: ["installation_id", "scope"],
   required: ["installation_id"],
+  // An app acts as itself: only one that can prove it (a secret or a key) may.
+  confidentialOnly: true,
 
   async handle(ctx) {
-    if (ctx.client.method === "none") throw unauthorizedClient("client_credentials needs a confidential client that authenticates");
     const scope = ctx.params.get("scope");
     let scopes: string[] | undefined;
     if (scope !== undefined) {
