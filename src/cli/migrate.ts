@@ -36,9 +36,10 @@ export const purgeCommand: Command = {
         device_authorizations: removed.deviceAuthorizations,
         webhook_codes: removed.webhookCodes,
         events: removed.events,
+        webhook_deliveries: removed.webhookDeliveries,
       });
     print(
-      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.deviceAuthorizations} device authorization(s), ${removed.events} event(s); erased ${removed.webhookCodes} expired code(s) from pending webhook deliveries.`,
+      `Purged ${removed.codes} expired code(s), ${removed.authorizationRequests} authorization request(s), ${removed.tokens} token(s), ${removed.clientAssertions} used client assertion(s), ${removed.deviceAuthorizations} device authorization(s), ${removed.events} event(s), ${removed.webhookDeliveries} ended webhook deliver(ies); erased ${removed.webhookCodes} expired code(s) from pending webhook deliveries.`,
     );
   },
 };

@@ -17,6 +17,8 @@ export interface PurgeResult {
   deviceAuthorizations: number;
   /** Pending webhook deliveries whose expired code was erased (the delivery stays, to be sent without it). */
   webhookCodes: number;
+  /** Ended deliveries (delivered or given up) whose last attempt is older than the event retention. */
+  webhookDeliveries: number;
   events: number;
 }
 
@@ -126,5 +128,20 @@ export async function purgeExpired(ctx: DomainContext, batch = DEFAULT_PURGE_BAT
           (take) => ctx.db.event.findMany({ ...select(take), where: { occurredAt: { lt: before } }, orderBy: { occurredAt: "asc" } }),
           (ids) => ctx.transaction(async (tx) => (await tx.event.deleteMany({ where: { id: { in: ids }, occurredAt: { lt: before } } })).count),
         );
-  return { codes, authorizationRequests, tokens, clientAssertions, deviceAuthorizations, webhookCodes, events };
+  // Deliveries that ended (delivered, or given up) go with the events, once their last
+  // attempt is older than the retention: an ended delivery's nextAttemptAt is the time its
+  // last attempt was due (a redelivery moves it), and (status, nextAttemptAt) is indexed.
+  // Pending deliveries stay, however old: they are held (paused, suspended) or still due.
+  let webhookDeliveries = 0;
+  if (retentionDays > 0) {
+    for (const status of ["delivered", "failed"]) {
+      const ended = { status, nextAttemptAt: { lt: before } };
+      webhookDeliveries += await inBatches(
+        batch,
+        (take) => ctx.db.webhookDelivery.findMany({ ...select(take), where: ended, orderBy: { nextAttemptAt: "asc" } }),
+        (ids) => ctx.transaction(async (tx) => (await tx.webhookDelivery.deleteMany({ where: { id: { in: ids }, ...ended } })).count),
+      );
+    }
+  }
+  return { codes, authorizationRequests, tokens, clientAssertions, deviceAuthorizations, webhookCodes, events, webhookDeliveries };
 }

@@ -14,7 +14,16 @@ t.test("purge removes expired codes and reports what it removed", async (t) => {
   json(await cli("installs", "create", "--client-id", app.client_id, "--account", "acme", "--json"));
   t.same(
     json(await cli("purge", "--json")),
-    { codes: 0, authorization_requests: 0, tokens: 0, client_assertions: 0, device_authorizations: 0, webhook_codes: 0, events: 0 },
+    {
+      codes: 0,
+      authorization_requests: 0,
+      tokens: 0,
+      client_assertions: 0,
+      device_authorizations: 0,
+      webhook_codes: 0,
+      events: 0,
+      webhook_deliveries: 0,
+    },
     "a live code stays",
   );
 
@@ -30,6 +39,7 @@ t.test("purge removes expired codes and reports what it removed", async (t) => {
     device_authorizations: 0,
     webhook_codes: 0,
     events: 0,
+    webhook_deliveries: 0,
   });
   const human = await cli("purge");
   t.match(human.stdout, /Purged 0 expired code\(s\)/);

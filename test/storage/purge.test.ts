@@ -47,6 +47,7 @@ t.test("purges expired codes, requests and tokens in batches and keeps everythin
     deviceAuthorizations: 0,
     webhookCodes: 0,
     events: oldEvents,
+    webhookDeliveries: 0,
   });
 
   const db = test.app.domain.db;
@@ -128,4 +129,58 @@ t.test("erases the sealed code of a held delivery once the code has expired, and
   t.equal(erased.codeEncrypted, null, "the expired code's seal is erased");
   t.equal(erased.status, "pending", "the delivery itself stays, to be sent without the code");
   t.type((await delivery(live.id)).codeEncrypted, "string", "a code still valid stays sealed for its delivery");
+});
+
+t.test("ended webhook deliveries go with the events past the retention; pending ones stay, however old", async (t) => {
+  const test = await buildTestApp(t);
+  const app = await createApp(test);
+  const db = test.app.domain.db;
+  const day = 86_400_000;
+  const now = test.clock().getTime();
+  const delivery = (id: string, status: string, lastDueDaysAgo: number) => ({
+    id,
+    eventId: `event-${id}`,
+    applicationId: app.id,
+    type: "installation.created",
+    payload: "{}",
+    status,
+    nextAttemptAt: new Date(now - lastDueDaysAgo * day),
+    createdAt: new Date(now - (lastDueDaysAgo + 1) * day),
+  });
+  await db.webhookDelivery.createMany({
+    data: [
+      delivery("old-delivered", "delivered", 91),
+      delivery("old-failed", "failed", 95),
+      delivery("old-pending", "pending", 120),
+      delivery("recent-delivered", "delivered", 89),
+      delivery("recent-failed", "failed", 2),
+    ],
+  });
+  const removed = await purgeExpired(test.app.domain, 1);
+  t.equal(removed.webhookDeliveries, 2, "the two ended deliveries past 90 days");
+  t.same(
+    (await db.webhookDelivery.findMany({ orderBy: { id: "asc" }, select: { id: true } })).map((row) => row.id),
+    ["old-pending", "recent-delivered", "recent-failed"],
+    "pending and recent deliveries remain",
+  );
+});
+
+t.test("with APPGRANT_EVENT_RETENTION_DAYS=0 ended deliveries are kept, like events", async (t) => {
+  const test = await buildTestApp(t, { APPGRANT_EVENT_RETENTION_DAYS: "0" });
+  const app = await createApp(test);
+  const old = new Date(test.clock().getTime() - 1000 * 86_400_000);
+  await test.app.domain.db.webhookDelivery.create({
+    data: {
+      id: "ancient",
+      eventId: "e",
+      applicationId: app.id,
+      type: "installation.created",
+      payload: "{}",
+      status: "delivered",
+      nextAttemptAt: old,
+      createdAt: old,
+    },
+  });
+  t.equal((await purgeExpired(test.app.domain)).webhookDeliveries, 0);
+  t.equal(await test.app.domain.db.webhookDelivery.count(), 1);
 });
