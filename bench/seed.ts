@@ -75,9 +75,9 @@ async function rows(codes: number, pairs: number, time: (date: Date) => string):
       out.grants.push([newId(), sha256(code), appId, installationId, "read write", t, later]);
       seed.codes.push(code);
     } else {
-      const access = generateCredential("accessToken");
-      const refresh = generateCredential("refreshToken");
       const id = newId();
+      const access = generateCredential("accessToken", id);
+      const refresh = generateCredential("refreshToken", id);
       out.tokens.push([id, sha256(access), sha256(refresh), appId, installationId, clientId, account, id, 1, "read write", t, later, much]);
       seed.accessTokens.push(access);
       seed.refreshTokens.push(refresh);

@@ -2,6 +2,14 @@
 // bits in base62, and a CRC32 checksum, so secret scanners can recognise a leaked
 // appgrant credential offline and tell its kind, and a typo is caught before any
 // database lookup. Only SHA-256 hashes of codes and tokens are ever stored.
+//
+// Access and refresh tokens also carry a selector: their row's id (a UUIDv7, 22 base62
+// digits) before the 256 secret bits. The server finds the row by its primary key and
+// compares the SHA-256 of the whole token with the stored one in constant time, so a
+// token row needs no index of random hashes: inserts append to time-ordered indexes
+// only (the split-token pattern). The id says when the token was issued, nothing more.
+// Tokens issued before the selector (no selector, 43 digits) are still accepted: their
+// hashes were moved to LegacyTokenHash, which nothing new is written to.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
 
@@ -21,6 +29,7 @@ export type CredentialKind = keyof typeof PREFIXES;
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LENGTH = 43; // ceil(256 / log2(62))
+const SELECTOR_LENGTH = 22; // ceil(128 / log2(62)): a UUID
 const CHECKSUM_LENGTH = 6; // ceil(32 / log2(62))
 
 /**
@@ -56,29 +65,77 @@ function checksum(prefixAndBody: string): string {
   return base62(bytes, CHECKSUM_LENGTH);
 }
 
-/** Builds a credential of `kind` from 32 bytes of key material (random, or derived — see rotation). */
-export function formatCredential(kind: CredentialKind, material: Uint8Array): string {
+/**
+ * Builds a credential of `kind` from 32 bytes of key material (random, or derived — see
+ * rotation) and, for a token, the selector: its row's id (a UUID).
+ */
+export function formatCredential(kind: CredentialKind, material: Uint8Array, selector?: string): string {
   if (material.length !== 32) throw new Error("credential material must be 32 bytes");
-  const head = PREFIXES[kind] + base62(material, BODY_LENGTH);
+  let head = PREFIXES[kind];
+  if (selector !== undefined) {
+    const bytes = Buffer.from(selector.replaceAll("-", ""), "hex");
+    if (bytes.length !== 16 || !UUID.test(selector)) throw new Error("a selector is a UUID");
+    head += base62(bytes, SELECTOR_LENGTH);
+  }
+  head += base62(material, BODY_LENGTH);
   return head + checksum(head);
 }
 
-export function generateCredential(kind: CredentialKind): string {
-  return formatCredential(kind, randomBytes(32));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The 16 bytes whose SELECTOR_LENGTH base62 digits `digits` are, or null if they exceed 128 bits. */
+function decode128(digits: string): Buffer | null {
+  const limbs = new Uint16Array(8); // big-endian 16-bit limbs
+  for (let i = 0; i < digits.length; i++) {
+    let carry = ALPHABET.indexOf(digits[i]!);
+    for (let j = limbs.length - 1; j >= 0; j--) {
+      const value = limbs[j]! * 62 + carry;
+      limbs[j] = value & 0xffff;
+      carry = Math.floor(value / 65536);
+    }
+    if (carry !== 0) return null;
+  }
+  const out = Buffer.alloc(16);
+  for (let j = 0; j < limbs.length; j++) out.writeUInt16BE(limbs[j]!, 2 * j);
+  return out;
 }
 
-/** True when `value` has the shape and a valid checksum of a credential of `kind`. */
+/**
+ * The selector (row id) a well-formed token carries, or null for a credential without one
+ * (a token issued before selectors, or any other kind). Call after isWellFormed.
+ */
+export function credentialSelector(kind: CredentialKind, value: string): string | null {
+  const prefix = PREFIXES[kind];
+  if (value.length !== prefix.length + SELECTOR_LENGTH + BODY_LENGTH + CHECKSUM_LENGTH) return null;
+  const bytes = decode128(value.slice(prefix.length, prefix.length + SELECTOR_LENGTH));
+  if (bytes === null) return null;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function generateCredential(kind: CredentialKind, selector?: string): string {
+  return formatCredential(kind, randomBytes(32), selector);
+}
+
+/** True when `value` has the shape and a valid checksum of a credential of `kind` (with or without a selector). */
 export function isWellFormed(kind: CredentialKind, value: string): boolean {
   const prefix = PREFIXES[kind];
-  if (value.length !== prefix.length + BODY_LENGTH + CHECKSUM_LENGTH || !value.startsWith(prefix)) return false;
+  const length = value.length - prefix.length - CHECKSUM_LENGTH;
+  if ((length !== BODY_LENGTH && length !== SELECTOR_LENGTH + BODY_LENGTH) || !value.startsWith(prefix)) return false;
   const head = value.slice(0, -CHECKSUM_LENGTH);
   if (!/^[0-9A-Za-z]+$/.test(value.slice(prefix.length))) return false;
   return checksum(head) === value.slice(-CHECKSUM_LENGTH);
 }
 
-/** SHA-256 hex: how codes and tokens are stored and looked up (through a unique index). */
+/** SHA-256 hex: how codes and tokens are stored (codes are looked up by it, through a unique index). */
 export function sha256(value: string): string {
   return createHash("sha256").update(value).digest("hex");
+}
+
+/** Constant-time equality of two SHA-256 hex digests (a stored hash and a presented token's). */
+export function hashesEqual(stored: string | null, presented: string): boolean {
+  if (stored === null || stored.length !== 64 || presented.length !== 64) return false;
+  return timingSafeEqual(Buffer.from(stored, "latin1"), Buffer.from(presented, "latin1"));
 }
 
 /**

@@ -12,7 +12,7 @@
 // still the current secret), so concurrent or repeated reports of one credential
 // record one event, and a report never undoes or overwrites another change.
 import { decrypt } from "../crypto/encryption.js";
-import { isWellFormed, sha256 } from "../crypto/tokens.js";
+import { type CredentialKind, credentialSelector, hashesEqual, isWellFormed, sha256 } from "../crypto/tokens.js";
 import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { newWebhookSecret, WEBHOOK_SECRET_PURPOSE } from "./applications.js";
 import type { DomainContext } from "./context.js";
@@ -144,13 +144,43 @@ interface Step {
 
 const hashesOf = (entries: Classified[]) => entries.map((entry) => entry.hash);
 
+const TOKEN_KINDS: Partial<Record<CredentialType, CredentialKind>> = {
+  access_token: "accessToken",
+  installation_token: "installationToken",
+  refresh_token: "refreshToken",
+};
+
+/** The rows the reported tokens name: by the selector each carries, or by its legacy hash. */
+function tokenRowsNamed(entries: Classified[]) {
+  const ids: string[] = [];
+  const legacy: string[] = [];
+  for (const entry of entries) {
+    const selector = credentialSelector(TOKEN_KINDS[entry.type]!, entry.report.credential);
+    if (selector === null) legacy.push(entry.hash);
+    else ids.push(selector);
+  }
+  return { OR: [{ id: { in: ids } }, { legacyHashes: { some: { hash: { in: legacy } } } }] };
+}
+
+/** Each row with the report of the token it holds (its stored hash, compared in constant time); rows of none dropped. */
+function withReports<R>(rows: R[], entries: Classified[], stored: (row: R) => string | null): { row: R; entry: Classified }[] {
+  return rows.flatMap((row) => {
+    const entry = entries.find((candidate) => hashesEqual(stored(row), candidate.hash));
+    return entry ? [{ row, entry }] : [];
+  });
+}
+
 async function refreshTokens({ tx, now, found, event }: Step, entries: Classified[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = await tx.token.findMany({
-    where: { refreshTokenHash: { in: hashesOf(entries) } },
-    select: { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true },
-  });
-  const families = [...new Set(rows.map((row) => row.familyId))];
+  const rows = withReports(
+    await tx.token.findMany({
+      where: tokenRowsNamed(entries),
+      select: { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true },
+    }),
+    entries,
+    (row) => row.refreshTokenHash,
+  );
+  const families = [...new Set(rows.map(({ row }) => row.familyId))];
   // Repeated until a pass revokes nothing: a rotation committing meanwhile adds a member (src/shared/family-revocation.ts).
   const perFamily = new Map<string, number>();
   await revokeUntilNoneLive(async () => {
@@ -162,9 +192,7 @@ async function refreshTokens({ tx, now, found, event }: Step, entries: Classifie
     for (const row of revoked) perFamily.set(row.familyId, (perFamily.get(row.familyId) ?? 0) + 1);
     return revoked.length;
   });
-  const byHash = new Map(entries.map((entry) => [entry.hash, entry]));
-  for (const row of rows) {
-    const entry = byHash.get(row.refreshTokenHash!)!;
+  for (const { row, entry } of rows) {
     found.add(entry.hash);
     const count = perFamily.get(row.familyId);
     if (count === undefined) continue; // already revoked, or counted under another report of the family
@@ -175,23 +203,25 @@ async function refreshTokens({ tx, now, found, event }: Step, entries: Classifie
 
 async function accessTokens({ tx, now, found, event }: Step, entries: Classified[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = await tx.token.findMany({
-    where: { accessTokenHash: { in: hashesOf(entries) } },
-    select: { id: true, accessTokenHash: true, applicationId: true, installationId: true },
-  });
+  const rows = withReports(
+    await tx.token.findMany({
+      where: tokenRowsNamed(entries),
+      select: { id: true, accessTokenHash: true, applicationId: true, installationId: true },
+    }),
+    entries,
+    (row) => row.accessTokenHash,
+  );
   // The row is the pair: its refresh token (if any) dies with the access token, as /oauth/revoke does.
   const revoked = new Set(
     (
       await tx.token.updateManyAndReturn({
-        where: { id: { in: rows.map((row) => row.id) }, revokedAt: null },
+        where: { id: { in: rows.map(({ row }) => row.id) }, revokedAt: null },
         data: { revokedAt: now, revokedReason: "leaked" },
         select: { id: true },
       })
     ).map((row) => row.id),
   );
-  const byHash = new Map(entries.map((entry) => [entry.hash, entry]));
-  for (const row of rows) {
-    const entry = byHash.get(row.accessTokenHash)!;
+  for (const { row, entry } of rows) {
     found.add(entry.hash);
     if (revoked.has(row.id)) event(entry, row.applicationId, row.installationId, { action: "revoked", token_id: row.id });
   }

@@ -7,7 +7,7 @@
 import { generateCredential } from "../crypto/tokens.js";
 import { formatScopes, parseScopes } from "../shared/scopes.js";
 import { SCOPE_RACE_ATTEMPTS } from "./errors.js";
-import { accessTokenRow } from "./issue-token-pair.js";
+import { accessTokenRow, newTokenId } from "./issue-token-pair.js";
 import type { NewToken } from "./token-store.js";
 
 export interface InstallationRecord {
@@ -84,8 +84,9 @@ export async function mintInstallationToken(store: InstallationTokenStore, reque
     if (scopes.some((scope) => !granted.includes(scope))) {
       throw new MintRefused("scope_widened", "the requested scope exceeds the installation's scopes");
     }
-    const token = generateCredential("installationToken");
-    const row = accessTokenRow(now, token, request.lifetime, {
+    const id = newTokenId(now);
+    const token = generateCredential("installationToken", id);
+    const row = accessTokenRow(now, id, token, request.lifetime, {
       applicationId: client.id,
       installationId: installation.id,
       clientId: client.clientId,

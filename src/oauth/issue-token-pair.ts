@@ -11,17 +11,24 @@ export interface PlainPair {
   refreshToken: string;
 }
 
-export function randomPair(): PlainPair {
-  return { accessToken: generateCredential("accessToken"), refreshToken: generateCredential("refreshToken") };
+/** A new token row's id: the selector its tokens carry (a UUIDv7, so the row's indexes grow at their end). */
+export function newTokenId(now: Date): string {
+  return newId(now.getTime());
+}
+
+/** A random pair for the row `id`. */
+export function randomPair(id: string): PlainPair {
+  return { accessToken: generateCredential("accessToken", id), refreshToken: generateCredential("refreshToken", id) };
 }
 
 export function tokenRow(
   ctx: Pick<GrantContext, "now" | "config">,
+  id: string,
   pair: PlainPair,
   fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "codeId" | "familyId" | "generation" | "parentId" | "scopes">,
 ): NewToken {
   return {
-    id: newId(ctx.now.getTime()),
+    id,
     accessTokenHash: sha256(pair.accessToken),
     refreshTokenHash: sha256(pair.refreshToken),
     createdAt: ctx.now,
@@ -48,11 +55,11 @@ export function tokenResponse(pair: PlainPair, row: Pick<NewToken, "scopes" | "a
  */
 export function accessTokenRow(
   now: Date,
+  id: string,
   accessToken: string,
   lifetime: number,
   fields: Pick<NewToken, "applicationId" | "installationId" | "clientId" | "account" | "scopes">,
 ): NewToken {
-  const id = newId(now.getTime());
   const expiresAt = addSeconds(now, lifetime);
   return {
     id,

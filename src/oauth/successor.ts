@@ -10,6 +10,8 @@
 // key alone yields nothing either. Encryption-at-rest of the successor would have
 // needed a stored ciphertext and a decryption on the retry path for the same result.
 // The parent's 256 random bits make each derived token as unpredictable as a random one.
+// The selector (the successor row's id) is not derived: it is chosen at the rotation and
+// read back from the successor row on a retry.
 //
 // With several server keys (rotation), a rotation derives under the first; a retry is
 // checked against the pair under every key, so a rotation made just before the new
@@ -22,14 +24,18 @@ function derive(key: string, purpose: string, parentRefreshToken: string): Buffe
   return createHmac("sha256", key).update(`appgrant/v1/${purpose}\0`).update(parentRefreshToken).digest();
 }
 
-export function successorTokens(key: string, parentRefreshToken: string): { accessToken: string; refreshToken: string } {
+export function successorTokens(key: string, parentRefreshToken: string, successorId: string): { accessToken: string; refreshToken: string } {
   return {
-    accessToken: formatCredential("accessToken", derive(key, "successor-access-token", parentRefreshToken)),
-    refreshToken: formatCredential("refreshToken", derive(key, "successor-refresh-token", parentRefreshToken)),
+    accessToken: formatCredential("accessToken", derive(key, "successor-access-token", parentRefreshToken), successorId),
+    refreshToken: formatCredential("refreshToken", derive(key, "successor-refresh-token", parentRefreshToken), successorId),
   };
 }
 
-/** The successor pair under each server key, the current key's first. */
-export function successorCandidates(keys: ServerKeys, parentRefreshToken: string): { accessToken: string; refreshToken: string }[] {
-  return keys.all.map((key) => successorTokens(key, parentRefreshToken));
+/** The successor pair (of row `successorId`) under each server key, the current key's first. */
+export function successorCandidates(
+  keys: ServerKeys,
+  parentRefreshToken: string,
+  successorId: string,
+): { accessToken: string; refreshToken: string }[] {
+  return keys.all.map((key) => successorTokens(key, parentRefreshToken, successorId));
 }

@@ -49,6 +49,17 @@ export interface TokenRecord extends Omit<NewToken, "codeId" | "parentId"> {
   revokedAt: Date | null;
 }
 
+/**
+ * How a presented access or refresh token is looked up: by the selector it carries (its
+ * row's id, null for a token issued before selectors: then through LegacyTokenHash), the
+ * row kept only if the SHA-256 of the whole token equals the stored one (compared in
+ * constant time). Built by tokenLookup (find-token.ts).
+ */
+export interface TokenLookup {
+  selector: string | null;
+  hash: string;
+}
+
 export interface NewToken {
   id: string;
   accessTokenHash: string;
@@ -68,7 +79,7 @@ export interface NewToken {
   refreshExpiresAt: Date;
 }
 
-/** The one row introspection reads (by the access or refresh token's hash), with its installation's status. */
+/** The one row introspection reads (by the access or refresh token's selector), with its installation's status. */
 export type IntrospectionRecord = Pick<
   TokenRecord,
   | "id"
@@ -120,7 +131,7 @@ export interface TokenStore {
    * or the application's scopes narrowed meanwhile.
    */
   exchangeCode(codeId: string, now: Date, token: NewToken): Promise<boolean>;
-  findTokenByRefreshHash(refreshTokenHash: string): Promise<TokenRecord | null>;
+  findTokenByRefresh(refreshToken: TokenLookup): Promise<TokenRecord | null>;
   findSuccessor(parentId: string): Promise<TokenRecord | null>;
   /**
    * Marks the parent's refresh token rotated and inserts its successor, in one
@@ -130,8 +141,8 @@ export interface TokenStore {
    * installation suspended or uninstalled, or its scopes narrowed meanwhile).
    */
   rotate(parentId: string, now: Date, successor: NewToken, parentScopes: string): Promise<boolean>;
-  findByAccessHash(accessTokenHash: string): Promise<IntrospectionRecord | null>;
-  findByRefreshHash(refreshTokenHash: string): Promise<IntrospectionRecord | null>;
+  findByAccess(accessToken: TokenLookup): Promise<IntrospectionRecord | null>;
+  findByRefresh(refreshToken: TokenLookup): Promise<IntrospectionRecord | null>;
   /**
    * Revokes one token pair (RFC 7009 for an access token); returns whether it was live.
    * `event`, if given, is recorded in the same transaction when the pair was live.

@@ -13,7 +13,7 @@ import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { type Attributes, ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
 import type { PostgresLocation } from "./settings.js";
 import { describeStatement, inSpanAsync, type StatementInfo } from "./traced-statements.js";
-import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
+import type { NewToken, OAuthStore, RevocationEvent, TokenLookup } from "../oauth/token-store.js";
 import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import type { DeliveryRow, EventRow } from "../domain/events.js";
 import { DELIVERY_COLUMNS, EVENT_COLUMNS, recordsEvent, revocationRows } from "./event-rows.js";
@@ -40,6 +40,9 @@ import {
   SELECT_INTROSPECTION,
   SELECT_KEYS,
   SELECT_TOKEN,
+  legacyTokenId,
+  lookupKey,
+  matching,
   selectClient,
   tokenRecord,
   type TokenRow,
@@ -57,10 +60,12 @@ const postgres: Dialect<Date> = { date: (value) => value };
 
 const CLIENT_BY_ID = `${selectClient("$1")} WHERE a."clientId" = $2`;
 const CODE_BY_HASH = `${SELECT_CODE} WHERE g."codeHash" = $1`;
-const TOKEN_BY_REFRESH_HASH = `${SELECT_TOKEN} WHERE t."refreshTokenHash" = $1`;
+// By selector (the primary key), or a token issued before selectors by its legacy hash.
+const TOKEN_BY_ID = `${SELECT_TOKEN} WHERE t."id" = $1`;
+const TOKEN_BY_LEGACY_HASH = `${SELECT_TOKEN} WHERE t."id" = (${legacyTokenId("$1")})`;
 const TOKEN_BY_PARENT = `${SELECT_TOKEN} WHERE t."parentId" = $1`;
-const INTROSPECTION_BY_ACCESS_HASH = `${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = $1`;
-const INTROSPECTION_BY_REFRESH_HASH = `${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = $1`;
+const INTROSPECTION_BY_ID = `${SELECT_INTROSPECTION} WHERE t."id" = $1`;
+const INTROSPECTION_BY_LEGACY_HASH = `${SELECT_INTROSPECTION} WHERE t."id" = (${legacyTokenId("$1")})`;
 
 /**
  * The casts of the inserted values that are not text (a bare parameter in a SELECT
@@ -272,6 +277,9 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   const base = tracing.enabled ? databaseAttributes(location) : {};
   const wrap = tracing.enabled ? (queryable: Queryable) => tracedQueries(queryable, tracing, base, described) : (queryable: Queryable) => queryable;
   const db = wrap(preparedQueries(pool));
+  const introspect = async (lookup: TokenLookup) =>
+    (await db.query<IntrospectionRow<Date>>(lookup.selector === null ? INTROSPECTION_BY_LEGACY_HASH : INTROSPECTION_BY_ID, [lookupKey(lookup)]))
+      .rows[0];
   return {
     async findClient(clientId, now) {
       const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
@@ -288,9 +296,10 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
       return rowCount === 1;
     },
 
-    async findTokenByRefreshHash(hash) {
-      const { rows } = await db.query<TokenRow<Date>>(TOKEN_BY_REFRESH_HASH, [hash]);
-      return rows[0] ? tokenRecord(rows[0], postgres) : null;
+    async findTokenByRefresh(lookup) {
+      const { rows } = await db.query<TokenRow<Date>>(lookup.selector === null ? TOKEN_BY_LEGACY_HASH : TOKEN_BY_ID, [lookupKey(lookup)]);
+      const row = matching(rows[0], "refreshTokenHash", lookup);
+      return row ? tokenRecord(row, postgres) : null;
     },
 
     async findSuccessor(parentId) {
@@ -303,14 +312,14 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
       return rowCount === 1;
     },
 
-    async findByAccessHash(hash) {
-      const { rows } = await db.query<IntrospectionRow<Date>>(INTROSPECTION_BY_ACCESS_HASH, [hash]);
-      return rows[0] ? introspectionRecord(rows[0], postgres) : null;
+    async findByAccess(lookup) {
+      const row = matching(await introspect(lookup), "accessTokenHash", lookup);
+      return row ? introspectionRecord(row, postgres) : null;
     },
 
-    async findByRefreshHash(hash) {
-      const { rows } = await db.query<IntrospectionRow<Date>>(INTROSPECTION_BY_REFRESH_HASH, [hash]);
-      return rows[0] ? introspectionRecord(rows[0], postgres) : null;
+    async findByRefresh(lookup) {
+      const row = matching(await introspect(lookup), "refreshTokenHash", lookup);
+      return row ? introspectionRecord(row, postgres) : null;
     },
 
     async revokeToken(tokenId, now, reason, event) {

@@ -10,7 +10,7 @@ import { ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
 import { isSqliteBusy } from "../shared/database-unavailable.js";
 import { describeStatement, inSpan } from "./traced-statements.js";
 import type { WriteLock } from "./write-lock.js";
-import type { NewToken, OAuthStore, RevocationEvent } from "../oauth/token-store.js";
+import type { NewToken, OAuthStore, RevocationEvent, TokenLookup } from "../oauth/token-store.js";
 import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import { DELIVERY_COLUMNS, DELIVERY_FIELDS, EVENT_COLUMNS, EVENT_FIELDS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
@@ -35,6 +35,9 @@ import {
   SELECT_INTROSPECTION,
   SELECT_KEYS,
   SELECT_TOKEN,
+  legacyTokenId,
+  lookupKey,
+  matching,
   SELECT_CLIENT_ALL_SECRETS,
   tokenRecord,
   type TokenRow,
@@ -192,13 +195,19 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
   const insertTokenStmt = prepare<[Wire<NewToken, string>]>(
     `INSERT INTO "Token" (${NEW_TOKEN_COLUMNS}) VALUES (${NEW_TOKEN_FIELDS.map((field) => `@${field}`).join(", ")})`,
   );
-  const byRefreshStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."refreshTokenHash" = ?`);
+  // By selector (the primary key), or a token issued before selectors by its legacy hash.
+  const tokenStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."id" = ?`);
+  const legacyTokenStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."id" = (${legacyTokenId("?")})`);
   const successorStmt = prepare<[string], TokenRow<string>>(`${SELECT_TOKEN} WHERE t."parentId" = ?`);
   const rotateStmt = prepare(`UPDATE "Token" SET "rotatedAt" = ?
     WHERE "id" = ? AND "rotatedAt" IS NULL AND "revokedAt" IS NULL AND "refreshExpiresAt" > ? AND "scopes" = ?
       AND EXISTS (SELECT 1 FROM "Installation" i WHERE i."id" = "Token"."installationId" AND i."status" = 'active')`);
-  const byAccessStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."accessTokenHash" = ?`);
-  const byRefreshOnlyStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."refreshTokenHash" = ?`);
+  const introspectStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."id" = ?`);
+  const legacyIntrospectStmt = prepare<[string], IntrospectionRow<string>>(`${SELECT_INTROSPECTION} WHERE t."id" = (${legacyTokenId("?")})`);
+  const tokenRow = (lookup: TokenLookup, column: "accessTokenHash" | "refreshTokenHash") =>
+    matching((lookup.selector === null ? legacyTokenStmt : tokenStmt).get(lookupKey(lookup)), column, lookup);
+  const introspectionRow = (lookup: TokenLookup, column: "accessTokenHash" | "refreshTokenHash") =>
+    matching((lookup.selector === null ? legacyIntrospectStmt : introspectStmt).get(lookupKey(lookup)), column, lookup);
   const revokeTokenStmt = prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ? WHERE "id" = ? AND "revokedAt" IS NULL`);
   const revokeFamilyStmt = prepare(`UPDATE "Token" SET "revokedAt" = ?, "revokedReason" = ?
     WHERE "familyId" = ? AND "revokedAt" IS NULL`);
@@ -322,8 +331,8 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
     exchangeCode(codeId, now, token) {
       return write(() => exchange(codeId, toSqliteTime(now), token));
     },
-    async findTokenByRefreshHash(refreshTokenHash) {
-      const row = byRefreshStmt.get(refreshTokenHash);
+    async findTokenByRefresh(lookup) {
+      const row = tokenRow(lookup, "refreshTokenHash");
       return row ? tokenRecord(row, sqlite) : null;
     },
     async findSuccessor(parentId) {
@@ -333,12 +342,12 @@ function sqliteTokenStore(db: Database.Database, lock: WriteLock, tracing: Traci
     rotate(parentId, now, successor, parentScopes) {
       return write(() => rotate(parentId, toSqliteTime(now), successor, parentScopes));
     },
-    async findByAccessHash(hash) {
-      const row = byAccessStmt.get(hash);
+    async findByAccess(lookup) {
+      const row = introspectionRow(lookup, "accessTokenHash");
       return row ? introspectionRecord(row, sqlite) : null;
     },
-    async findByRefreshHash(hash) {
-      const row = byRefreshOnlyStmt.get(hash);
+    async findByRefresh(lookup) {
+      const row = introspectionRow(lookup, "refreshTokenHash");
       return row ? introspectionRecord(row, sqlite) : null;
     },
     revokeToken(tokenId, now, reason, event) {

@@ -14,7 +14,8 @@ import type {
 } from "../generated/prisma/client.js";
 import type { DeviceAuthorizationRecord } from "../oauth/device-authorization.js";
 import type { InstallationRecord } from "../oauth/installation-token.js";
-import type { ClientRecord, CodeRecord, IntrospectionRecord, NewToken, TokenRecord } from "../oauth/token-store.js";
+import { hashesEqual } from "../crypto/tokens.js";
+import type { ClientRecord, CodeRecord, IntrospectionRecord, NewToken, TokenLookup, TokenRecord } from "../oauth/token-store.js";
 
 /** How one driver returns a DateTime column: better-sqlite3 as ISO-8601 text, pg as a Date. */
 export interface Dialect<Time> {
@@ -187,6 +188,8 @@ export function tokenRecord<Time>(row: TokenRow<Time>, dialect: Dialect<Time>): 
 
 const INTROSPECTION_FIELDS = [
   "id",
+  "accessTokenHash",
+  "refreshTokenHash",
   "applicationId",
   "clientId",
   "installationId",
@@ -221,6 +224,25 @@ export function introspectionRecord<Time>(row: IntrospectionRow<Time>, dialect: 
     rotatedAt: dateOrNull(dialect, row.rotatedAt),
     revokedAt: dateOrNull(dialect, row.revokedAt),
   };
+}
+
+// ---- Finding a presented token (TokenLookup): by its selector, the row's primary key; a
+// token issued before selectors by its hash in LegacyTokenHash. Either way the row counts
+// only if the token's SHA-256 is the one stored for its kind (compared in constant time).
+
+/** The id of the row a token without a selector belongs to; `param` is the hash's placeholder. */
+export const legacyTokenId = (param: string) => `SELECT l."tokenId" FROM "LegacyTokenHash" l WHERE l."hash" = ${param}`;
+
+/** The key a lookup's statement takes: the selector, or for a legacy token its hash. */
+export const lookupKey = (lookup: TokenLookup): string => lookup.selector ?? lookup.hash;
+
+/** `row` if the presented token is its access (or refresh) token. */
+export function matching<R extends { accessTokenHash: string; refreshTokenHash: string | null }>(
+  row: R | undefined,
+  column: "accessTokenHash" | "refreshTokenHash",
+  lookup: TokenLookup,
+): R | null {
+  return row !== undefined && hashesEqual(row[column], lookup.hash) ? row : null;
 }
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

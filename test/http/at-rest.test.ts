@@ -10,7 +10,7 @@ import { buildTestApp, createApp, install, type TestApp } from "../support/helpe
 import type { DatabaseLocation } from "../../src/storage/settings.js";
 
 /** Any appgrant credential (ags_ secrets, agc_ codes, aga_/agr_ tokens, and any kind added later). */
-const CREDENTIAL_SOURCE = `(?:${Object.values(PREFIXES).join("|")})[0-9A-Za-z]{49}`;
+const CREDENTIAL_SOURCE = `(?:${Object.values(PREFIXES).join("|")})[0-9A-Za-z]{49}(?:[0-9A-Za-z]{22})?`;
 const CREDENTIAL = new RegExp(CREDENTIAL_SOURCE);
 const credentialsIn = (text: string) => [...text.matchAll(new RegExp(CREDENTIAL_SOURCE, "g"))].map((m) => m[0]);
 /** $argon2id$v=19$<m, t and p in any order>$<salt>$<hash> */

@@ -61,7 +61,7 @@ t.test("private_key_jwt + client_credentials: an installation token, no refresh 
   t.equal(res.statusCode, 200, res.body);
   t.equal(res.headers["cache-control"], "no-store");
   const body = res.json() as Record<string, unknown>;
-  t.match(body.access_token, /^agi_[0-9A-Za-z]{49}$/, "a typed agi_ token");
+  t.match(body.access_token, /^agi_[0-9A-Za-z]{71}$/, "a typed agi_ token");
   t.same(
     { ...body, access_token: "…" },
     { access_token: "…", token_type: "Bearer", expires_in: 3600, scope: "read write", installation_id: s.installationId },

@@ -7,7 +7,7 @@ import { censor, redactUrl } from "../../src/main/logging.js";
 import { ADMIN_TOKEN, buildTestApp, createApp, install, type TestApp } from "../support/helper.js";
 
 /** Any appgrant credential (ags_ secrets, agc_ codes, aga_/agr_ tokens, and any kind added later). */
-const CREDENTIAL = new RegExp(`(?:${Object.values(PREFIXES).join("|")})[0-9A-Za-z]{49}`);
+const CREDENTIAL = new RegExp(`(?:${Object.values(PREFIXES).join("|")})[0-9A-Za-z]{49}(?:[0-9A-Za-z]{22})?`);
 
 async function scenario(test: TestApp) {
   const secrets: string[] = [];

@@ -79,7 +79,7 @@ t.test("a signed report from the key server: the token is revoked and labelled; 
     url: "https://github.com/o/r/blob/main/.env",
     source: "content",
     action: "revoked",
-    token_id: (await test.app.domain.db.token.findUniqueOrThrow({ where: { accessTokenHash: sha256(leaked.access) } })).id,
+    token_id: (await test.app.domain.db.token.findFirstOrThrow({ where: { accessTokenHash: sha256(leaked.access) } })).id,
   });
   t.equal(event!.actorType, "system");
   t.notOk(test.logs.join("\n").includes(leaked.access), "the token is not logged");

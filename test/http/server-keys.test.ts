@@ -14,7 +14,7 @@ import { buildApp } from "../../src/main/app.js";
 import { ConfigError, loadConfig } from "../../src/main/config.js";
 import { decrypt, encrypt, open } from "../../src/crypto/encryption.js";
 import { parseKeyList, ServerKeys } from "../../src/crypto/server-keys.js";
-import { sha256 } from "../../src/crypto/tokens.js";
+import { credentialSelector, sha256 } from "../../src/crypto/tokens.js";
 import { keyFileWarning } from "../../src/storage/secret-key.js";
 import { WEBHOOK_SECRET_PURPOSE } from "../../src/domain/applications.js";
 import { reencryptWebhookSecrets } from "../../src/domain/reencrypt-webhook-secrets.js";
@@ -183,7 +183,8 @@ t.test("a refresh retried across a key rotation gets the same pair; new rotation
   // Rotated under K1; the client never saw this answer.
   const lost = await tokenCall(before, { grant_type: "refresh_token", refresh_token: parent, ...client });
   t.equal(lost.status, 200);
-  t.equal(lost.body.refresh_token, successorTokens(K1, parent).refreshToken, "derived under the only key");
+  const lostId = credentialSelector("refreshToken", lost.body.refresh_token!)!;
+  t.equal(lost.body.refresh_token, successorTokens(K1, parent, lostId).refreshToken, "derived under the only key");
   await before.close();
 
   clock.advance(10); // within the 60 s grace period
@@ -195,7 +196,12 @@ t.test("a refresh retried across a key rotation gets the same pair; new rotation
 
   const next = await tokenCall(after, { grant_type: "refresh_token", refresh_token: retry.body.refresh_token!, ...client });
   t.equal(next.status, 200);
-  t.equal(next.body.refresh_token, successorTokens(K2, retry.body.refresh_token!).refreshToken, "a new rotation derives under the new first key");
+  const nextId = credentialSelector("refreshToken", next.body.refresh_token!)!;
+  t.equal(
+    next.body.refresh_token,
+    successorTokens(K2, retry.body.refresh_token!, nextId).refreshToken,
+    "a new rotation derives under the new first key",
+  );
   t.equal(sha256(next.body.access_token!).length, 64);
 });
 

@@ -48,8 +48,8 @@ async function withSlowReads(t: Test): Promise<{ test: TestApp; unspentReads: { 
       await nextTurn();
       return grant;
     },
-    async findTokenByRefreshHash(hash) {
-      const token = await real.findTokenByRefreshHash(hash);
+    async findTokenByRefresh(lookup) {
+      const token = await real.findTokenByRefresh(lookup);
       if (token && token.rotatedAt === null) unspentReads.tokens++;
       await nextTurn();
       return token;

@@ -229,3 +229,40 @@ t.test("the delivery_webhook_timestamp migration erases the codes that ended del
   );
   t.same(codes, { delivered: null, failed: null, pending: "sealed-3" }, "ended deliveries keep no code; a pending one keeps its own");
 });
+
+t.test("the token_selectors migration keeps earlier tokens findable by their hashes and drops the hash indexes", async (t) => {
+  const path = join(tempDir(t), "selectors.db");
+  const all = readMigrations();
+  const index = all.findIndex((m) => m.name.endsWith("_token_selectors"));
+  t.ok(index > 0, "the migration exists");
+  migrateSqlite(path, all.slice(0, index));
+  const db = new Database(path);
+  db.pragma("foreign_keys = OFF"); // the token rows alone: their application and installation do not matter here
+  const insert = db.prepare(
+    `INSERT INTO "Token" ("id", "accessTokenHash", "refreshTokenHash", "applicationId", "installationId", "clientId", "account", "familyId",
+       "generation", "scopes", "createdAt", "accessExpiresAt", "refreshExpiresAt")
+     VALUES (?, ?, ?, 'a', 'i', 'c', 'acme', ?, 1, 'read', '2026-12-01 00:00:00', '2026-12-01 08:00:00', '2026-12-31 00:00:00')`,
+  );
+  insert.run("pair", "a".repeat(64), "b".repeat(64), "pair");
+  insert.run("alone", "c".repeat(64), null, "alone");
+  db.close();
+  t.same(migrateSqlite(path), [all[index]!.name, ...all.slice(index + 1).map((m) => m.name)], "the rest applied");
+  const after = new Database(path, { readonly: true });
+  t.teardown(() => after.close());
+  t.same(
+    after.prepare(`SELECT "hash", "tokenId" FROM "LegacyTokenHash" ORDER BY "hash"`).all(),
+    [
+      { hash: "a".repeat(64), tokenId: "pair" },
+      { hash: "b".repeat(64), tokenId: "pair" },
+      { hash: "c".repeat(64), tokenId: "alone" },
+    ],
+    "every earlier access and refresh token hash, by its row",
+  );
+  const indexes = (after.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Token'`).all() as { name: string }[]).map(
+    (row) => row.name,
+  );
+  t.notOk(
+    indexes.some((name) => name.includes("TokenHash")),
+    `no index of token hashes on Token (${indexes.join(", ")})`,
+  );
+});

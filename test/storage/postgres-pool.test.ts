@@ -44,7 +44,7 @@ if (!TEST_DATABASE_URL) {
     const now = new Date();
     for (let i = 0; i < 3; i++) {
       t.equal(await store.findClient("no-such-client", now), null);
-      t.equal(await store.findByAccessHash("0".repeat(64)), null);
+      t.equal(await store.findByAccess({ selector: "00000000-0000-7000-8000-000000000000", hash: "0".repeat(64) }), null);
     }
     const { rows } = await pool.query<{ name: string; calls: string }>(
       "SELECT name, generic_plans + custom_plans AS calls FROM pg_prepared_statements ORDER BY name",

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { sha256 } from "../../src/crypto/tokens.js";
-import type { NewToken, OAuthStore } from "../../src/oauth/token-store.js";
+import type { NewToken, OAuthStore, TokenLookup } from "../../src/oauth/token-store.js";
 import { newId } from "../../src/shared/ids.js";
 import type { Db } from "../../src/storage/client.js";
 import { openDatabase } from "../../src/storage/database.js";
@@ -79,9 +79,18 @@ async function seed(db: Db, account: string, code: { expiresAt?: Date; revokedAt
   return { applicationId, clientId, installationId, codeId, codeHash };
 }
 
+/** The row id of each token hash newToken made: the selector its token would carry. */
+const selectors = new Map<string, string>();
+
+/** How the server would look up the token whose SHA-256 is `hash`: by its selector (a random one for a hash never issued). */
+const lookup = (hash: string): TokenLookup => ({ selector: selectors.get(hash) ?? newId(), hash });
+
 function newToken(s: Seeded, name: string, extra: Partial<Omit<NewToken, "refreshTokenHash">> = {}): NewToken & { refreshTokenHash: string } {
+  const id = extra.id ?? newId();
+  selectors.set(sha256(`access-${name}`), id);
+  selectors.set(sha256(`refresh-${name}`), id);
   return {
-    id: newId(),
+    id,
     accessTokenHash: sha256(`access-${name}`),
     refreshTokenHash: sha256(`refresh-${name}`),
     applicationId: s.applicationId,
@@ -230,7 +239,7 @@ for (const [name, fresh] of DATABASES) {
       t.equal(await store.exchangeCode(s.codeId, NOW, token), true, "the first exchange consumes the code");
       t.equal(await store.exchangeCode(s.codeId, at(1), newToken(s, "code-2")), false, "the second finds it consumed");
       t.strictSame(await store.findCodeByHash(s.codeHash), { ...expected, consumedAt: NOW });
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-code-2")), null, "the second exchange inserted nothing");
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-code-2"))), null, "the second exchange inserted nothing");
     });
 
     t.test("refuses to exchange an expired or revoked code", async (t) => {
@@ -239,22 +248,45 @@ for (const [name, fresh] of DATABASES) {
       const revoked = await seed(db, "revoked", { revokedAt: at(-1) });
       t.strictSame((await store.findCodeByHash(revoked.codeHash))?.revokedAt, at(-1));
       t.equal(await store.exchangeCode(revoked.codeId, NOW, newToken(revoked, "revoked-1")), false);
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-expired-1")), null);
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-revoked-1")), null);
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-expired-1"))), null);
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-revoked-1"))), null);
     });
 
     t.test("inserts a token pair and finds it by its access and refresh hashes", async (t) => {
       const s = await seed(db, "pair");
       const token = newToken(s, "pair-1");
       t.equal(await store.exchangeCode(s.codeId, NOW, token), true);
-      const found = await store.findTokenByRefreshHash(token.refreshTokenHash);
+      const found = await store.findTokenByRefresh(lookup(token.refreshTokenHash));
       t.strictSame(found, { ...token, installationActive: true, installationSuspended: false, rotatedAt: null, revokedAt: null });
       t.equal(typeof found?.generation, "number");
-      t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token));
-      t.strictSame(await store.findByRefreshHash(token.refreshTokenHash), introspected(token));
-      t.equal(await store.findByAccessHash(token.refreshTokenHash), null, "a refresh hash is not an access hash");
-      t.equal(await store.findByRefreshHash(token.accessTokenHash), null, "nor the reverse");
-      t.equal(await store.findTokenByRefreshHash(sha256("unknown")), null);
+      t.strictSame(await store.findByAccess(lookup(token.accessTokenHash)), introspected(token));
+      t.strictSame(await store.findByRefresh(lookup(token.refreshTokenHash)), introspected(token));
+      t.equal(await store.findByAccess(lookup(token.refreshTokenHash)), null, "a refresh hash is not an access hash");
+      t.equal(await store.findByRefresh(lookup(token.accessTokenHash)), null, "nor the reverse");
+      t.equal(await store.findTokenByRefresh(lookup(sha256("unknown"))), null);
+    });
+
+    t.test("finds a token by its selector only with its own hash, and a token issued before selectors by its legacy hash", async (t) => {
+      const s = await seed(db, "legacy");
+      const token = newToken(s, "legacy-1");
+      t.equal(await store.exchangeCode(s.codeId, NOW, token), true);
+      const wrong = { selector: token.id, hash: sha256("another secret") };
+      t.equal(await store.findTokenByRefresh(wrong), null, "the right row, another token: not found");
+      t.equal(await store.findByAccess(wrong), null);
+      t.equal(await store.findByRefresh(wrong), null);
+
+      const old = newToken(s, "legacy-2", { codeId: null });
+      await db.token.create({ data: { ...old } });
+      await db.legacyTokenHash.createMany({ data: [old.accessTokenHash, old.refreshTokenHash].map((hash) => ({ hash, tokenId: old.id })) });
+      const legacy = (hash: string): TokenLookup => ({ selector: null, hash });
+      t.equal((await store.findTokenByRefresh(legacy(old.refreshTokenHash)))?.id, old.id, "a legacy refresh token is found by its hash");
+      t.strictSame(await store.findByAccess(legacy(old.accessTokenHash)), introspected(old), "and a legacy access token");
+      t.strictSame(await store.findByRefresh(legacy(old.refreshTokenHash)), introspected(old));
+      t.equal(await store.findByAccess(legacy(old.refreshTokenHash)), null, "a legacy refresh hash is not an access hash");
+      t.equal(await store.findTokenByRefresh(legacy(old.accessTokenHash)), null, "nor the reverse");
+      t.equal(await store.findByAccess(legacy(token.accessTokenHash)), null, "a token with a selector has no legacy hash");
+      await db.token.delete({ where: { id: old.id } });
+      t.equal(await db.legacyTokenHash.count({ where: { tokenId: old.id } }), 0, "its legacy hashes go with the row");
     });
 
     t.test("rotates a refresh token once into its successor", async (t) => {
@@ -278,9 +310,9 @@ for (const [name, fresh] of DATABASES) {
         rotatedAt: null,
         revokedAt: null,
       });
-      t.strictSame((await store.findTokenByRefreshHash(parent.refreshTokenHash))?.rotatedAt, at(60));
-      t.strictSame(await store.findByAccessHash(parent.accessTokenHash), introspected(parent, at(60)));
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-rotate-3")), null);
+      t.strictSame((await store.findTokenByRefresh(lookup(parent.refreshTokenHash)))?.rotatedAt, at(60));
+      t.strictSame(await store.findByAccess(lookup(parent.accessTokenHash)), introspected(parent, at(60)));
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-rotate-3"))), null);
 
       const late = newToken(s, "late-1", { codeId: null, refreshExpiresAt: at(120) });
       await db.token.create({ data: { ...late } });
@@ -314,7 +346,7 @@ for (const [name, fresh] of DATABASES) {
       t.equal(rotated.filter(Boolean).length, 1, "one rotation of the parent");
       t.equal((await store.findSuccessor(parent.id))?.id, racers[rotated.indexOf(true)]!.id, "its successor is the winner's");
 
-      // A write that fails (its access token hash is taken) fails alone: the others commit.
+      // A write that fails (its id is taken) fails alone: the others commit.
       const [, , , next] = seeded;
       const [, a, b] = pairs as [NewToken, NewToken, NewToken];
       const outcomes = await Promise.allSettled([
@@ -324,7 +356,7 @@ for (const [name, fresh] of DATABASES) {
           at(20),
           {
             ...newToken(seeded[2]!, "group2-2", { familyId: b.familyId, generation: 2, parentId: b.id, codeId: null }),
-            accessTokenHash: a.accessTokenHash,
+            id: a.id,
           },
           "read",
         ),
@@ -337,8 +369,8 @@ for (const [name, fresh] of DATABASES) {
       );
       t.equal((outcomes[0] as PromiseFulfilledResult<boolean>).value, true, "the rotation beside it committed");
       t.equal((outcomes[2] as PromiseFulfilledResult<boolean>).value, false, "an id that is no token rotates nothing");
-      t.ok(await store.findTokenByRefreshHash(sha256("refresh-group1-2")), "the first rotation's successor is stored");
-      t.strictSame((await store.findTokenByRefreshHash(b.refreshTokenHash!))?.rotatedAt, null, "the failed rotation left its parent unrotated");
+      t.ok(await store.findTokenByRefresh(lookup(sha256("refresh-group1-2"))), "the first rotation's successor is stored");
+      t.strictSame((await store.findTokenByRefresh(lookup(b.refreshTokenHash!)))?.rotatedAt, null, "the failed rotation left its parent unrotated");
     });
 
     t.test("revokes a token, and a whole family, counting only live tokens", async (t) => {
@@ -352,13 +384,13 @@ for (const [name, fresh] of DATABASES) {
 
       t.equal(await store.revokeFamily(first.familyId, at(2), "refresh_reused"), 2);
       t.equal(await store.revokeFamily(first.familyId, at(3), "refresh_reused"), 0, "nothing live is left");
-      t.strictSame(await store.findByRefreshHash(first.refreshTokenHash), introspected(first, at(1), at(2)));
-      t.strictSame((await store.findTokenByRefreshHash(second.refreshTokenHash))?.revokedAt, at(2));
+      t.strictSame(await store.findByRefresh(lookup(first.refreshTokenHash)), introspected(first, at(1), at(2)));
+      t.strictSame((await store.findTokenByRefresh(lookup(second.refreshTokenHash)))?.revokedAt, at(2));
       t.strictSame(
         (await db.token.findMany({ where: { familyId: first.familyId }, orderBy: { generation: "asc" } })).map((row) => row.revokedReason),
         ["refresh_reused", "refresh_reused"],
       );
-      t.equal((await store.findByAccessHash(other.accessTokenHash))?.revokedAt, null, "another family is untouched");
+      t.equal((await store.findByAccess(lookup(other.accessTokenHash)))?.revokedAt, null, "another family is untouched");
       t.equal(
         await store.rotate(second.id, at(4), newToken(s, "family-3", { parentId: second.id }), "read"),
         false,
@@ -367,7 +399,7 @@ for (const [name, fresh] of DATABASES) {
 
       t.equal(await store.revokeToken(other.id, at(5), "revoked"), true);
       t.equal(await store.revokeToken(other.id, at(6), "revoked"), false, "revoked once");
-      t.strictSame((await store.findByAccessHash(other.accessTokenHash))?.revokedAt, at(5));
+      t.strictSame((await store.findByAccess(lookup(other.accessTokenHash)))?.revokedAt, at(5));
     });
 
     t.test("reports an uninstalled installation, and issues nothing for it", async (t) => {
@@ -377,12 +409,12 @@ for (const [name, fresh] of DATABASES) {
       await db.installation.update({ where: { id: s.installationId }, data: { status: "uninstalled", activeAccount: null, uninstalledAt: NOW } });
 
       t.equal((await store.findCodeByHash(s.codeHash))?.installationActive, false);
-      t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.installationActive, false);
+      t.equal((await store.findTokenByRefresh(lookup(token.refreshTokenHash)))?.installationActive, false);
       t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "gone-2")), false, "the code is not exchanged");
       t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "nor consumed");
       t.equal(await store.rotate(token.id, NOW, newToken(s, "gone-3", { parentId: token.id }), "read"), false, "the token does not rotate");
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-2")), null);
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-gone-3")), null);
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-gone-2"))), null);
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-gone-3"))), null);
     });
 
     t.test("device authorizations: found by the device code's hash, polls recorded once, consumed once", async (t) => {
@@ -446,14 +478,14 @@ for (const [name, fresh] of DATABASES) {
       t.equal(await store.exchangeDeviceCode(id, at(9), token), true, "accepted: consumed, and its tokens issued");
       t.equal(await store.exchangeDeviceCode(id, at(10), newToken(s, "device-2", { codeId: null, familyId: id })), false, "once");
       t.strictSame(await store.findDeviceAuthorization(deviceCodeHash), { ...accepted, consumedAt: at(9) });
-      t.strictSame(await store.findTokenByRefreshHash(token.refreshTokenHash), {
+      t.strictSame(await store.findTokenByRefresh(lookup(token.refreshTokenHash)), {
         ...token,
         installationActive: true,
         installationSuspended: false,
         rotatedAt: null,
         revokedAt: null,
       });
-      t.equal(await store.findTokenByRefreshHash(sha256("refresh-device-2")), null, "the second exchange inserted nothing");
+      t.equal(await store.findTokenByRefresh(lookup(sha256("refresh-device-2"))), null, "the second exchange inserted nothing");
 
       // Accepted for an installation that was uninstalled before the device polled.
       const gone = await seed(db, "device-gone");
@@ -490,22 +522,26 @@ for (const [name, fresh] of DATABASES) {
         await setStatus("suspended");
 
         t.match(await store.findCodeByHash(s.codeHash), { installationActive: false, installationSuspended: true });
-        t.match(await store.findTokenByRefreshHash(token.refreshTokenHash), { installationActive: false, installationSuspended: true });
-        t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token, null, null, false), "introspection sees the status");
-        t.strictSame(await store.findByRefreshHash(token.refreshTokenHash), introspected(token, null, null, false));
+        t.match(await store.findTokenByRefresh(lookup(token.refreshTokenHash)), { installationActive: false, installationSuspended: true });
+        t.strictSame(
+          await store.findByAccess(lookup(token.accessTokenHash)),
+          introspected(token, null, null, false),
+          "introspection sees the status",
+        );
+        t.strictSame(await store.findByRefresh(lookup(token.refreshTokenHash)), introspected(token, null, null, false));
         t.match(await store.findInstallation(s.installationId), { active: false, suspended: true });
 
         t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "paused-2")), false, "the code is not exchanged");
         t.equal((await store.findCodeByHash(s.codeHash))?.consumedAt, null, "nor consumed");
         t.equal(await store.rotate(token.id, NOW, newToken(s, "paused-3", { parentId: token.id }), "read"), false, "the token does not rotate");
-        t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.rotatedAt, null, "nor is it marked rotated");
+        t.equal((await store.findTokenByRefresh(lookup(token.refreshTokenHash)))?.rotatedAt, null, "nor is it marked rotated");
         const minted = newToken(s, "paused-4", { codeId: null });
         t.equal(await store.issueAccessToken({ ...minted, refreshTokenHash: null }, "read write"), false, "no installation token is issued");
-        for (const name of ["paused-2", "paused-3"]) t.equal(await store.findTokenByRefreshHash(sha256(`refresh-${name}`)), null);
-        t.equal(await store.findByAccessHash(minted.accessTokenHash), null);
+        for (const name of ["paused-2", "paused-3"]) t.equal(await store.findTokenByRefresh(lookup(sha256(`refresh-${name}`))), null);
+        t.equal(await store.findByAccess(lookup(minted.accessTokenHash)), null);
 
         await setStatus("active");
-        t.strictSame(await store.findByAccessHash(token.accessTokenHash), introspected(token), "unsuspended: the same token is active again");
+        t.strictSame(await store.findByAccess(lookup(token.accessTokenHash)), introspected(token), "unsuspended: the same token is active again");
         t.equal(await store.rotate(token.id, NOW, newToken(s, "paused-3", { parentId: token.id }), "read"), true, "and rotates");
         t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "paused-2")), true, "the code is exchanged");
         t.equal(await store.issueAccessToken({ ...minted, refreshTokenHash: null }, "read write"), true);
@@ -519,10 +555,10 @@ for (const [name, fresh] of DATABASES) {
       const token = newToken(s, "narrowed-2", { codeId: null });
       await db.token.create({ data: token });
       t.equal(await store.rotate(token.id, NOW, newToken(s, "narrowed-3", { parentId: token.id }), "read write"), false, "parent read as read write");
-      t.equal((await store.findTokenByRefreshHash(token.refreshTokenHash))?.rotatedAt, null, "not rotated");
+      t.equal((await store.findTokenByRefresh(lookup(token.refreshTokenHash)))?.rotatedAt, null, "not rotated");
       const minted = { ...newToken(s, "narrowed-4", { codeId: null }), refreshTokenHash: null };
       t.equal(await store.issueAccessToken(minted, "read"), false, "installation read as read");
-      t.equal(await store.findByAccessHash(minted.accessTokenHash), null);
+      t.equal(await store.findByAccess(lookup(minted.accessTokenHash)), null);
 
       t.equal(await store.exchangeCode(s.codeId, NOW, newToken(s, "narrowed-1")), true, "with what they have, each goes through");
       t.equal(await store.rotate(token.id, NOW, newToken(s, "narrowed-3", { parentId: token.id }), "read"), true);

@@ -5,7 +5,7 @@
 import type { InjectOptions } from "fastify";
 import type { Response as InjectResponse } from "light-my-request";
 import type { Test } from "tap";
-import { generateCredential, sha256 } from "../../src/crypto/tokens.js";
+import { credentialSelector, generateCredential, sha256 } from "../../src/crypto/tokens.js";
 import { newId } from "../../src/shared/ids.js";
 import { s256 } from "../../src/oauth/pkce.js";
 import { ADMIN_TOKEN, createApp, install, type TestApp } from "./helper.js";
@@ -206,8 +206,8 @@ export function expectTokens(t: Test, res: InjectResponse, expected: { scope?: s
     ["access_token", "expires_in", "installation_id", "refresh_token", "scope", "token_type"],
     "exactly the documented fields",
   );
-  t.match(body.access_token, /^aga_[0-9A-Za-z]{49}$/, "access token: aga_ prefix, 43 + 6 base62 characters");
-  t.match(body.refresh_token, /^agr_[0-9A-Za-z]{49}$/, "refresh token: agr_ prefix, 43 + 6 base62 characters");
+  t.match(body.access_token, /^aga_[0-9A-Za-z]{71}$/, "access token: aga_ prefix, 22 (selector) + 43 + 6 base62 characters");
+  t.match(body.refresh_token, /^agr_[0-9A-Za-z]{71}$/, "refresh token: agr_ prefix, 22 (selector) + 43 + 6 base62 characters");
   t.equal(body.token_type, "Bearer");
   t.type(body.expires_in, "number");
   t.type(body.scope, "string");
@@ -230,9 +230,17 @@ export function expectNothingSecretLogged(t: Test, test: TestApp): void {
   );
 }
 
-/** The stored row of a token pair, found the way the server finds it: by the SHA-256 of its refresh token. */
-export function tokenRow(test: TestApp, refreshToken: string) {
-  return test.app.domain.db.token.findUniqueOrThrow({ where: { refreshTokenHash: sha256(refreshToken) } });
+/**
+ * The stored row of a token pair, found the way the server finds it: by the selector its
+ * refresh token carries (a token issued before selectors: by its hash in LegacyTokenHash),
+ * if the stored hash is the token's.
+ */
+export async function tokenRow(test: TestApp, refreshToken: string) {
+  const selector = credentialSelector("refreshToken", refreshToken);
+  const hash = sha256(refreshToken);
+  const row = await test.app.domain.db.token.findFirstOrThrow({ where: selector === null ? { legacyHashes: { some: { hash } } } : { id: selector } });
+  if (row.refreshTokenHash !== hash) throw new Error("the row the refresh token names holds another refresh token");
+  return row;
 }
 
 /** Whether the platform's resource servers would accept `token` now (RFC 7662 introspection with the admin bearer). */

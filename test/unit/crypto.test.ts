@@ -3,11 +3,14 @@ import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import t from "tap";
 import { SecretHasher } from "../../src/crypto/secret-hasher.js";
+import { newId } from "../../src/shared/ids.js";
 import {
   type CredentialKind,
+  credentialSelector,
   formatCredential,
   generateClientId,
   generateCredential,
+  hashesEqual,
   isWellFormed,
   PREFIXES,
   safeEqual,
@@ -211,4 +214,31 @@ t.test("concurrent verifications of one secret share one budget check and one ar
     ["rejected", "rejected"],
     "a refused check refuses every request that shared it",
   );
+});
+
+t.test("a token's selector: its row's id, 22 base62 digits after the prefix, read back exactly", async (t) => {
+  const edges = ["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "01890a5d-ac96-774b-bcce-b302099a8057"];
+  for (const id of [...edges, ...Array.from({ length: 200 }, () => newId())]) {
+    for (const kind of ["accessToken", "installationToken", "refreshToken"] as const) {
+      const token = generateCredential(kind, id);
+      t.equal(token.length, PREFIXES[kind].length + 22 + 43 + 6);
+      if (!isWellFormed(kind, token)) t.fail(`${kind} with selector ${id} is not well formed`);
+      if (credentialSelector(kind, token) !== id) t.fail(`${kind}: selector ${id} read back as ${credentialSelector(kind, token)}`);
+    }
+  }
+  const id = newId();
+  const token = generateCredential("refreshToken", id);
+  t.equal(credentialSelector("refreshToken", generateCredential("refreshToken")), null, "a token without a selector has none");
+  t.notOk(isWellFormed("refreshToken", token.slice(0, 10) + (token[10] === "0" ? "1" : "0") + token.slice(11)), "the checksum covers the selector");
+  t.equal(credentialSelector("refreshToken", `agr_${"z".repeat(22)}${token.slice(26)}`), null, "22 digits above 128 bits are no selector");
+  t.throws(() => generateCredential("refreshToken", "not-a-uuid"), "a selector must be a UUID");
+  t.not(generateCredential("refreshToken", id), token, "the secret part is random");
+});
+
+t.test("hashesEqual compares two SHA-256 hex digests, and nothing else", async (t) => {
+  const hash = sha256("x");
+  t.ok(hashesEqual(hash, sha256("x")));
+  t.notOk(hashesEqual(hash, sha256("y")));
+  t.notOk(hashesEqual(null, hash), "no stored hash (an access token alone has no refresh token)");
+  t.notOk(hashesEqual(hash.slice(1), hash.slice(1)), "not a digest");
 });

@@ -13,7 +13,7 @@ import { OAuthError } from "../../src/oauth/errors.js";
 import type { GrantContext, GrantSettings } from "../../src/oauth/grant-type.js";
 import { authorizationCode } from "../../src/oauth/grants/authorization-code.js";
 import { refreshToken } from "../../src/oauth/grants/refresh-token.js";
-import type { CodeRecord, NewToken, RevocationEvent, TokenRecord, TokenStore } from "../../src/oauth/token-store.js";
+import type { CodeRecord, NewToken, RevocationEvent, TokenLookup, TokenRecord, TokenStore } from "../../src/oauth/token-store.js";
 import type { Logger } from "../../src/shared/logger.js";
 import { addSeconds } from "../../src/shared/time.js";
 
@@ -66,8 +66,11 @@ class MemoryStore implements TokenStore {
     return true;
   }
 
-  async findTokenByRefreshHash(refreshTokenHash: string): Promise<TokenRecord | null> {
-    return this.copy([...this.tokens.values()].find((token) => token.refreshTokenHash === refreshTokenHash));
+  /** By selector (the row's id) and then its hash, or, for a token without one (the seeded ones), by hash alone. */
+  async findTokenByRefresh(lookup: TokenLookup): Promise<TokenRecord | null> {
+    const candidates =
+      lookup.selector === null ? [...this.tokens.values()] : [this.tokens.get(lookup.selector)].filter((token) => token !== undefined);
+    return this.copy(candidates.find((token) => token.refreshTokenHash === lookup.hash));
   }
 
   async findSuccessor(parentId: string): Promise<TokenRecord | null> {
@@ -92,8 +95,8 @@ class MemoryStore implements TokenStore {
 
   // Not the grants' to call.
   findClient = notForGrants;
-  findByAccessHash = notForGrants;
-  findByRefreshHash = notForGrants;
+  findByAccess = notForGrants;
+  findByRefresh = notForGrants;
   revokeToken = notForGrants;
   fillSecretLookupHash = notForGrants;
   ping = notForGrants;

@@ -2,7 +2,7 @@
 import { isWellFormed, sha256 } from "../../crypto/tokens.js";
 import { installationInactive, invalidGrant, SCOPE_RACE_ATTEMPTS } from "../errors.js";
 import type { GrantContext, GrantType } from "../grant-type.js";
-import { randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
+import { newTokenId, randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
 import { checkCodeVerifier } from "../pkce.js";
 import type { CodeRecord, RevocationEvent } from "../token-store.js";
 
@@ -58,8 +58,9 @@ export const authorizationCode: GrantType = {
     checkCodeVerifier(stored, ctx.params.get("code_verifier"));
 
     for (let attempt = 1; ; attempt++) {
-      const pair = randomPair();
-      const row = tokenRow(ctx, pair, {
+      const id = newTokenId(ctx.now);
+      const pair = randomPair(id);
+      const row = tokenRow(ctx, id, pair, {
         applicationId: stored.applicationId,
         installationId: stored.installationId,
         clientId: ctx.client.clientId,

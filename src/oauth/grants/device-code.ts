@@ -9,7 +9,7 @@ import { isWellFormed, sha256 } from "../../crypto/tokens.js";
 import { DEVICE_CODE_GRANT, type DeviceAuthorizationRecord, type DeviceCodeStore } from "../device-authorization.js";
 import { deviceError, installationInactive, invalidGrant, SCOPE_RACE_ATTEMPTS } from "../errors.js";
 import type { GrantContext, GrantType } from "../grant-type.js";
-import { randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
+import { newTokenId, randomPair, tokenResponse, tokenRow } from "../issue-token-pair.js";
 import type { TokenStore } from "../token-store.js";
 
 const INVALID = "device code is invalid";
@@ -53,8 +53,9 @@ export const deviceCode: GrantType<TokenStore & DeviceCodeStore> = {
       if (record.status !== "accepted") return pending(ctx, record);
       if (!record.installationActive) throw installationInactive(record);
 
-      const pair = randomPair();
-      const row = tokenRow(ctx, pair, {
+      const id = newTokenId(ctx.now);
+      const pair = randomPair(id);
+      const row = tokenRow(ctx, id, pair, {
         applicationId: record.applicationId,
         installationId: record.installationId!,
         clientId: ctx.client.clientId,

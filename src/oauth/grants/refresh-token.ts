@@ -1,10 +1,11 @@
 // grant_type=refresh_token (RFC 6749 §6) with rotation, reuse detection (RFC 9700
 // §4.14.2) and idempotent retry within a grace period.
-import { isWellFormed, safeEqual, sha256 } from "../../crypto/tokens.js";
+import { hashesEqual, isWellFormed, sha256 } from "../../crypto/tokens.js";
 import { formatScopes, parseScopes, scopesOutside } from "../../shared/scopes.js";
 import { installationInactive, invalidGrant, invalidScope, SCOPE_RACE_ATTEMPTS } from "../errors.js";
 import type { GrantContext, GrantType, TokenResponse } from "../grant-type.js";
-import { tokenResponse, tokenRow } from "../issue-token-pair.js";
+import { tokenLookup } from "../find-token.js";
+import { newTokenId, tokenResponse, tokenRow } from "../issue-token-pair.js";
 import { successorCandidates, successorTokens } from "../successor.js";
 import type { TokenRecord } from "../token-store.js";
 
@@ -31,11 +32,10 @@ async function replayOrRevoke(ctx: GrantContext, parent: TokenRecord, presented:
   if (successor && parent.rotatedAt && grace > 0 && ctx.now.getTime() - parent.rotatedAt.getTime() < grace) {
     const untouched = successor.rotatedAt === null && successor.revokedAt === null && successor.accessExpiresAt > ctx.now;
     // Derived under whichever server key was first at the rotation; none matches only if that key is gone.
-    const pair = successorCandidates(ctx.secretKey, presented).find(
+    const pair = successorCandidates(ctx.secretKey, presented, successor.id).find(
       (candidate) =>
-        successor.refreshTokenHash !== null &&
-        safeEqual(sha256(candidate.refreshToken), successor.refreshTokenHash) &&
-        safeEqual(sha256(candidate.accessToken), successor.accessTokenHash),
+        hashesEqual(successor.refreshTokenHash, sha256(candidate.refreshToken)) &&
+        hashesEqual(successor.accessTokenHash, sha256(candidate.accessToken)),
     );
     if (untouched && pair) {
       ctx.log.info({ tokenId: parent.id, successorId: successor.id }, "refresh retried within the grace period: same successor returned");
@@ -64,8 +64,8 @@ export const refreshToken: GrantType = {
   async handle(ctx) {
     const presented = ctx.params.get("refresh_token")!;
     if (!isWellFormed("refreshToken", presented)) throw invalidGrant(INVALID, "malformed refresh token");
-    const hash = sha256(presented);
-    let token = await ctx.store.findTokenByRefreshHash(hash);
+    const lookup = tokenLookup("refreshToken", presented);
+    let token = await ctx.store.findTokenByRefresh(lookup);
     if (!token || token.applicationId !== ctx.client.id) throw invalidGrant(INVALID, token ? "token of another client" : "unknown refresh token");
     for (let attempt = 1; ; attempt++) {
       if (token.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
@@ -74,8 +74,9 @@ export const refreshToken: GrantType = {
       if (token.refreshExpiresAt <= ctx.now) throw invalidGrant("refresh token has expired");
 
       const scopes = requestedScopes(ctx, token);
-      const pair = successorTokens(ctx.secretKey.current, presented);
-      const row = tokenRow(ctx, pair, {
+      const id = newTokenId(ctx.now);
+      const pair = successorTokens(ctx.secretKey.current, presented, id);
+      const row = tokenRow(ctx, id, pair, {
         applicationId: token.applicationId,
         installationId: token.installationId,
         clientId: token.clientId,
@@ -94,7 +95,7 @@ export const refreshToken: GrantType = {
       // suspended or uninstalled, or its scopes narrowed, between our read and our write.
       // Read again: the checks above say which (a narrowed token is tried again, with the
       // requested scope checked against what it has now).
-      const current = await ctx.store.findTokenByRefreshHash(hash);
+      const current = await ctx.store.findTokenByRefresh(lookup);
       if (!current || current.revokedAt !== null) throw invalidGrant("refresh token has been revoked");
       if (current.rotatedAt === null && current.installationActive && current.refreshExpiresAt > ctx.now && attempt >= SCOPE_RACE_ATTEMPTS) {
         throw invalidGrant("the token's scopes changed during the refresh; retry");
