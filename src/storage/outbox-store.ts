@@ -95,7 +95,8 @@ export function createOutboxStore(database: OutboxDatabase, kind: "sqlite" | "po
 
   /** The deliveries due now: unleased, of unpaused applications and unsuspended installations, each its installation's oldest pending one. */
   async function dueSqlite(now: Date, limit: number): Promise<string[]> {
-    const paused = await prisma.application.findMany({ where: { webhooksPausedAt: { not: null } }, select: { id: true } });
+    // A range rather than `not: null`, which SQLite answers by scanning every application.
+    const paused = await prisma.application.findMany({ where: { webhooksPausedAt: { gte: new Date(0) } }, select: { id: true } });
     const held = await notHeld(prisma);
     const due = await prisma.webhookDelivery.findMany({
       where: {
