@@ -150,36 +150,52 @@ const TOKEN_KINDS: Partial<Record<CredentialType, CredentialKind>> = {
   refresh_token: "refreshToken",
 };
 
-/** The rows the reported tokens name: by the selector each carries, or by its legacy hash. */
+const selectorOf = (entry: Classified) => credentialSelector(TOKEN_KINDS[entry.type]!, entry.report.credential);
+
+/**
+ * The conditions that find the rows the reported tokens name: by the selector each carries
+ * (the primary key), and by the hash of each legacy one (LegacyTokenHash's key). Two
+ * queries, not one with OR: SQLite would answer an OR across the two by scanning Token.
+ */
 function tokenRowsNamed(entries: Classified[]) {
   const ids: string[] = [];
   const legacy: string[] = [];
   for (const entry of entries) {
-    const selector = credentialSelector(TOKEN_KINDS[entry.type]!, entry.report.credential);
+    const selector = selectorOf(entry);
     if (selector === null) legacy.push(entry.hash);
     else ids.push(selector);
   }
-  return { OR: [{ id: { in: ids } }, { legacyHashes: { some: { hash: { in: legacy } } } }] };
+  return [...(ids.length > 0 ? [{ id: { in: ids } }] : []), ...(legacy.length > 0 ? [{ legacyHashes: { some: { hash: { in: legacy } } } }] : [])];
 }
 
-/** Each row with the report of the token it holds (its stored hash, compared in constant time); rows of none dropped. */
-function withReports<R>(rows: R[], entries: Classified[], stored: (row: R) => string | null): { row: R; entry: Classified }[] {
+/**
+ * Each row with the report of the token it holds: a report naming the row (its selector,
+ * or for a legacy token its hash) whose hash is the stored one, compared in constant time.
+ * Rows no report holds (another secret under a real selector) are dropped.
+ */
+function withReports<R extends { id: string }>(rows: R[], entries: Classified[], stored: (row: R) => string | null): { row: R; entry: Classified }[] {
+  const bySelector = new Map<string, Classified[]>();
+  const legacy = new Map<string, Classified>();
+  for (const entry of entries) {
+    const selector = selectorOf(entry);
+    if (selector === null) legacy.set(entry.hash, entry);
+    else bySelector.set(selector, [...(bySelector.get(selector) ?? []), entry]);
+  }
   return rows.flatMap((row) => {
-    const entry = entries.find((candidate) => hashesEqual(stored(row), candidate.hash));
+    const hash = stored(row);
+    const named = bySelector.get(row.id) ?? [];
+    const old = hash === null ? undefined : legacy.get(hash);
+    const entry = (old === undefined ? named : [...named, old]).find((candidate) => hashesEqual(hash, candidate.hash));
     return entry ? [{ row, entry }] : [];
   });
 }
 
 async function refreshTokens({ tx, now, found, event }: Step, entries: Classified[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = withReports(
-    await tx.token.findMany({
-      where: tokenRowsNamed(entries),
-      select: { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true },
-    }),
-    entries,
-    (row) => row.refreshTokenHash,
-  );
+  const select = { id: true, refreshTokenHash: true, familyId: true, applicationId: true, installationId: true } as const;
+  const named = [];
+  for (const where of tokenRowsNamed(entries)) named.push(...(await tx.token.findMany({ where, select })));
+  const rows = withReports(named, entries, (row) => row.refreshTokenHash);
   const families = [...new Set(rows.map(({ row }) => row.familyId))];
   // Repeated until a pass revokes nothing: a rotation committing meanwhile adds a member (src/shared/family-revocation.ts).
   const perFamily = new Map<string, number>();
@@ -203,14 +219,10 @@ async function refreshTokens({ tx, now, found, event }: Step, entries: Classifie
 
 async function accessTokens({ tx, now, found, event }: Step, entries: Classified[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = withReports(
-    await tx.token.findMany({
-      where: tokenRowsNamed(entries),
-      select: { id: true, accessTokenHash: true, applicationId: true, installationId: true },
-    }),
-    entries,
-    (row) => row.accessTokenHash,
-  );
+  const select = { id: true, accessTokenHash: true, applicationId: true, installationId: true } as const;
+  const named = [];
+  for (const where of tokenRowsNamed(entries)) named.push(...(await tx.token.findMany({ where, select })));
+  const rows = withReports(named, entries, (row) => row.accessTokenHash);
   // The row is the pair: its refresh token (if any) dies with the access token, as /oauth/revoke does.
   const revoked = new Set(
     (
