@@ -9,6 +9,7 @@
 //   and then revokes what it issued, or runs first and the issue finds no active
 //   installation.
 import type pg from "pg";
+import { isDatabaseUnavailable } from "../shared/database-unavailable.js";
 import { revokeUntilNoneLive } from "../shared/family-revocation.js";
 import { type Attributes, ATTR, NO_TRACING, type Tracing } from "../shared/tracing.js";
 import type { PostgresLocation } from "./settings.js";
@@ -103,6 +104,90 @@ function consumeAndInsert(table: "Grant" | "Token" | "DeviceAuthorization", cond
     SELECT ${TOKEN_PARAMS}
     FROM consumed
     RETURNING "id"`;
+}
+
+/**
+ * consumeAndInsert for many at once (group commit, see batched): the columns of each new
+ * token, its installation, `now`, the consumed row and the scopes it was derived from come
+ * as arrays, one element per request. Each new token is inserted only if its own UPDATE
+ * matched; two requests consuming the same row in one batch: the UPDATE uses one of them
+ * (PostgreSQL joins a target row to one source row), so exactly one wins. Returns the ids
+ * of the tokens inserted.
+ */
+function consumeAndInsertMany(table: "Grant" | "Token", condition: string): string {
+  const arrays = NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}[]`);
+  const fields = NEW_TOKEN_FIELDS.map((field) => `"${field}"`);
+  return `WITH input AS (
+      SELECT * FROM unnest(${arrays.join(", ")}, $${N + 1}::timestamp(3)[], $${N + 2}::text[], $${N + 3}::text[])
+        AS u(${fields.join(", ")}, "now_", "consumed_", "scopes_")
+    ), installation AS (
+      SELECT "id" FROM "Installation" WHERE "id" IN (SELECT "installationId" FROM input) AND "status" = 'active' FOR SHARE
+    ), consumed AS (
+      UPDATE "${table}" c SET "${table === "Token" ? "rotatedAt" : "consumedAt"}" = input."now_"
+      FROM input
+      WHERE c."id" = input."consumed_" AND ${condition} AND c."scopes" = input."scopes_"
+        AND input."installationId" IN (SELECT "id" FROM installation)
+      RETURNING input."id"
+    )
+    INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
+    SELECT ${fields.map((field) => `input.${field}`).join(", ")} FROM input JOIN consumed USING ("id")
+    RETURNING "id"`;
+}
+
+const EXCHANGE_CODES = consumeAndInsertMany("Grant", `c."consumedAt" IS NULL AND c."revokedAt" IS NULL AND c."expiresAt" > input."now_"`);
+const ROTATE_MANY = consumeAndInsertMany("Token", `c."rotatedAt" IS NULL AND c."revokedAt" IS NULL AND c."refreshExpiresAt" > input."now_"`);
+
+/** One consume-and-insert request: the new token, when, the row it consumes and the scopes it was derived from. */
+interface Consume {
+  token: NewToken;
+  now: Date;
+  consumed: string;
+  scopes: string;
+}
+
+/** consumeAndInsertMany's parameters: one array per column, in NEW_TOKEN_FIELDS order, then now, consumed and scopes. */
+function consumeArrays(requests: Consume[]): unknown[][] {
+  const columns: unknown[][] = NEW_TOKEN_FIELDS.map(() => []);
+  const rest: unknown[][] = [[], [], []];
+  for (const request of requests) {
+    for (const [index, value] of tokenValues(request.token).entries()) columns[index]!.push(value);
+    rest[0]!.push(ts(request.now));
+    rest[1]!.push(request.consumed);
+    rest[2]!.push(request.scopes);
+  }
+  return [...columns, ...rest];
+}
+
+/**
+ * Group commit for PostgreSQL: the requests made within one turn of the event loop run
+ * as one statement (`many`: one round trip, one commit and one WAL flush for all of
+ * them), each answered with whether its own write happened. One request alone runs as
+ * before (`one`). Should the statement fail other than by the database being
+ * unavailable (a constraint: one bad request), each request runs again alone, so only
+ * that one fails; an unavailable database fails them all, as it would have one by one.
+ */
+function batched<R>(many: (requests: R[]) => Promise<boolean[]>, one: (request: R) => Promise<boolean>): (request: R) => Promise<boolean> {
+  let pending: { request: R; resolve(value: boolean): void; reject(error: unknown): void }[] = [];
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 1) {
+      const [only] = batch;
+      return one(only!.request).then(only!.resolve, only!.reject);
+    }
+    try {
+      const outcomes = await many(batch.map((entry) => entry.request));
+      for (const [index, entry] of batch.entries()) entry.resolve(outcomes[index]!);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) for (const entry of batch) entry.reject(error);
+      else for (const entry of batch) one(entry.request).then(entry.resolve, entry.reject);
+    }
+  };
+  return (request) =>
+    new Promise<boolean>((resolve, reject) => {
+      pending.push({ request, resolve, reject });
+      if (pending.length === 1) setImmediate(() => void flush());
+    });
 }
 
 const KEYS_BY_APPLICATION = `${SELECT_KEYS} WHERE k."applicationId" = $1 ORDER BY k."id"`;
@@ -280,6 +365,17 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   const introspect = async (lookup: TokenLookup) =>
     (await db.query<IntrospectionRow<Date>>(lookup.selector === null ? INTROSPECTION_BY_LEGACY_HASH : INTROSPECTION_BY_ID, [lookupKey(lookup)]))
       .rows[0];
+  /** Runs a batched consume-and-insert: whether each request's token was inserted. */
+  const consumeMany = (statement: string) => async (requests: Consume[]) => {
+    const { rows } = await db.query<{ id: string }>(statement, consumeArrays(requests));
+    const inserted = new Set(rows.map((row) => row.id));
+    return requests.map((request) => inserted.has(request.token.id));
+  };
+  const consumeOne = (statement: string) => async (request: Consume) =>
+    (await db.query(statement, [...tokenValues(request.token), request.token.installationId, ts(request.now), request.consumed, request.scopes]))
+      .rowCount === 1;
+  const exchangeCode = batched(consumeMany(EXCHANGE_CODES), consumeOne(EXCHANGE_CODE));
+  const rotate = batched(consumeMany(ROTATE_MANY), consumeOne(ROTATE));
   return {
     async findClient(clientId, now) {
       const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
@@ -291,9 +387,8 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
       return rows[0] ? codeRecord(rows[0], postgres) : null;
     },
 
-    async exchangeCode(codeId, now, token) {
-      const { rowCount } = await db.query(EXCHANGE_CODE, [...tokenValues(token), token.installationId, ts(now), codeId, token.scopes]);
-      return rowCount === 1;
+    exchangeCode(codeId, now, token) {
+      return exchangeCode({ token, now, consumed: codeId, scopes: token.scopes });
     },
 
     async findTokenByRefresh(lookup) {
@@ -307,9 +402,8 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
       return rows[0] ? tokenRecord(rows[0], postgres) : null;
     },
 
-    async rotate(parentId, now, successor, parentScopes) {
-      const { rowCount } = await db.query(ROTATE, [...tokenValues(successor), successor.installationId, ts(now), parentId, parentScopes]);
-      return rowCount === 1;
+    rotate(parentId, now, successor, parentScopes) {
+      return rotate({ token: successor, now, consumed: parentId, scopes: parentScopes });
     },
 
     async findByAccess(lookup) {

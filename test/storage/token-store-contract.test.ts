@@ -335,6 +335,13 @@ for (const [name, fresh] of DATABASES) {
       t.strictSame(exchanged, [true, true, true, true, true, true, true, true, false], "each code once; the repeat finds it consumed");
       if (writesBefore !== undefined) {
         t.equal(database.stats().writeLock!.writes - writesBefore, 1, "SQLite: one transaction for all nine");
+      } else {
+        // PostgreSQL: the rows one transaction wrote share its id (xmin).
+        const transactions = await db.$queryRawUnsafe<{ xmin: string }[]>(
+          `SELECT DISTINCT xmin::text AS xmin FROM "Token" WHERE "id" = ANY($1::text[])`,
+          pairs.map((pair) => pair.id),
+        );
+        t.equal(transactions.length, 1, "PostgreSQL: one statement, one transaction for all nine");
       }
 
       // Racing rotations of one parent: exactly one wins, whichever the order.
