@@ -146,6 +146,15 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 }
 
+/**
+ * safeEqual against a fixed secret (the admin token) whose digest is computed once: the
+ * returned function hashes only what is presented, once per call.
+ */
+export function safeEqualTo(secret: string): (presented: string) => boolean {
+  const expected = createHash("sha256").update(secret).digest();
+  return (presented) => timingSafeEqual(createHash("sha256").update(presented).digest(), expected);
+}
+
 /** A public, non-secret identifier (client_id): 20 base62 characters. */
 export function generateClientId(): string {
   return base62(randomBytes(16), 20);

@@ -3,7 +3,7 @@
 // limits). Compared in constant time, once per request: the rate-limit hooks and the
 // route ask the same question of the same request.
 import type { IncomingHttpHeaders } from "node:http";
-import { safeEqual } from "../crypto/tokens.js";
+import { safeEqualTo } from "../crypto/tokens.js";
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
@@ -14,12 +14,19 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
 
 const answers = new WeakMap<IncomingHttpHeaders, boolean>();
 
+/** The comparison with the configured admin token, its digest computed once (one token per process, in practice). */
+let comparison: { adminToken: string; equals: (presented: string) => boolean } | undefined;
+function isAdminToken(presented: string, adminToken: string): boolean {
+  if (comparison?.adminToken !== adminToken) comparison = { adminToken, equals: safeEqualTo(adminToken) };
+  return comparison.equals(presented);
+}
+
 /** True when the request carries `Authorization: Bearer <adminToken>`. */
 export function presentsAdminToken(headers: IncomingHttpHeaders, adminToken: string | undefined): boolean {
   let answer = answers.get(headers);
   if (answer === undefined) {
     const token = bearerToken(headers);
-    answer = token !== undefined && adminToken !== undefined && safeEqual(token, adminToken);
+    answer = token !== undefined && adminToken !== undefined && isAdminToken(token, adminToken);
     answers.set(headers, answer);
   }
   return answer;

@@ -14,6 +14,7 @@ import {
   isWellFormed,
   PREFIXES,
   safeEqual,
+  safeEqualTo,
   sha256,
 } from "../../src/crypto/tokens.js";
 
@@ -127,6 +128,7 @@ t.test("safeEqual is string equality", async (t) => {
   for (const [a, b, expected] of cases) {
     t.equal(safeEqual(a, b), expected, `${JSON.stringify(a.slice(0, 10))} vs ${JSON.stringify(b.slice(0, 10))}`);
     t.equal(safeEqual(b, a), expected, "symmetric");
+    t.equal(safeEqualTo(a)(b), expected, "safeEqualTo, its digest computed once, agrees");
   }
 });
 
