@@ -162,7 +162,7 @@ function consumeArrays(requests: Consume[]): unknown[][] {
  * Group commit for PostgreSQL: the requests made within one turn of the event loop run
  * as one statement (`many`: one round trip, one commit and one WAL flush for all of
  * them), each answered with whether its own write happened. One request alone runs as
- * before (`one`). Should the statement fail other than by the database being
+ * before (`one`), and so does every request while tracing is on. Should the statement fail other than by the database being
  * unavailable (a constraint: one bad request), each request runs again alone, so only
  * that one fails; an unavailable database fails them all, as it would have one by one.
  */
@@ -374,8 +374,12 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   const consumeOne = (statement: string) => async (request: Consume) =>
     (await db.query(statement, [...tokenValues(request.token), request.token.installationId, ts(request.now), request.consumed, request.scopes]))
       .rowCount === 1;
-  const exchangeCode = batched(consumeMany(EXCHANGE_CODES), consumeOne(EXCHANGE_CODE));
-  const rotate = batched(consumeMany(ROTATE_MANY), consumeOne(ROTATE));
+  // With tracing on, each request's statement stays its own span in its own trace: no batches
+  // (a statement shared by several requests could be a span of only one of them).
+  const group = (many: (requests: Consume[]) => Promise<boolean[]>, one: (request: Consume) => Promise<boolean>) =>
+    tracing.enabled ? one : batched(many, one);
+  const exchangeCode = group(consumeMany(EXCHANGE_CODES), consumeOne(EXCHANGE_CODE));
+  const rotate = group(consumeMany(ROTATE_MANY), consumeOne(ROTATE));
   return {
     async findClient(clientId, now) {
       const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
