@@ -12,6 +12,7 @@
 // hashes were moved to LegacyTokenHash, which nothing new is written to.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
+import { uuidText } from "../shared/ids.js";
 
 export const PREFIXES = {
   accessToken: "aga_",
@@ -73,9 +74,8 @@ export function formatCredential(kind: CredentialKind, material: Uint8Array, sel
   if (material.length !== 32) throw new Error("credential material must be 32 bytes");
   let head = PREFIXES[kind];
   if (selector !== undefined) {
-    const bytes = Buffer.from(selector.replaceAll("-", ""), "hex");
-    if (bytes.length !== 16 || !UUID.test(selector)) throw new Error("a selector is a UUID");
-    head += base62(bytes, SELECTOR_LENGTH);
+    if (!UUID.test(selector)) throw new Error("a selector is a UUID");
+    head += base62(Buffer.from(selector.replaceAll("-", ""), "hex"), SELECTOR_LENGTH);
   }
   head += base62(material, BODY_LENGTH);
   return head + checksum(head);
@@ -108,9 +108,7 @@ export function credentialSelector(kind: CredentialKind, value: string): string 
   const prefix = PREFIXES[kind];
   if (value.length !== prefix.length + SELECTOR_LENGTH + BODY_LENGTH + CHECKSUM_LENGTH) return null;
   const bytes = decode128(value.slice(prefix.length, prefix.length + SELECTOR_LENGTH));
-  if (bytes === null) return null;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return bytes === null ? null : uuidText(bytes);
 }
 
 export function generateCredential(kind: CredentialKind, selector?: string): string {

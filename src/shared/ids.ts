@@ -25,6 +25,11 @@ export function newId(now: number = Date.now()): string {
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
+  return uuidText(bytes);
+}
+
+/** 16 bytes in the UUID text form (8-4-4-4-12 lower-case hex). */
+export function uuidText(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
