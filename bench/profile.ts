@@ -4,6 +4,7 @@
 // (self time by function, the top 30). The .cpuprofile files stay in the output directory
 // (open them in Chrome's DevTools for the call tree).
 //   npx tsx bench/profile.ts [refresh|code|introspect|cc-secret] [seconds=8] [connections=50] [out=./profiles]
+// With PROFILE_DATABASE_URL=postgresql://…, on PostgreSQL instead (a fresh schema, dropped after).
 // Run `npm run build` first; run it on an idle machine, or read the figures as shares only.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -11,7 +12,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { migrateDatabase } from "../src/storage/migrate.js";
 import { parseDatabaseUrl } from "../src/storage/settings.js";
-import { seedSqlite } from "./seed.js";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { seedPostgres, seedSqlite } from "./seed.js";
 
 const ADMIN_TOKEN_FOR_PROFILE = "profile-admin-token-0123456789abcdef0123456789";
 
@@ -20,10 +23,17 @@ const PORT = 3990;
 const outDir = resolve(out);
 mkdirSync(outDir, { recursive: true });
 const dir = mkdtempSync(join(tmpdir(), "appgrant-profile-"));
+const postgres = process.env.PROFILE_DATABASE_URL;
+const schema = `profile_${randomBytes(6).toString("hex")}`;
 try {
-  const url = `file:${join(dir, "profile.db")}`;
+  let url = `file:${join(dir, "profile.db")}`;
+  if (postgres !== undefined) {
+    const postgresUrl = new URL(postgres);
+    postgresUrl.searchParams.set("schema", schema);
+    url = postgresUrl.toString();
+  }
   await migrateDatabase(parseDatabaseUrl(url));
-  const seed = await seedSqlite(url.slice(5), 60_000, 60_000);
+  const seed = postgres === undefined ? await seedSqlite(url.slice(5), 60_000, 60_000) : await seedPostgres(url, 60_000, 60_000);
   const env = {
     ...process.env,
     PORT: String(PORT),
@@ -88,4 +98,10 @@ try {
     console.log(`${((100 * time) / total).toFixed(1).padStart(5)}  ${name}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  if (postgres !== undefined) {
+    const client = new pg.Client({ connectionString: postgres });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
 }

@@ -19,8 +19,8 @@ import { SLOW_DOWN_STEP } from "../oauth/device-authorization.js";
 import type { DeliveryRow, EventRow } from "../domain/events.js";
 import { DELIVERY_COLUMNS, EVENT_COLUMNS, recordsEvent, revocationRows } from "./event-rows.js";
 import {
-  clientRecord,
-  type ClientRow,
+  clientRecordAt,
+  type ClientSecretsRow,
   codeRecord,
   type CodeRow,
   DEVICE_EXCHANGEABLE,
@@ -42,9 +42,8 @@ import {
   SELECT_KEYS,
   SELECT_TOKEN,
   legacyTokenId,
-  lookupKey,
   matching,
-  selectClient,
+  SELECT_CLIENT_ALL_SECRETS,
   tokenRecord,
   type TokenRow,
   useAssertion,
@@ -59,13 +58,19 @@ const ts = (date: Date) => date.toISOString();
 /** The pool reads timestamp columns as UTC Dates already (src/storage/postgres.ts). */
 const postgres: Dialect<Date> = { date: (value) => value };
 
-const CLIENT_BY_ID = `${selectClient("$1")} WHERE a."clientId" = $2`;
+// Every secret of the client with its expiry (filtered at the request's time in clientRecordAt), so that
+// one statement serves the lookups of several requests (batchedReads below).
+const CLIENT_BY_ID = `${SELECT_CLIENT_ALL_SECRETS} WHERE a."clientId" = $1`;
+const CLIENTS_BY_IDS = `${SELECT_CLIENT_ALL_SECRETS} WHERE a."clientId" = ANY($1::text[])`;
 const CODE_BY_HASH = `${SELECT_CODE} WHERE g."codeHash" = $1`;
+const CODES_BY_HASHES = `${SELECT_CODE} WHERE g."codeHash" = ANY($1::text[])`;
 // By selector (the primary key), or a token issued before selectors by its legacy hash.
 const TOKEN_BY_ID = `${SELECT_TOKEN} WHERE t."id" = $1`;
+const TOKENS_BY_IDS = `${SELECT_TOKEN} WHERE t."id" = ANY($1::text[])`;
 const TOKEN_BY_LEGACY_HASH = `${SELECT_TOKEN} WHERE t."id" = (${legacyTokenId("$1")})`;
 const TOKEN_BY_PARENT = `${SELECT_TOKEN} WHERE t."parentId" = $1`;
 const INTROSPECTION_BY_ID = `${SELECT_INTROSPECTION} WHERE t."id" = $1`;
+const INTROSPECTIONS_BY_IDS = `${SELECT_INTROSPECTION} WHERE t."id" = ANY($1::text[])`;
 const INTROSPECTION_BY_LEGACY_HASH = `${SELECT_INTROSPECTION} WHERE t."id" = (${legacyTokenId("$1")})`;
 
 /**
@@ -187,6 +192,67 @@ function batched<R>(many: (requests: R[]) => Promise<boolean[]>, one: (request: 
     new Promise<boolean>((resolve, reject) => {
       pending.push({ request, resolve, reject });
       if (pending.length === 1) setImmediate(() => void flush());
+    });
+}
+
+/**
+ * Batched reads, the reading side of `batched`: the lookups of one kind (clients by
+ * client_id, codes by hash, tokens by id) made within one turn of the event loop run as one statement
+ * over the array of their keys (`many`), and each request gets the rows of its own key.
+ * On PostgreSQL a statement's cost is mostly its round trip (the two processes waking
+ * each other on a shared core), not its rows. One key alone runs as before (`one`), and
+ * so does every lookup while tracing is on. Rows are shared by the requests that asked
+ * for the same key: the callers build records from them and never change them.
+ */
+function batchedReads<Row>(
+  one: (key: string) => Promise<Row[]>,
+  many: (keys: string[]) => Promise<Row[]>,
+  keyOf: (row: Row) => string,
+): (key: string) => Promise<readonly Row[]> {
+  type Waiter = { resolve(rows: readonly Row[]): void; reject(error: unknown): void };
+  let pending = new Map<string, Waiter[]>();
+  const settle = (waiters: Waiter[], rows: Promise<readonly Row[]>) =>
+    rows.then(
+      (value) => {
+        for (const waiter of waiters) waiter.resolve(value);
+      },
+      (error: unknown) => {
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    );
+  const flush = () => {
+    const batch = pending;
+    pending = new Map();
+    if (batch.size === 1) {
+      const [key, waiters] = batch.entries().next().value as [string, Waiter[]];
+      return void settle(waiters, one(key));
+    }
+    const rows = many([...batch.keys()]);
+    const byKey = rows.then((all) => {
+      const grouped = new Map<string, Row[]>();
+      for (const row of all) {
+        const key = keyOf(row);
+        const group = grouped.get(key);
+        if (group === undefined) grouped.set(key, [row]);
+        else group.push(row);
+      }
+      return grouped;
+    });
+    for (const [key, waiters] of batch)
+      void settle(
+        waiters,
+        byKey.then((grouped) => grouped.get(key) ?? []),
+      );
+  };
+  return (key) =>
+    new Promise<readonly Row[]>((resolve, reject) => {
+      let waiters = pending.get(key);
+      if (waiters === undefined) {
+        waiters = [];
+        pending.set(key, waiters);
+        if (pending.size === 1) setImmediate(flush);
+      }
+      waiters.push({ resolve, reject });
     });
 }
 
@@ -362,9 +428,19 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   const base = tracing.enabled ? databaseAttributes(location) : {};
   const wrap = tracing.enabled ? (queryable: Queryable) => tracedQueries(queryable, tracing, base, described) : (queryable: Queryable) => queryable;
   const db = wrap(preparedQueries(pool));
+  /** A statement over one key (its rows); with tracing off, batched with the turn's others of its kind (batchedReads). */
+  const reads = <Row>(single: string, plural: string, keyOf: (row: Row) => string) => {
+    const one = async (key: string) => (await db.query<Row & pg.QueryResultRow>(single, [key])).rows;
+    return tracing.enabled ? one : batchedReads(one, async (keys) => (await db.query<Row & pg.QueryResultRow>(plural, [keys])).rows, keyOf);
+  };
+  const clientRows = reads<ClientSecretsRow<Date>>(CLIENT_BY_ID, CLIENTS_BY_IDS, (row) => row.clientId);
+  const codeRows = reads<CodeRow<Date>>(CODE_BY_HASH, CODES_BY_HASHES, (row) => row.codeHash);
+  const tokenRows = reads<TokenRow<Date>>(TOKEN_BY_ID, TOKENS_BY_IDS, (row) => row.id);
+  const introspectionRows = reads<IntrospectionRow<Date>>(INTROSPECTION_BY_ID, INTROSPECTIONS_BY_IDS, (row) => row.id);
   const introspect = async (lookup: TokenLookup) =>
-    (await db.query<IntrospectionRow<Date>>(lookup.selector === null ? INTROSPECTION_BY_LEGACY_HASH : INTROSPECTION_BY_ID, [lookupKey(lookup)]))
-      .rows[0];
+    lookup.selector === null
+      ? (await db.query<IntrospectionRow<Date>>(INTROSPECTION_BY_LEGACY_HASH, [lookup.hash])).rows[0]
+      : (await introspectionRows(lookup.selector))[0];
   /** Runs a batched consume-and-insert: whether each request's token was inserted. */
   const consumeMany = (statement: string) => async (requests: Consume[]) => {
     const { rows } = await db.query<{ id: string }>(statement, consumeArrays(requests));
@@ -382,13 +458,12 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   const rotate = group(consumeMany(ROTATE_MANY), consumeOne(ROTATE));
   return {
     async findClient(clientId, now) {
-      const { rows } = await db.query<ClientRow>(CLIENT_BY_ID, [ts(now), clientId]);
-      return clientRecord(rows);
+      return clientRecordAt(await clientRows(clientId), now, postgres);
     },
 
     async findCodeByHash(codeHash) {
-      const { rows } = await db.query<CodeRow<Date>>(CODE_BY_HASH, [codeHash]);
-      return rows[0] ? codeRecord(rows[0], postgres) : null;
+      const [row] = await codeRows(codeHash);
+      return row ? codeRecord(row, postgres) : null;
     },
 
     exchangeCode(codeId, now, token) {
@@ -396,7 +471,8 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
     },
 
     async findTokenByRefresh(lookup) {
-      const { rows } = await db.query<TokenRow<Date>>(lookup.selector === null ? TOKEN_BY_LEGACY_HASH : TOKEN_BY_ID, [lookupKey(lookup)]);
+      const rows =
+        lookup.selector === null ? (await db.query<TokenRow<Date>>(TOKEN_BY_LEGACY_HASH, [lookup.hash])).rows : await tokenRows(lookup.selector);
       const row = matching(rows[0], "refreshTokenHash", lookup);
       return row ? tokenRecord(row, postgres) : null;
     },

@@ -51,18 +51,12 @@ const dateOrNull = <Time>(dialect: Dialect<Time>, value: Time | null): Date | nu
 const CLIENT_FIELDS = ["id", "clientId", "clientType", "grantTypes"] as const satisfies readonly (keyof Application)[];
 const CLIENT_SECRET = { secretId: "id", secretHash: "secretHash", lookupHash: "lookupHash" } as const satisfies Record<string, keyof ClientSecret>;
 
-/** One row per active secret, or one row with a null secretHash (LEFT JOIN). */
+/** One row per secret, or one row with a null secretHash (LEFT JOIN). */
 export type ClientRow = Pick<Application, (typeof CLIENT_FIELDS)[number]> & {
   [K in keyof typeof CLIENT_SECRET]: ClientSecret[(typeof CLIENT_SECRET)[K]] | null;
 };
 
-/** Parameters: `now` is the placeholder of the current time (the dialect's: `?` or `$1`); then the client_id. */
-export const selectClient = (now: string) =>
-  `SELECT ${[...columns<Application>("a", CLIENT_FIELDS), ...joined("s", CLIENT_SECRET)].join(", ")}
-    FROM "Application" a
-    LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > ${now})`;
-
-/** One row per secret whatever its expiry, with the expiry: `WHERE a."clientId" = <placeholder>` follows (SQLite's remembered lookup). */
+/** One row per secret whatever its expiry, with the expiry: `WHERE a."clientId" = <placeholder>` follows (both stores filter the expired ones at the request's time). */
 export const SELECT_CLIENT_ALL_SECRETS = `SELECT ${[...columns<Application>("a", CLIENT_FIELDS), ...joined("s", CLIENT_SECRET), `s."expiresAt"`].join(", ")}
     FROM "Application" a
     LEFT JOIN "ClientSecret" s ON s."applicationId" = a."id"`;
@@ -102,6 +96,7 @@ const CODE_FIELDS = [
   "expiresAt",
   "consumedAt",
   "revokedAt",
+  "codeHash", // what it was looked up by: the key of a batched lookup (PostgreSQL)
 ] as const satisfies readonly (keyof AuthorizationCode)[];
 const CODE_INSTALLATION = { installationStatus: "status", account: "account" } as const satisfies Record<string, keyof Installation>;
 

@@ -107,4 +107,31 @@ if (!TEST_DATABASE_URL) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     t.same((await pool.query("SELECT 1 AS one")).rows, [{ one: 1 }], "and after an idle connection was reset");
   });
+
+  t.test("lookups batched together all fail as unavailable when the database is, and nothing is unhandled", async (t) => {
+    const url = await freshDatabase(t);
+    const proxy = await FaultProxy.start(FaultProxy.targetOf(TEST_DATABASE_URL, 5432));
+    t.teardown(() => proxy.close());
+    const { pool, end } = createPool(parsePostgresUrl(proxy.rewrite(url)), { ...DEFAULT_DATABASE_SETTINGS, connectTimeoutMs: 500 });
+    t.teardown(() => end(1000));
+    const store = createPostgresTokenStore(pool);
+    const now = new Date();
+    const selector = "00000000-0000-7000-8000-000000000000";
+    t.equal(await store.findClient("no-such-client", now), null, "answered through the proxy");
+    await proxy.setMode("refuse");
+    proxy.resetAll();
+    const outcomes = await Promise.allSettled([
+      store.findClient("no-such-client", now),
+      store.findClient("another-client", now),
+      store.findTokenByRefresh({ selector, hash: "0".repeat(64) }),
+      store.findByAccess({ selector, hash: "0".repeat(64) }),
+    ]);
+    t.strictSame(
+      outcomes.map((outcome) => outcome.status === "rejected" && isDatabaseUnavailable(outcome.reason)),
+      [true, true, true, true],
+      "each request of the batch is told the database is unavailable",
+    );
+    await proxy.setMode("pass");
+    t.equal(await store.findClient("no-such-client", now), null, "and answered again once it is back");
+  });
 }

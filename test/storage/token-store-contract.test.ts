@@ -13,7 +13,9 @@ import { newId } from "../../src/shared/ids.js";
 import type { Db } from "../../src/storage/client.js";
 import { openDatabase } from "../../src/storage/database.js";
 import { migrateDatabase } from "../../src/storage/migrate.js";
-import { parseDatabaseUrl } from "../../src/storage/settings.js";
+import { createPool } from "../../src/storage/postgres.js";
+import { createPostgresTokenStore } from "../../src/storage/postgres-token-store.js";
+import { DEFAULT_DATABASE_SETTINGS, parseDatabaseUrl, parsePostgresUrl } from "../../src/storage/settings.js";
 import { freshDatabase } from "../support/helper.js";
 
 const NOW = new Date("2026-03-01T12:00:00.123Z");
@@ -321,6 +323,72 @@ for (const [name, fresh] of DATABASES) {
         false,
         "an expired refresh token does not rotate",
       );
+    });
+
+    t.test("lookups issued together each get their own answer (batched reads on PostgreSQL)", async (t) => {
+      const seeded = await Promise.all(Array.from({ length: 4 }, (_, i) => seed(db, `reads${i}`)));
+      const [first, second] = seeded as [Seeded, Seeded];
+      await db.clientSecret.createMany({
+        data: [
+          { id: newId(), applicationId: first.applicationId, secretHash: "hash-reads-forever", createdAt: at(-100), expiresAt: null },
+          { id: newId(), applicationId: first.applicationId, secretHash: "hash-reads-until-30", createdAt: at(-100), expiresAt: at(30) },
+          { id: newId(), applicationId: second.applicationId, secretHash: "hash-reads-second", createdAt: at(-100), expiresAt: null },
+        ],
+      });
+      const tokens = seeded.map((s, i) => newToken(s, `reads${i}-1`, { codeId: null }));
+      await db.token.createMany({ data: tokens });
+      const clients = async (found: Promise<Awaited<ReturnType<OAuthStore["findClient"]>>>) =>
+        [...((await found)?.secretHashes ?? ["unknown"])].sort();
+      const one = (lookups: OAuthStore) =>
+        Promise.all([
+          clients(lookups.findClient(first.clientId, NOW)),
+          clients(lookups.findClient(first.clientId, at(31))),
+          clients(lookups.findClient(second.clientId, NOW)),
+          clients(lookups.findClient("client-reads-nobody", NOW)),
+          ...seeded.map(async (s) => (await lookups.findCodeByHash(s.codeHash))?.id),
+          lookups.findCodeByHash(sha256("code-never-issued")),
+          ...tokens.map(async (token) => (await lookups.findTokenByRefresh(lookup(token.refreshTokenHash)))?.id),
+          lookups.findTokenByRefresh(lookup(tokens[0]!.refreshTokenHash)).then((found) => found?.id),
+          lookups.findTokenByRefresh({ selector: tokens[1]!.id, hash: sha256("refresh-forged") }),
+          lookups.findTokenByRefresh(lookup(sha256("refresh-never-issued"))),
+          ...tokens.map(async (token) => (await lookups.findByAccess(lookup(token.accessTokenHash)))?.id),
+          lookups.findByAccess({ selector: tokens[2]!.id, hash: tokens[2]!.refreshTokenHash }),
+        ]);
+      const expected = [
+        ["hash-reads-forever", "hash-reads-until-30"],
+        ["hash-reads-forever"],
+        ["hash-reads-second"],
+        ["unknown"],
+        ...seeded.map((s) => s.codeId),
+        null,
+        ...tokens.map((token) => token.id),
+        tokens[0]!.id,
+        null,
+        null,
+        ...tokens.map((token) => token.id),
+        null,
+      ];
+      t.strictSame(await one(store), expected, "each its own client at its own time, its own code and token; forged and unknown find nothing");
+
+      if (name === "postgresql") {
+        // On one connection, the named statements' calls say how many statements the lookups took.
+        const { pool, end } = createPool(parsePostgresUrl(url), { ...DEFAULT_DATABASE_SETTINGS, poolSize: 1 });
+        t.teardown(() => end(1000));
+        t.strictSame(await one(createPostgresTokenStore(pool)), expected, "the same answers on a store of its own");
+        const { rows } = await pool.query<{ statement: string; calls: string }>(
+          "SELECT statement, generic_plans + custom_plans AS calls FROM pg_prepared_statements",
+        );
+        t.strictSame(
+          rows.map((row) => [row.statement.includes("ANY($1::text[])"), Number(row.calls)]),
+          [
+            [true, 1],
+            [true, 1],
+            [true, 1],
+            [true, 1],
+          ],
+          "four statements, one per kind of lookup (clients, codes, tokens, introspections), each run once",
+        );
+      }
     });
 
     t.test("writes issued together each get their own answer (group commit on SQLite)", async (t) => {
