@@ -10,9 +10,10 @@
 // only (the split-token pattern). The id says when the token was issued, nothing more.
 // Tokens issued before the selector (no selector, 43 digits) are still accepted: their
 // hashes were moved to LegacyTokenHash, which nothing new is written to.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { uuidText } from "../shared/ids.js";
+import { randomBytesPooled } from "../shared/random.js";
 
 export const PREFIXES = {
   accessToken: "aga_",
@@ -33,10 +34,14 @@ const BODY_LENGTH = 43; // ceil(256 / log2(62))
 const SELECTOR_LENGTH = 22; // ceil(128 / log2(62)): a UUID
 const CHECKSUM_LENGTH = 6; // ceil(32 / log2(62))
 
+/** 62^5 (< 2^30): base62 digits are taken five at a time, one pass over the limbs for five. */
+const FIVE_DIGITS = 62 ** 5;
+
 /**
  * The last `length` base62 digits of `bytes` read as one big-endian number. Schoolbook
- * division by 62 on 16-bit limbs (8-bit for an odd length): ~4× faster than BigInt, and
- * it runs three times per token issued.
+ * division by 62^5 on 16-bit limbs (8-bit for an odd length; remainder × limb base stays
+ * below 2^53), five digits per pass: ~20× faster than BigInt, and it runs for every
+ * token issued.
  */
 function base62(bytes: Uint8Array, length: number): string {
   const even = bytes.length % 2 === 0;
@@ -44,20 +49,24 @@ function base62(bytes: Uint8Array, length: number): string {
   if (even) for (let j = 0; j < limbs.length; j++) limbs[j] = (bytes[2 * j]! << 8) | bytes[2 * j + 1]!;
   else limbs.set(bytes);
   const base = even ? 65536 : 256;
-  let out = "";
+  const digits = new Array<string>(length);
   let first = 0; // limbs before it are zero
-  for (let i = 0; i < length; i++) {
+  for (let i = length; i > 0; ) {
     while (first < limbs.length && limbs[first] === 0) first++;
     let remainder = 0;
     for (let j = first; j < limbs.length; j++) {
       const value = remainder * base + limbs[j]!;
-      const quotient = Math.floor(value / 62);
+      const quotient = Math.floor(value / FIVE_DIGITS);
       limbs[j] = quotient;
-      remainder = value - quotient * 62;
+      remainder = value - quotient * FIVE_DIGITS;
     }
-    out = ALPHABET[remainder] + out;
+    for (let k = 0; k < 5 && i > 0; k++) {
+      const quotient = Math.floor(remainder / 62);
+      digits[--i] = ALPHABET[remainder - quotient * 62]!;
+      remainder = quotient;
+    }
   }
-  return out;
+  return digits.join("");
 }
 
 function checksum(prefixAndBody: string): string {
@@ -112,7 +121,7 @@ export function credentialSelector(kind: CredentialKind, value: string): string 
 }
 
 export function generateCredential(kind: CredentialKind, selector?: string): string {
-  return formatCredential(kind, randomBytes(32), selector);
+  return formatCredential(kind, randomBytesPooled(32), selector);
 }
 
 /** True when `value` has the shape and a valid checksum of a credential of `kind` (with or without a selector). */
@@ -155,5 +164,5 @@ export function safeEqualTo(secret: string): (presented: string) => boolean {
 
 /** A public, non-secret identifier (client_id): 20 base62 characters. */
 export function generateClientId(): string {
-  return base62(randomBytes(16), 20);
+  return base62(randomBytesPooled(16), 20);
 }

@@ -2,7 +2,7 @@
 // (stable cursor pagination, and Prisma Studio lists rows chronologically). Within
 // one millisecond (or if the clock steps back) a 12-bit counter in rand_a keeps the
 // ids of this process increasing (RFC 9562 §6.2, method 1).
-import { randomBytes } from "node:crypto";
+import { randomBytesPooled } from "./random.js";
 
 let lastMs = 0;
 let counter = 0;
@@ -17,10 +17,10 @@ export function newId(now: number = Date.now()): string {
       counter = 0;
     }
   } else {
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff; // start low: room to count up
+    counter = randomBytesPooled(2).readUInt16BE(0) & 0x7ff; // start low: room to count up
   }
   lastMs = ms;
-  const bytes = randomBytes(16);
+  const bytes = randomBytesPooled(16);
   bytes.writeUIntBE(ms, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
