@@ -197,12 +197,15 @@ function batched<R>(many: (requests: R[]) => Promise<boolean[]>, one: (request: 
 
 /**
  * Batched reads, the reading side of `batched`: the lookups of one kind (clients by
- * client_id, codes by hash, tokens by id) made within one turn of the event loop run as one statement
+ * client_id, codes by hash, installations and tokens by id) made within one turn of the event loop run as one statement
  * over the array of their keys (`many`), and each request gets the rows of its own key.
  * On PostgreSQL a statement's cost is mostly its round trip (the two processes waking
  * each other on a shared core), not its rows. One key alone runs as before (`one`), and
- * so does every lookup while tracing is on. Rows are shared by the requests that asked
- * for the same key: the callers build records from them and never change them.
+ * so does every lookup while tracing is on. A batch that fails with the database
+ * unavailable fails each of its lookups; failing otherwise, each key is looked up alone,
+ * so only its own requests fail (as `batched` does for writes). Rows are shared by the
+ * requests that asked for the same key: the callers build records from them and never
+ * change them.
  */
 function batchedReads<Row>(
   one: (key: string) => Promise<Row[]>,
@@ -227,22 +230,23 @@ function batchedReads<Row>(
       const [key, waiters] = batch.entries().next().value as [string, Waiter[]];
       return void settle(waiters, one(key));
     }
-    const rows = many([...batch.keys()]);
-    const byKey = rows.then((all) => {
-      const grouped = new Map<string, Row[]>();
-      for (const row of all) {
-        const key = keyOf(row);
-        const group = grouped.get(key);
-        if (group === undefined) grouped.set(key, [row]);
-        else group.push(row);
-      }
-      return grouped;
-    });
-    for (const [key, waiters] of batch)
-      void settle(
-        waiters,
-        byKey.then((grouped) => grouped.get(key) ?? []),
-      );
+    many([...batch.keys()]).then(
+      (all) => {
+        const grouped = new Map<string, Row[]>();
+        for (const row of all) {
+          const key = keyOf(row);
+          const group = grouped.get(key);
+          if (group === undefined) grouped.set(key, [row]);
+          else group.push(row);
+        }
+        for (const [key, waiters] of batch) for (const waiter of waiters) waiter.resolve(grouped.get(key) ?? []);
+      },
+      (error: unknown) => {
+        // Unavailable: each lookup would have failed alone too. Anything else (one bad key?):
+        // each key alone, so only its own requests fail.
+        for (const [key, waiters] of batch) void settle(waiters, isDatabaseUnavailable(error) ? Promise.reject(error) : one(key));
+      },
+    );
   };
   return (key) =>
     new Promise<readonly Row[]>((resolve, reject) => {
@@ -259,6 +263,7 @@ function batchedReads<Row>(
 const KEYS_BY_APPLICATION = `${SELECT_KEYS} WHERE k."applicationId" = $1 ORDER BY k."id"`;
 const USE_ASSERTION = useAssertion(["$1", "$2", "$3::timestamp(3)", "$4::timestamp(3)"]);
 const INSTALLATION_BY_ID = `${SELECT_INSTALLATION} WHERE i."id" = $1`;
+const INSTALLATIONS_BY_IDS = `${SELECT_INSTALLATION} WHERE i."id" = ANY($1::text[])`;
 /** An access token alone, only while its installation is active with the scopes read (locked FOR SHARE, as consumeAndInsert does). */
 const ISSUE_ACCESS_TOKEN = `WITH installation AS (
       SELECT 1 FROM "Installation" WHERE "id" = $${N + 1} AND "status" = 'active' AND "scopes" = $${N + 2} FOR SHARE
@@ -266,6 +271,22 @@ const ISSUE_ACCESS_TOKEN = `WITH installation AS (
     INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
     SELECT ${TOKEN_PARAMS}
     FROM installation
+    RETURNING "id"`;
+/**
+ * ISSUE_ACCESS_TOKEN for many at once (group commit, see batched): the columns of each
+ * token, then the installation scopes each was issued for, as arrays. Each token is
+ * inserted only if its own installation is active with those scopes. Returns the ids
+ * of the tokens inserted.
+ */
+const ISSUE_ACCESS_TOKENS = `WITH input AS (
+      SELECT * FROM unnest(${NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}[]`).join(", ")}, $${N + 1}::text[])
+        AS u(${NEW_TOKEN_FIELDS.map((field) => `"${field}"`).join(", ")}, "installationScopes_")
+    ), installation AS (
+      SELECT "id", "scopes" FROM "Installation" WHERE "id" IN (SELECT "installationId" FROM input) AND "status" = 'active' FOR SHARE
+    )
+    INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
+    SELECT ${NEW_TOKEN_FIELDS.map((field) => `input."${field}"`).join(", ")}
+    FROM input JOIN installation i ON i."id" = input."installationId" AND i."scopes" = input."installationScopes_"
     RETURNING "id"`;
 
 const EXCHANGE_CODE = consumeAndInsert("Grant", `"consumedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > $${N + 2}::timestamp(3)`);
@@ -435,6 +456,7 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   };
   const clientRows = reads<ClientSecretsRow<Date>>(CLIENT_BY_ID, CLIENTS_BY_IDS, (row) => row.clientId);
   const codeRows = reads<CodeRow<Date>>(CODE_BY_HASH, CODES_BY_HASHES, (row) => row.codeHash);
+  const installationRows = reads<InstallationRow>(INSTALLATION_BY_ID, INSTALLATIONS_BY_IDS, (row) => row.id);
   const tokenRows = reads<TokenRow<Date>>(TOKEN_BY_ID, TOKENS_BY_IDS, (row) => row.id);
   const introspectionRows = reads<IntrospectionRow<Date>>(INTROSPECTION_BY_ID, INTROSPECTIONS_BY_IDS, (row) => row.id);
   const introspect = async (lookup: TokenLookup) =>
@@ -452,10 +474,22 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
       .rowCount === 1;
   // With tracing on, each request's statement stays its own span in its own trace: no batches
   // (a statement shared by several requests could be a span of only one of them).
-  const group = (many: (requests: Consume[]) => Promise<boolean[]>, one: (request: Consume) => Promise<boolean>) =>
+  const group = <R>(many: (requests: R[]) => Promise<boolean[]>, one: (request: R) => Promise<boolean>) =>
     tracing.enabled ? one : batched(many, one);
   const exchangeCode = group(consumeMany(EXCHANGE_CODES), consumeOne(EXCHANGE_CODE));
   const rotate = group(consumeMany(ROTATE_MANY), consumeOne(ROTATE));
+  type Issue = { token: NewToken; installationScopes: string };
+  const issueAccessToken = group(
+    async (requests: Issue[]) => {
+      const columns: unknown[][] = NEW_TOKEN_FIELDS.map(() => []);
+      for (const request of requests) for (const [index, value] of tokenValues(request.token).entries()) columns[index]!.push(value);
+      const { rows } = await db.query<{ id: string }>(ISSUE_ACCESS_TOKENS, [...columns, requests.map((request) => request.installationScopes)]);
+      const inserted = new Set(rows.map((row) => row.id));
+      return requests.map((request) => inserted.has(request.token.id));
+    },
+    async ({ token, installationScopes }: Issue) =>
+      (await db.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId, installationScopes])).rowCount === 1,
+  );
   return {
     async findClient(clientId, now) {
       return clientRecordAt(await clientRows(clientId), now, postgres);
@@ -527,12 +561,12 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
     },
 
     async findInstallation(installationId) {
-      const { rows } = await db.query<InstallationRow>(INSTALLATION_BY_ID, [installationId]);
-      return rows[0] ? installationRecord(rows[0]) : null;
+      const [row] = await installationRows(installationId);
+      return row ? installationRecord(row) : null;
     },
 
-    async issueAccessToken(token, installationScopes) {
-      return (await db.query(ISSUE_ACCESS_TOKEN, [...tokenValues(token), token.installationId, installationScopes])).rowCount === 1;
+    issueAccessToken(token, installationScopes) {
+      return issueAccessToken({ token, installationScopes });
     },
 
     async findDeviceAuthorization(deviceCodeHash) {

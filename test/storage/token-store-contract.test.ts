@@ -347,6 +347,8 @@ for (const [name, fresh] of DATABASES) {
           clients(lookups.findClient("client-reads-nobody", NOW)),
           ...seeded.map(async (s) => (await lookups.findCodeByHash(s.codeHash))?.id),
           lookups.findCodeByHash(sha256("code-never-issued")),
+          ...seeded.map(async (s) => (await lookups.findInstallation(s.installationId))?.id),
+          lookups.findInstallation(newId()),
           ...tokens.map(async (token) => (await lookups.findTokenByRefresh(lookup(token.refreshTokenHash)))?.id),
           lookups.findTokenByRefresh(lookup(tokens[0]!.refreshTokenHash)).then((found) => found?.id),
           lookups.findTokenByRefresh({ selector: tokens[1]!.id, hash: sha256("refresh-forged") }),
@@ -360,6 +362,8 @@ for (const [name, fresh] of DATABASES) {
         ["hash-reads-second"],
         ["unknown"],
         ...seeded.map((s) => s.codeId),
+        null,
+        ...seeded.map((s) => s.installationId),
         null,
         ...tokens.map((token) => token.id),
         tokens[0]!.id,
@@ -385,9 +389,14 @@ for (const [name, fresh] of DATABASES) {
             [true, 1],
             [true, 1],
             [true, 1],
+            [true, 1],
           ],
-          "four statements, one per kind of lookup (clients, codes, tokens, introspections), each run once",
+          "five statements, one per kind of lookup (clients, codes, installations, tokens, introspections), each run once",
         );
+        // A key PostgreSQL refuses (a NUL in text) fails its own lookup only, not the batch it was in.
+        const [good, bad] = await Promise.allSettled([store.findClient(second.clientId, NOW), store.findClient("client-\u0000-nul", NOW)]);
+        t.match(good, { status: "fulfilled", value: { clientId: second.clientId } }, "the lookup beside it is answered");
+        t.match(bad, { status: "rejected" }, "the refused key fails alone");
       }
     });
 
@@ -446,6 +455,32 @@ for (const [name, fresh] of DATABASES) {
       t.equal((outcomes[2] as PromiseFulfilledResult<boolean>).value, false, "an id that is no token rotates nothing");
       t.ok(await store.findTokenByRefresh(lookup(sha256("refresh-group1-2"))), "the first rotation's successor is stored");
       t.strictSame((await store.findTokenByRefresh(lookup(b.refreshTokenHash!)))?.rotatedAt, null, "the failed rotation left its parent unrotated");
+
+      // Installation tokens issued together: each only while its own installation is active with the scopes read.
+      await db.installation.update({ where: { id: seeded[3]!.installationId }, data: { status: "suspended" } });
+      const minted = seeded.slice(0, 4).map((s, i) => ({ ...newToken(s, `group${i}-minted`, { codeId: null }), refreshTokenHash: null }));
+      const writesBeforeIssue = database.stats().writeLock?.writes;
+      const issued = await Promise.all([
+        store.issueAccessToken(minted[0]!, "read write"),
+        store.issueAccessToken(minted[1]!, "read write"),
+        store.issueAccessToken(minted[2]!, "read"),
+        store.issueAccessToken(minted[3]!, "read write"),
+      ]);
+      t.strictSame(issued, [true, true, false, false], "issued, issued; the scopes changed; the installation is suspended");
+      if (writesBeforeIssue !== undefined) {
+        t.equal(database.stats().writeLock!.writes - writesBeforeIssue, 1, "SQLite: one transaction for all four");
+      } else {
+        const transactions = await db.$queryRawUnsafe<{ xmin: string }[]>(
+          `SELECT DISTINCT xmin::text AS xmin FROM "Token" WHERE "id" = ANY($1::text[])`,
+          minted.map((token) => token.id),
+        );
+        t.equal(transactions.length, 1, "PostgreSQL: one statement, one transaction for both issued");
+      }
+      t.strictSame(
+        await Promise.all(minted.map(async (token) => (await store.findByAccess(lookup(token.accessTokenHash)))?.id ?? null)),
+        [minted[0]!.id, minted[1]!.id, null, null],
+        "only the issued ones are stored",
+      );
     });
 
     t.test("revokes a token, and a whole family, counting only live tokens", async (t) => {
