@@ -402,24 +402,29 @@ for (const [name, fresh] of DATABASES) {
 
     t.test("writes issued together each get their own answer (group commit on SQLite)", async (t) => {
       const seeded = await Promise.all(Array.from({ length: 8 }, (_, i) => seed(db, `group${i}`)));
-      const writesBefore = database.stats().writeLock?.writes;
+      /** How many transactions `writes` took: SQLite counts them; on PostgreSQL the rows one transaction wrote share its id (xmin). */
+      const transactions = async (writes: () => Promise<boolean[]>, written: () => string[]) => {
+        const before = database.stats().writeLock?.writes;
+        const outcomes = await writes();
+        if (before !== undefined) return { outcomes, transactions: database.stats().writeLock!.writes - before };
+        const rows = await db.$queryRawUnsafe<{ xmin: string }[]>(
+          `SELECT DISTINCT xmin::text AS xmin FROM "Token" WHERE "id" = ANY($1::text[])`,
+          written(),
+        );
+        return { outcomes, transactions: rows.length };
+      };
       // Issued in one turn of the event loop: eight exchanges, then one of them again.
       const pairs = seeded.map((s, i) => newToken(s, `group${i}-1`));
-      const exchanged = await Promise.all([
-        ...seeded.map((s, i) => store.exchangeCode(s.codeId, NOW, pairs[i]!)),
-        store.exchangeCode(seeded[0]!.codeId, NOW, newToken(seeded[0]!, "group0-again")),
-      ]);
-      t.strictSame(exchanged, [true, true, true, true, true, true, true, true, false], "each code once; the repeat finds it consumed");
-      if (writesBefore !== undefined) {
-        t.equal(database.stats().writeLock!.writes - writesBefore, 1, "SQLite: one transaction for all nine");
-      } else {
-        // PostgreSQL: the rows one transaction wrote share its id (xmin).
-        const transactions = await db.$queryRawUnsafe<{ xmin: string }[]>(
-          `SELECT DISTINCT xmin::text AS xmin FROM "Token" WHERE "id" = ANY($1::text[])`,
-          pairs.map((pair) => pair.id),
-        );
-        t.equal(transactions.length, 1, "PostgreSQL: one statement, one transaction for all nine");
-      }
+      const exchanged = await transactions(
+        () =>
+          Promise.all([
+            ...seeded.map((s, i) => store.exchangeCode(s.codeId, NOW, pairs[i]!)),
+            store.exchangeCode(seeded[0]!.codeId, NOW, newToken(seeded[0]!, "group0-again")),
+          ]),
+        () => pairs.map((pair) => pair.id),
+      );
+      t.strictSame(exchanged.outcomes, [true, true, true, true, true, true, true, true, false], "each code once; the repeat finds it consumed");
+      t.equal(exchanged.transactions, 1, "one transaction for all nine (PostgreSQL: one statement)");
 
       // Racing rotations of one parent: exactly one wins, whichever the order.
       const parent = pairs[0]!;
@@ -459,23 +464,18 @@ for (const [name, fresh] of DATABASES) {
       // Installation tokens issued together: each only while its own installation is active with the scopes read.
       await db.installation.update({ where: { id: seeded[3]!.installationId }, data: { status: "suspended" } });
       const minted = seeded.slice(0, 4).map((s, i) => ({ ...newToken(s, `group${i}-minted`, { codeId: null }), refreshTokenHash: null }));
-      const writesBeforeIssue = database.stats().writeLock?.writes;
-      const issued = await Promise.all([
-        store.issueAccessToken(minted[0]!, "read write"),
-        store.issueAccessToken(minted[1]!, "read write"),
-        store.issueAccessToken(minted[2]!, "read"),
-        store.issueAccessToken(minted[3]!, "read write"),
-      ]);
-      t.strictSame(issued, [true, true, false, false], "issued, issued; the scopes changed; the installation is suspended");
-      if (writesBeforeIssue !== undefined) {
-        t.equal(database.stats().writeLock!.writes - writesBeforeIssue, 1, "SQLite: one transaction for all four");
-      } else {
-        const transactions = await db.$queryRawUnsafe<{ xmin: string }[]>(
-          `SELECT DISTINCT xmin::text AS xmin FROM "Token" WHERE "id" = ANY($1::text[])`,
-          minted.map((token) => token.id),
-        );
-        t.equal(transactions.length, 1, "PostgreSQL: one statement, one transaction for both issued");
-      }
+      const issued = await transactions(
+        () =>
+          Promise.all([
+            store.issueAccessToken(minted[0]!, "read write"),
+            store.issueAccessToken(minted[1]!, "read write"),
+            store.issueAccessToken(minted[2]!, "read"),
+            store.issueAccessToken(minted[3]!, "read write"),
+          ]),
+        () => minted.map((token) => token.id),
+      );
+      t.strictSame(issued.outcomes, [true, true, false, false], "issued, issued; the scopes changed; the installation is suspended");
+      t.equal(issued.transactions, 1, "one transaction for all four (PostgreSQL: one statement)");
       t.strictSame(
         await Promise.all(minted.map(async (token) => (await store.findByAccess(lookup(token.accessTokenHash)))?.id ?? null)),
         [minted[0]!.id, minted[1]!.id, null, null],
