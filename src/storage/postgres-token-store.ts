@@ -119,12 +119,21 @@ function consumeAndInsert(table: "Grant" | "Token" | "DeviceAuthorization", cond
  * (PostgreSQL joins a target row to one source row), so exactly one wins. Returns the ids
  * of the tokens inserted.
  */
+/** The new tokens' columns as arrays, $1–$N (NEW_TOKEN_FIELDS order), and their names once unnested. */
+const TOKEN_ARRAYS = NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}[]`).join(", ");
+const TOKEN_FIELDS = NEW_TOKEN_FIELDS.map((field) => `"${field}"`);
+
+/** TOKEN_ARRAYS' values: one array per column of NEW_TOKEN_FIELDS, one element per token. */
+function tokenArrays(tokens: NewToken[]): unknown[][] {
+  const columns: unknown[][] = NEW_TOKEN_FIELDS.map(() => []);
+  for (const token of tokens) for (const [index, value] of tokenValues(token).entries()) columns[index]!.push(value);
+  return columns;
+}
+
 function consumeAndInsertMany(table: "Grant" | "Token", condition: string): string {
-  const arrays = NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}[]`);
-  const fields = NEW_TOKEN_FIELDS.map((field) => `"${field}"`);
   return `WITH input AS (
-      SELECT * FROM unnest(${arrays.join(", ")}, $${N + 1}::timestamp(3)[], $${N + 2}::text[], $${N + 3}::text[])
-        AS u(${fields.join(", ")}, "now_", "consumed_", "scopes_")
+      SELECT * FROM unnest(${TOKEN_ARRAYS}, $${N + 1}::timestamp(3)[], $${N + 2}::text[], $${N + 3}::text[])
+        AS u(${TOKEN_FIELDS.join(", ")}, "now_", "consumed_", "scopes_")
     ), installation AS (
       SELECT "id" FROM "Installation" WHERE "id" IN (SELECT "installationId" FROM input) AND "status" = 'active' FOR SHARE
     ), consumed AS (
@@ -135,7 +144,7 @@ function consumeAndInsertMany(table: "Grant" | "Token", condition: string): stri
       RETURNING input."id"
     )
     INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
-    SELECT ${fields.map((field) => `input.${field}`).join(", ")} FROM input JOIN consumed USING ("id")
+    SELECT ${TOKEN_FIELDS.map((field) => `input.${field}`).join(", ")} FROM input JOIN consumed USING ("id")
     RETURNING "id"`;
 }
 
@@ -152,15 +161,12 @@ interface Consume {
 
 /** consumeAndInsertMany's parameters: one array per column, in NEW_TOKEN_FIELDS order, then now, consumed and scopes. */
 function consumeArrays(requests: Consume[]): unknown[][] {
-  const columns: unknown[][] = NEW_TOKEN_FIELDS.map(() => []);
-  const rest: unknown[][] = [[], [], []];
-  for (const request of requests) {
-    for (const [index, value] of tokenValues(request.token).entries()) columns[index]!.push(value);
-    rest[0]!.push(ts(request.now));
-    rest[1]!.push(request.consumed);
-    rest[2]!.push(request.scopes);
-  }
-  return [...columns, ...rest];
+  return [
+    ...tokenArrays(requests.map((request) => request.token)),
+    requests.map((request) => ts(request.now)),
+    requests.map((request) => request.consumed),
+    requests.map((request) => request.scopes),
+  ];
 }
 
 /**
@@ -279,13 +285,12 @@ const ISSUE_ACCESS_TOKEN = `WITH installation AS (
  * of the tokens inserted.
  */
 const ISSUE_ACCESS_TOKENS = `WITH input AS (
-      SELECT * FROM unnest(${NEW_TOKEN_FIELDS.map((field, index) => `$${index + 1}::${CASTS[field] ?? "text"}[]`).join(", ")}, $${N + 1}::text[])
-        AS u(${NEW_TOKEN_FIELDS.map((field) => `"${field}"`).join(", ")}, "installationScopes_")
+      SELECT * FROM unnest(${TOKEN_ARRAYS}, $${N + 1}::text[]) AS u(${TOKEN_FIELDS.join(", ")}, "installationScopes_")
     ), installation AS (
       SELECT "id", "scopes" FROM "Installation" WHERE "id" IN (SELECT "installationId" FROM input) AND "status" = 'active' FOR SHARE
     )
     INSERT INTO "Token" (${NEW_TOKEN_COLUMNS})
-    SELECT ${NEW_TOKEN_FIELDS.map((field) => `input."${field}"`).join(", ")}
+    SELECT ${TOKEN_FIELDS.map((field) => `input.${field}`).join(", ")}
     FROM input JOIN installation i ON i."id" = input."installationId" AND i."scopes" = input."installationScopes_"
     RETURNING "id"`;
 
@@ -481,9 +486,10 @@ export function createPostgresTokenStore(pool: pg.Pool, tracing: Tracing = NO_TR
   type Issue = { token: NewToken; installationScopes: string };
   const issueAccessToken = group(
     async (requests: Issue[]) => {
-      const columns: unknown[][] = NEW_TOKEN_FIELDS.map(() => []);
-      for (const request of requests) for (const [index, value] of tokenValues(request.token).entries()) columns[index]!.push(value);
-      const { rows } = await db.query<{ id: string }>(ISSUE_ACCESS_TOKENS, [...columns, requests.map((request) => request.installationScopes)]);
+      const { rows } = await db.query<{ id: string }>(ISSUE_ACCESS_TOKENS, [
+        ...tokenArrays(requests.map((request) => request.token)),
+        requests.map((request) => request.installationScopes),
+      ]);
       const inserted = new Set(rows.map((row) => row.id));
       return requests.map((request) => inserted.has(request.token.id));
     },
