@@ -54,6 +54,8 @@ declare module "fastify" {
     metricsPort: number | undefined;
     /** What the server traces (src/shared/tracing.ts); NO_TRACING unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
     tracing: Tracing;
+    /** The webhook outbox's worker: `idle()` waits for the round in progress, its attempts and what they decided. */
+    webhooks: DeliveryWorker;
   }
 }
 
@@ -134,6 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     tracing,
     ...options.webhooks,
   });
+  app.decorate("webhooks", webhooks);
   // A domain write may have recorded a delivery: the worker looks at once instead of at its next poll.
   const transaction: Database["transaction"] = async (fn) => {
     const result = await database.transaction(fn);

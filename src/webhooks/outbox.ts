@@ -170,6 +170,15 @@ export class DeliveryWorker {
     this.#run();
   }
 
+  /**
+   * Resolves once no round is in progress: the attempts claimed so far are sent and recorded,
+   * and so is what followed from them (a pause of the application's webhooks). A round that
+   * starts later is not waited for.
+   */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
   /** Stops claiming and waits for the attempts in progress to be sent and recorded. Unsent rows stay pending. */
   async close(): Promise<void> {
     this.#stopped = true;

@@ -650,8 +650,8 @@ t.test("an endpoint failing long enough is paused (application.webhooks_paused) 
     const application = await test.app.domain.db.application.findUniqueOrThrow({ where: { id: app.id } });
     if (application.webhooksPausedAt !== null) break;
     current = await nextAttempt(test, current);
-    // The pause follows the record of the attempt that reached the threshold.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The pause follows the record of the attempt that reached the threshold, in the same round.
+    await test.app.webhooks.idle();
   }
   const elapsed = test.clock().getTime() - started;
   t.ok(elapsed >= 2 * 3_600_000, "paused only once the failures spanned two hours");
