@@ -236,6 +236,12 @@ function writeLockMetrics(registry: Registry, stats: () => DatabaseStats): void 
     "SQLite: seconds writes waited for the write lock, the in-process queue included (divide by writes_total for the mean).",
     (s) => s.writeLock?.waitSeconds,
   );
+  sqliteTotal("appgrant_sqlite_lookups_total", "SQLite: lookups of the token path (clients, codes, tokens, installations).", (s) => s.reads?.lookups);
+  sqliteTotal(
+    "appgrant_sqlite_read_transactions_total",
+    "SQLite: read transactions the lookups of one turn of the event loop shared (divide lookups_total by it for the mean group).",
+    (s) => s.reads?.transactions,
+  );
   sqliteTotal(
     "appgrant_sqlite_checkpoints_total",
     "SQLite: WAL checkpoints the background worker ran that copied pages into the database file.",

@@ -4,7 +4,7 @@
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseLocation, type DatabaseSettings } from "./settings.js";
 import { DependencyStatus } from "../shared/dependency-status.js";
 import { createPostgresTokenStore } from "./postgres-token-store.js";
-import { INLINE_CHECKPOINT_PAGES, openSqliteTokenStore, type SqliteTokenStore } from "./sqlite-token-store.js";
+import { INLINE_CHECKPOINT_PAGES, openSqliteTokenStore, type ReadStats, type SqliteTokenStore } from "./sqlite-token-store.js";
 import { Checkpointer, DEFAULT_CHECKPOINTER } from "./checkpointer.js";
 import type { OAuthStore } from "../oauth/token-store.js";
 import { connectPostgres, connectSqlite, type Db, type Tx } from "./client.js";
@@ -32,6 +32,8 @@ export interface DatabaseStats {
   pool?: { total: number; idle: number; waiting: number };
   /** SQLite: the write lock's counters. */
   writeLock?: Readonly<WriteLockStats>;
+  /** SQLite: the token path's lookups, and the read transactions they shared. */
+  reads?: Readonly<ReadStats>;
   /** SQLite: checkpoints the background checkpointer ran, if it runs. */
   checkpoints?: number | undefined;
   /** SQLite: pauses of the writes for the checkpointer to catch up (each lets the WAL start over). */
@@ -99,7 +101,7 @@ export async function openDatabase(
         await Promise.all([prisma.$queryRawUnsafe("SELECT 1"), tokens.ping()]);
       },
       status,
-      stats: () => ({ writeLock: lock.stats, checkpoints: checkpointer?.checkpoints, checkpointPauses: checkpointer?.pauses }),
+      stats: () => ({ writeLock: lock.stats, reads: tokens.reads, checkpoints: checkpointer?.checkpoints, checkpointPauses: checkpointer?.pauses }),
       async close() {
         await checkpointer?.close();
         await tokens.close();

@@ -402,11 +402,29 @@ if (process.env.TEST_DATABASE_URL) {
     const client = await newClient(test);
     const before = await scrape(test);
     const installed = await install(test, client.client_id, { account: "acme" });
-    t.equal((await exchange(test, client, installed.code)).statusCode, 200);
+    const exchanged = await exchange(test, client, installed.code);
+    t.equal(exchanged.statusCode, 200);
     const after = await scrape(test);
     t.ok(value(after, "appgrant_sqlite_writes_total") - value(before, "appgrant_sqlite_writes_total") >= 2, "the installation and the exchange");
     t.equal(value(after, "appgrant_sqlite_write_queue"), 0);
     t.equal(value(after, "appgrant_sqlite_write_lock_contended_total"), 0);
+    t.ok(value(after, "appgrant_sqlite_lookups_total") - value(before, "appgrant_sqlite_lookups_total") >= 2, "the exchange's client and code");
+    // Two introspections at once: their lookups share one read transaction.
+    const grouped = await scrape(test);
+    const introspect = () =>
+      test.app.inject({
+        method: "POST",
+        url: "/oauth/introspect",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${test.config.adminToken}` },
+        payload: `token=${exchanged.json().access_token}`,
+      });
+    const answers = await Promise.all([introspect(), introspect()]);
+    t.strictSame(
+      answers.map((answer) => answer.json().active),
+      [true, true],
+    );
+    const shared = await scrape(test);
+    t.ok(value(shared, "appgrant_sqlite_read_transactions_total") > value(grouped, "appgrant_sqlite_read_transactions_total"), "a read transaction");
     // The background checkpointer copies what the WAL gained (every 50 ms); no pause for so little.
     let checkpointed = after;
     for (const deadline = performance.now() + 10_000; value(checkpointed, "appgrant_sqlite_checkpoints_total") === 0; ) {

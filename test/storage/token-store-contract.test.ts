@@ -325,7 +325,7 @@ for (const [name, fresh] of DATABASES) {
       );
     });
 
-    t.test("lookups issued together each get their own answer (batched reads on PostgreSQL)", async (t) => {
+    t.test("lookups issued together each get their own answer (batched reads on PostgreSQL, read groups on SQLite)", async (t) => {
       const seeded = await Promise.all(Array.from({ length: 4 }, (_, i) => seed(db, `reads${i}`)));
       const [first, second] = seeded as [Seeded, Seeded];
       await db.clientSecret.createMany({
@@ -372,7 +372,32 @@ for (const [name, fresh] of DATABASES) {
         ...tokens.map((token) => token.id),
         null,
       ];
+      const readsBefore = name === "sqlite" ? { ...database.stats().reads! } : undefined;
       t.strictSame(await one(store), expected, "each its own client at its own time, its own code and token; forged and unknown find nothing");
+
+      if (readsBefore) {
+        // SQLite: the turn's lookups ran in one read transaction.
+        const after = database.stats().reads!;
+        t.strictSame(
+          { lookups: after.lookups - readsBefore.lookups, transactions: after.transactions - readsBefore.transactions },
+          { lookups: expected.length, transactions: 1 },
+          "SQLite: all of them in one read transaction",
+        );
+        // A lookup that throws (a key SQLite cannot bind) fails alone; the others of its group are answered.
+        const [good, bad, other] = await Promise.allSettled([
+          store.findClient(second.clientId, NOW),
+          store.findInstallation({} as unknown as string),
+          store.findByAccess(lookup(tokens[3]!.accessTokenHash)),
+        ]);
+        t.match(good, { status: "fulfilled", value: { clientId: second.clientId } }, "the lookup before it is answered");
+        t.match(bad, { status: "rejected", reason: { message: /parameter/ } }, "the bad key fails alone");
+        t.match(other, { status: "fulfilled", value: { id: tokens[3]!.id } }, "and the one after it");
+        // Each group begins its own transaction: a commit through Prisma's connection between two turns is seen by the next.
+        await db.token.update({ where: { id: tokens[3]!.id }, data: { revokedAt: at(5), revokedReason: "test" } });
+        const [seen] = await Promise.all([store.findByAccess(lookup(tokens[3]!.accessTokenHash)), store.findInstallation(first.installationId)]);
+        t.same(seen?.revokedAt, at(5), "a lookup sees what was committed before it was asked for");
+        await db.token.update({ where: { id: tokens[3]!.id }, data: { revokedAt: null, revokedReason: null } });
+      }
 
       if (name === "postgresql") {
         // On one connection, the named statements' calls say how many statements the lookups took.
