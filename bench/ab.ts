@@ -4,18 +4,18 @@
 // pinned to core 1 and started together; short load runs then alternate A B, B A, A B… and
 // each pair's B/A is printed, with the median. Drift slower than a pair cancels out.
 //   npx tsx bench/ab.ts <dir A> <dir B> [refresh|code|introspect|cc-secret] [pairs=8] [seconds=3]
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { migrateDatabase } from "../src/storage/migrate.js";
 import { parseDatabaseUrl } from "../src/storage/settings.js";
 import { seedSqlite } from "./seed.js";
+import { ADMIN_TOKEN, basicAuth, serverEnv, startServer, stop } from "./run.js";
 
 const [dirA, dirB, kind = "introspect", pairsText = "8", secondsText = "3"] = process.argv.slice(2) as string[];
 const pairs = Number(pairsText),
   seconds = Number(secondsText);
-const ADMIN = "ab-admin-token-0123456789abcdef0123456789abcdef";
 const tmp = mkdtempSync(join(tmpdir(), "ab-"));
 const servers: ChildProcess[] = [];
 try {
@@ -26,33 +26,11 @@ try {
     await migrateDatabase(parseDatabaseUrl(url));
     const seed = await seedSqlite(url.slice(5), kind === "code" ? need : 1000, kind === "code" ? 1000 : need);
     const port = 3950 + i;
-    const child = spawn("taskset", ["-c", "1", process.execPath, "dist/main/server.js"], {
-      cwd: dir,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        DATABASE_URL: url,
-        LOG_LEVEL: "warn",
-        APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
-        APPGRANT_ADMIN_TOKEN: ADMIN,
-        APPGRANT_ISSUER: `http://127.0.0.1:${port}`,
-        APPGRANT_RATE_LIMIT_PER_IP: "0",
-        APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
-      },
-    });
-    servers.push(child);
-    for (let k = 0; ; k++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/healthz`);
-        break;
-      } catch {
-        if (k > 300) throw new Error("no start");
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const values = { refresh: seed.refreshTokens, code: seed.codes, introspect: seed.accessTokens, "cc-secret": seed.installationIds }[kind]!;
-    const auth = kind === "introspect" ? `Bearer ${ADMIN}` : `Basic ${Buffer.from(`${seed.clientId}:${seed.clientSecret}`).toString("base64")}`;
+    // Each build's own server script, in the bench servers' environment.
+    servers.push(await startServer(port, 1, [join(resolve(dir), "dist/main/server.js")], serverEnv(url)));
+    const values = { refresh: seed.refreshTokens, code: seed.codes, introspect: seed.accessTokens, "cc-secret": seed.installationIds }[kind];
+    if (values === undefined) throw new Error(`unknown load: ${kind}`);
+    const auth = kind === "introspect" ? `Bearer ${ADMIN_TOKEN}` : basicAuth(seed);
     sides.push({ port, values, auth, used: 0 });
   }
   const run = (side: (typeof sides)[number]) => {
@@ -102,7 +80,6 @@ try {
     `${kind}: median B/A ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)} (min ${ratios[0]!.toFixed(3)}, max ${ratios.at(-1)!.toFixed(3)})`,
   );
 } finally {
-  for (const s of servers) s.kill("SIGTERM");
-  await new Promise((r) => setTimeout(r, 500));
+  await stop(servers);
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -376,23 +376,25 @@ async function measureGrowth(dir: string): Promise<Summary[]> {
   return summaries;
 }
 
+/** The environment of every bench server on `databaseUrl`. */
+export const serverEnv = (databaseUrl: string): Record<string, string> => ({
+  DATABASE_URL: databaseUrl,
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+  APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
+  APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
+  APPGRANT_ISSUER: ISSUER,
+  // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
+  APPGRANT_RATE_LIMIT_PER_IP: "0",
+  APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
+});
+
 export async function withServers<T>(
   databaseUrl: string,
   processes: number,
   extraEnv: Record<string, string>,
   fn: (ports: number[]) => Promise<T>,
 ): Promise<T> {
-  const env = {
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-    APPGRANT_SECRET_KEY: "bench-key-0123456789abcdef0123456789abcdef",
-    APPGRANT_ADMIN_TOKEN: ADMIN_TOKEN,
-    APPGRANT_ISSUER: ISSUER,
-    // One load generator on one IP would hit the per-IP limit: measure the endpoint, not the limiter.
-    APPGRANT_RATE_LIMIT_PER_IP: "0",
-    APPGRANT_RATE_LIMIT_PER_CLIENT: "0",
-    ...extraEnv,
-  };
+  const env = { ...serverEnv(databaseUrl), ...extraEnv };
   const ports = Array.from({ length: processes }, (_, i) => PORT + i);
   const servers: ChildProcess[] = [];
   try {
